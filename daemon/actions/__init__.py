@@ -1,0 +1,12 @@
+"""Built-in actions (`uses: benchd/<name>`): name -> module with `run(ctx: ActionContext) -> None`.
+
+Modules are imported only in the step process, so the daemon never loads TVM or esptool.
+"""
+
+ACTIONS: dict[str, str] = {
+    "inspect": "daemon.actions.inspect",
+    "validate": "daemon.actions.validate",
+    "flash": "daemon.actions.flash",
+    "monitor": "daemon.actions.monitor",
+    "migrate-tuning": "daemon.actions.migrate_tuning",
+}

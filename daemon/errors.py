@@ -1,0 +1,37 @@
+"""One small hierarchy; only cli.py turns these into exit codes."""
+
+
+class BenchdError(Exception):
+    """Anything benchd can explain to a lab engineer."""
+
+
+class ConfigError(BenchdError):
+    """benchd.toml, an environment variable or a flag is wrong."""
+
+
+class PipelineError(BenchdError):
+    """A workflow file cannot be loaded or planned (message names file:line)."""
+
+
+class ModelError(BenchdError):
+    """A dropped file is not a model benchd can work with."""
+
+
+class StepFailed(BenchdError):
+    """A step ended with a non-zero exit, a timeout or an action error."""
+
+
+class ImageError(BenchdError):
+    """A pinned container image cannot be found, pulled or built."""
+
+
+class ExecutorError(BenchdError):
+    """The place a job runs in (engine, container, process) is not usable."""
+
+
+class FlashError(BenchdError):
+    """A board could not be detected, flashed or verified."""
+
+
+class ReportError(BenchdError):
+    """A reporter could not deliver a result (never fatal to the run)."""

@@ -1,0 +1,1 @@
+"""Executors: where jobs run. EXECUTORS maps a name to a factory taking the settings."""
