@@ -1,0 +1,227 @@
+"""SQLite (WAL) store. A run's state survives kill -9: every transition is committed before it matters.
+
+Status of a run: queued -> running -> success | failure | error | cancelled.
+A run found `running` at start-up was interrupted: it is queued again once, then marked error.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RUN_DONE = ("success", "failure", "error", "cancelled")
+MAX_ATTEMPTS = 2  # the first try and one re-run after an interruption
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    model_name TEXT NOT NULL,
+    model_path TEXT NOT NULL,          -- the snapshot the run works on
+    drop_path TEXT NOT NULL,           -- where the file was dropped
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    pipeline TEXT NOT NULL,
+    pipeline_sha256 TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    force INTEGER NOT NULL DEFAULT 0,
+    duplicate_of TEXT,
+    sidecar TEXT,                      -- MODEL.tflite.json beside the drop, as JSON text
+    error TEXT,
+    result_dir TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
+CREATE INDEX IF NOT EXISTS runs_sha ON runs(sha256);
+CREATE TABLE IF NOT EXISTS jobs (
+    run_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    executor TEXT,
+    image_ref TEXT,
+    image_digest TEXT,
+    started_at REAL,
+    finished_at REAL,
+    PRIMARY KEY (run_id, job_id)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    error TEXT,
+    log_path TEXT,
+    started_at REAL,
+    finished_at REAL,
+    PRIMARY KEY (run_id, job_id, idx)
+);
+"""
+
+
+def new_run_id(now: float | None = None) -> str:
+    stamp = datetime.fromtimestamp(now or time.time(), UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+class Store:
+    """Thread-safe: one connection per thread, WAL so readers (dashboard, status) never block the daemon."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.transaction() as db:
+            db.executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self._connection().execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- runs -------------------------------------------------------------------------------------
+    def add_run(self, **fields: Any) -> str:
+        run_id = fields.pop("id", None) or new_run_id()
+        fields.setdefault("status", "queued")
+        fields.setdefault("created_at", time.time())
+        cols = ["id", *fields]
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                (run_id, *fields.values()),
+            )
+        return run_id
+
+    def claim_next_run(self) -> sqlite3.Row | None:
+        """Atomically move the oldest queued run to running (safe with several workers)."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
+                (time.time(), row["id"]),
+            )
+            return db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone()
+
+    def finish_run(self, run_id: str, status: str, error: str | None, result_dir: Path | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, error = ?, result_dir = ?, finished_at = ? WHERE id = ?",
+                (status, error, str(result_dir) if result_dir else None, time.time(), run_id),
+            )
+
+    def get_run(self, run_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    def recent_runs(self, limit: int = 20) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+
+    def find_finished(self, sha256: str, pipeline_sha256: str) -> sqlite3.Row | None:
+        """The latest finished run of the same content with the same pipeline (for dedupe)."""
+        rows = self.query(
+            "SELECT * FROM runs WHERE sha256 = ? AND pipeline_sha256 = ? AND duplicate_of IS NULL "
+            f"AND status IN ({', '.join('?' * len(RUN_DONE))}) ORDER BY finished_at DESC LIMIT 1",
+            (sha256, pipeline_sha256, *RUN_DONE),
+        )
+        return rows[0] if rows else None
+
+    def open_run_for_drop(self, drop_path: str, sha256: str) -> sqlite3.Row | None:
+        """A queued or running run for this very drop (so a restart does not enqueue it twice)."""
+        rows = self.query(
+            "SELECT * FROM runs WHERE drop_path = ? AND sha256 = ? AND status IN ('queued', 'running')",
+            (drop_path, sha256),
+        )
+        return rows[0] if rows else None
+
+    def recover_interrupted(self) -> tuple[list[str], list[str]]:
+        """Runs left `running` by a crash: re-queue those with a try left, fail the others."""
+        requeued, failed = [], []
+        with self.transaction() as db:
+            for row in db.execute("SELECT id, attempts FROM runs WHERE status = 'running'").fetchall():
+                if row["attempts"] < MAX_ATTEMPTS:
+                    db.execute("UPDATE runs SET status = 'queued' WHERE id = ?", (row["id"],))
+                    requeued.append(row["id"])
+                else:
+                    db.execute(
+                        "UPDATE runs SET status = 'error', finished_at = ?, error = ? WHERE id = ?",
+                        (time.time(), "interrupted twice (daemon killed during the run); not retried", row["id"]),
+                    )
+                    failed.append(row["id"])
+            db.execute("DELETE FROM jobs WHERE run_id IN (SELECT id FROM runs WHERE status = 'queued')")
+            db.execute("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE status = 'queued')")
+        return requeued, failed
+
+    # -- jobs and steps ---------------------------------------------------------------------------
+    def set_job(self, run_id: str, job_id: str, **fields: Any) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO jobs (run_id, job_id, status) VALUES (?, ?, 'queued')", (run_id, job_id))
+            if fields:
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                db.execute(f"UPDATE jobs SET {sets} WHERE run_id = ? AND job_id = ?", (*fields.values(), run_id, job_id))
+
+    def set_step(self, run_id: str, job_id: str, idx: int, **fields: Any) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO steps (run_id, job_id, idx, step_id, status) VALUES (?, ?, ?, ?, 'queued')",
+                (run_id, job_id, idx, fields.get("step_id", str(idx))),
+            )
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            db.execute(
+                f"UPDATE steps SET {sets} WHERE run_id = ? AND job_id = ? AND idx = ?",
+                (*fields.values(), run_id, job_id, idx),
+            )
+
+    def jobs_of(self, run_id: str) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM jobs WHERE run_id = ? ORDER BY started_at", (run_id,))
+
+    def steps_of(self, run_id: str) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM steps WHERE run_id = ? ORDER BY job_id, idx", (run_id,))
+
+
+def row_to_dict(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    return None if row is None else {k: row[k] for k in row.keys()}
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)
