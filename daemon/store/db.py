@@ -82,8 +82,7 @@ class Store:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.transaction() as db:
-            db.executescript(SCHEMA)
+        self._connection().executescript(SCHEMA)  # executescript manages its own transaction
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -143,6 +142,18 @@ class Store:
             )
             return db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone()
 
+    def claim_run(self, run_id: str) -> sqlite3.Row | None:
+        """Move one given queued run to running (for `benchd run`, which runs its own drop)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 "
+                "WHERE id = ? AND status = 'queued'",
+                (time.time(), run_id),
+            )
+            if cur.rowcount != 1:
+                return None
+            return db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+
     def finish_run(self, run_id: str, status: str, error: str | None, result_dir: Path | None) -> None:
         with self.transaction() as db:
             db.execute(
@@ -198,12 +209,15 @@ class Store:
             db.execute("INSERT OR IGNORE INTO jobs (run_id, job_id, status) VALUES (?, ?, 'queued')", (run_id, job_id))
             if fields:
                 sets = ", ".join(f"{k} = ?" for k in fields)
-                db.execute(f"UPDATE jobs SET {sets} WHERE run_id = ? AND job_id = ?", (*fields.values(), run_id, job_id))
+                db.execute(
+                    f"UPDATE jobs SET {sets} WHERE run_id = ? AND job_id = ?", (*fields.values(), run_id, job_id)
+                )
 
     def set_step(self, run_id: str, job_id: str, idx: int, **fields: Any) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO steps (run_id, job_id, idx, step_id, status) VALUES (?, ?, ?, ?, 'queued')",
+                "INSERT OR IGNORE INTO steps (run_id, job_id, idx, step_id, status) "
+                "VALUES (?, ?, ?, ?, 'queued')",
                 (run_id, job_id, idx, fields.get("step_id", str(idx))),
             )
             sets = ", ".join(f"{k} = ?" for k in fields)

@@ -1,0 +1,221 @@
+"""benchd's command line: the one place errors become exit codes (0 success, 1 failure, 2 error)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from daemon import __version__, log
+from daemon.errors import BenchdError
+from daemon.settings import Settings, load_settings
+
+EXIT = {"success": 0, "failure": 1, "error": 2, "cancelled": 2}
+
+
+def _common(p: argparse.ArgumentParser, run_flags: bool = True) -> None:
+    p.add_argument("--config", help="benchd.toml (default: $BENCHD_CONFIG or ./benchd.toml)")
+    p.add_argument("--results", help="results folder (default data/results)")
+    p.add_argument("--state", help="state folder: SQLite store, snapshots (default data/state)")
+    if run_flags:
+        p.add_argument("--executor", choices=["auto", "docker", "local"], help="where container jobs run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchd", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"benchd {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    watch = sub.add_parser("watch", help="the daemon: run the pipeline on every model dropped into the inbox")
+    watch.add_argument("--inbox", help="folder to watch (default data/inbox)")
+    _common(watch)
+
+    run = sub.add_parser("run", help="run the pipeline on one model in the foreground")
+    run.add_argument("model", help="path to a .tflite model")
+    run.add_argument("--pipeline", help="pipeline name in pipelines/ or a workflow file")
+    run.add_argument("--force", action="store_true", help="run even if this content already has a result")
+    run.add_argument("--json", action="store_true", help="print result.json on stdout")
+    _common(run)
+
+    status = sub.add_parser("status", help="recent runs")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--limit", type=int, default=20)
+    _common(status, run_flags=False)
+
+    serve = sub.add_parser("serve", help="the read-only dashboard")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8737)")
+    _common(serve, run_flags=False)
+
+    sub.add_parser("tvmc", help="tvmc-compatible front end (compile, run)", add_help=False)
+    for module in ("daemon.boards.commands", "daemon.executors.commands"):
+        try:
+            __import__(module, fromlist=["add_arguments"]).add_arguments(sub)
+        except ImportError:
+            pass
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {k: getattr(args, k, None) for k in ("inbox", "results", "state", "executor", "pipeline")}
+    return load_settings(getattr(args, "config", None), overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["tvmc"]:  # hand the rest over untouched: tvmc has its own parser
+        from daemon.tvmc.cli import main as tvmc_main
+
+        return tvmc_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    log.configure(args.log_level)
+    try:
+        settings = _settings(args)
+        handler = COMMANDS.get(args.command)
+        if handler is None:
+            module = {"boards": "daemon.boards.commands", "images": "daemon.executors.commands"}[args.command]
+            return int(__import__(module, fromlist=["main"]).main(args, settings))
+        return handler(args, settings)
+    except BenchdError as exc:
+        print(f"benchd: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.service import Daemon
+
+    daemon = Daemon(settings)
+    stop = threading.Event()
+    interrupts = 0
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:  # a second Ctrl-C: leave now; interrupted runs are re-queued at next start
+            raise SystemExit(130)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    extras = _start_extras(settings, daemon)
+    try:
+        daemon.start()
+        stop.wait()
+    finally:
+        daemon.stop()
+        for extra in extras:
+            extra.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return 0
+
+
+def _start_extras(settings: Settings, daemon: Any) -> list[Any]:
+    """The webhook delivery worker and, when enabled, the dashboard: both optional modules."""
+    extras: list[Any] = []
+    try:
+        from daemon.reporters.registry import start_background
+
+        extras += start_background(settings, daemon.store)
+    except ImportError:
+        pass
+    return extras
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.executors import ExecutorSelector
+    from daemon.intake.intake import Intake
+    from daemon.pipeline.runner import Runner
+    from daemon.service import Daemon, discover_boards
+    from daemon.store import Store
+
+    model = Path(args.model)
+    if not model.exists() and not model.is_symlink():
+        raise BenchdError(f"{model} not found")
+    store = Store(settings.db_path)
+    intake = Intake(settings, store)
+    accepted = intake.accept(model, force=args.force, move=False)
+    assert accepted is not None
+    progress = _Progress(sys.stderr)
+    if accepted.status == "queued":
+        row = store.claim_run(accepted.run_id)
+        if row is None:
+            raise BenchdError(f"run {accepted.run_id} was taken by a running daemon; see `benchd status`")
+        daemon = Daemon(settings, store)
+        daemon.runner = Runner(settings, store, ExecutorSelector(settings), boards=discover_boards(settings),
+                               progress=progress)
+        result = daemon.execute(row)
+    else:
+        row = store.get_run(accepted.run_id)
+        result = json.loads((Path(row["result_dir"]) / "result.json").read_text())
+    progress.done(result, accepted)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    return EXIT.get(result["status"], 2)
+
+
+class _Progress:
+    """A live, line-based progress display for `benchd run` (stderr, so --json stays clean)."""
+
+    MARK = {"success": "ok", "failure": "FAILED", "error": "ERROR", "skipped": "skipped"}
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+
+    def __call__(self, event: str, **f: Any) -> None:
+        if event == "step_started":
+            self.out.write(f"  .. {f['job']} / {f['name']}\n")
+        elif event == "step_finished":
+            error = f" - {f['error']}" if f.get("error") else ""
+            self.out.write(f"  {self.MARK.get(f['status'], f['status'])} {f['job']} / {f['step']} "
+                           f"({f['duration_s']:.1f} s){error}\n")
+        elif event == "job_skipped":
+            self.out.write(f"  -- {f['job']} skipped: {f['reason']}\n")
+        self.out.flush()
+
+    def done(self, result: dict[str, Any], accepted: Any) -> None:
+        if accepted.status == "duplicate":
+            self.out.write(f"{accepted.message} (use --force to run again)\n")
+        for error in result.get("errors", []):
+            self.out.write(f"  {error['where']}: {error['message']}\n")
+        self.out.write(f"{result['status']}: {result['model'].get('name')} (run {result['run_id']})\n")
+        self.out.flush()
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        from daemon.reporters import views
+    except ImportError:
+        views = None  # type: ignore[assignment]
+    if views is not None:
+        rows = views.recent_runs(store, args.limit)
+        print(json.dumps(rows, indent=2) if args.json else views.format_status_table(rows))
+        return 0
+    runs = [dict(r) for r in store.recent_runs(args.limit)]
+    if args.json:
+        print(json.dumps(runs, indent=2))
+    else:
+        for r in runs:
+            print(f"{r['id']}  {r['status']:<9} {r['model_name']}  {r['error'] or ''}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.reporters.dashboard.server import serve
+    from daemon.store import Store
+
+    serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
+          args.port or settings.dashboard.port)
+    return 0
+
+
+COMMANDS = {"watch": cmd_watch, "run": cmd_run, "status": cmd_status, "serve": cmd_serve}

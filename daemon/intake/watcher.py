@@ -1,0 +1,154 @@
+"""watchdog on the inbox: complete files go to a callback; the watcher never runs a job itself.
+
+A file is complete when its writer closes it (inotify close-after-write), when it is renamed into
+place (`x.tflite.part` -> `x.tflite`), or, for copies that give no close event (network shares,
+other platforms), when its size and mtime have stayed the same for `stable_s`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from daemon.intake.filters import is_candidate
+
+_log = structlog.get_logger("intake")
+
+
+class StabilityChecker:
+    """Calls back once a file's (size, mtime) stopped changing; sleeps while nothing is pending."""
+
+    def __init__(self, stable_s: float, on_stable: Callable[[Path], None]) -> None:
+        self.stable_s = stable_s
+        self.on_stable = on_stable
+        self._due: list[tuple[float, str]] = []
+        self._seen: dict[str, tuple[int, int] | None] = {}
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="benchd-stability", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def watch(self, path: Path) -> None:
+        with self._cond:
+            key = str(path)
+            if key not in self._seen:
+                self._seen[key] = _signature(path)
+                heapq.heappush(self._due, (time.monotonic() + self.stable_s, key))
+                self._cond.notify()
+
+    def forget(self, path: Path) -> None:
+        with self._cond:
+            self._seen.pop(str(path), None)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and (not self._due or self._due[0][0] > time.monotonic()):
+                    self._cond.wait(None if not self._due else self._due[0][0] - time.monotonic())
+                if self._stopping:
+                    return
+                _, key = heapq.heappop(self._due)
+                if key not in self._seen:
+                    continue
+                before, now = self._seen[key], _signature(Path(key))
+                if now is None:
+                    self._seen.pop(key)
+                    continue
+                if now != before:
+                    self._seen[key] = now
+                    heapq.heappush(self._due, (time.monotonic() + self.stable_s, key))
+                    continue
+                self._seen.pop(key)
+            self.on_stable(Path(key))
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: InboxWatcher) -> None:
+        self.w = watcher
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        self.w.complete(Path(str(event.src_path)))
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        self.w.complete(Path(str(event.dest_path)))
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        self.w.maybe(Path(str(event.src_path)))
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self.w.maybe(Path(str(event.src_path)))
+
+
+class InboxWatcher:
+    def __init__(self, inbox: Path, on_drop: Callable[[Path], None], patterns: Sequence[str] = ("*.tflite",),
+                 stable_s: float = 1.0) -> None:
+        self.inbox = inbox
+        self.on_drop = on_drop
+        self.patterns = patterns
+        self.stability = StabilityChecker(stable_s, self._stable)
+        self._observer = Observer()
+
+    def start(self) -> None:
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        self.stability.start()
+        self._observer.schedule(_Handler(self), str(self.inbox), recursive=False)
+        self._observer.start()
+
+    def stop(self) -> None:
+        self._observer.stop()
+        self._observer.join(timeout=5)
+        self.stability.stop()
+
+    def scan(self) -> list[Path]:
+        """Files already waiting at start-up, oldest first."""
+        found = [p for p in self.inbox.iterdir() if self._mine(p) and (p.is_file() or p.is_symlink())]
+        return sorted(found, key=lambda p: (p.lstat().st_mtime_ns, p.name))
+
+    def _mine(self, path: Path) -> bool:
+        return path.parent == self.inbox and is_candidate(path, self.patterns)
+
+    def complete(self, path: Path) -> None:
+        if self._mine(path):
+            self.stability.forget(path)
+            self._emit(path)
+
+    def maybe(self, path: Path) -> None:
+        # A symlink gets no close event: it is complete as soon as it exists.
+        if self._mine(path):
+            if path.is_symlink():
+                self.complete(path)
+            else:
+                self.stability.watch(path)
+
+    def _stable(self, path: Path) -> None:
+        if self._mine(path):
+            self._emit(path)
+
+    def _emit(self, path: Path) -> None:
+        try:
+            self.on_drop(path)
+        except Exception:  # a drop must never kill the observer thread
+            _log.exception("intake failed", path=str(path))

@@ -1,0 +1,85 @@
+"""What a step needs around its process: its script file, environment, and what it wrote back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from daemon.actions.base import input_env_name
+from daemon.pipeline import expr
+from daemon.pipeline.model import Step
+
+
+def script_for(step: Step, ctx: expr.Context) -> tuple[str, dict[str, str]]:
+    """The `run:` text with each `${{ … }}` replaced by a variable reference.
+
+    Values never become shell text: `${{ model.name }}` turns into `${BENCHD_EXPR_1}` and the value
+    travels in the environment, so a file called `$(rm -rf ~).tflite` stays a name.
+    """
+    env: dict[str, str] = {}
+
+    def substitute(match: Any) -> str:
+        name = f"BENCHD_EXPR_{len(env) + 1}"
+        env[name] = expr.to_text(expr.evaluate(expr.parse(match.group(1)), ctx))
+        return "${" + name + "}"
+
+    return expr.EMBEDDED.sub(substitute, step.run or ""), env
+
+
+def action_inputs(step: Step, ctx: expr.Context) -> dict[str, str]:
+    return {input_env_name(k): expr.to_text(expr.render(v, ctx)) for k, v in step.with_.items()}
+
+
+def render_env(values: dict[str, str], ctx: expr.Context) -> dict[str, str]:
+    return {k: expr.to_text(expr.render(v, ctx)) for k, v in values.items()}
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """`key=value` lines, and GitHub's `key<<DELIM` … `DELIM` blocks for multi-line values."""
+    outputs: dict[str, str] = {}
+    if not path.is_file():
+        return outputs
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delim = line.split("<<", 1)
+            block: list[str] = []
+            i += 1
+            while i < len(lines) and lines[i] != delim:
+                block.append(lines[i])
+                i += 1
+            outputs[key.strip()] = "\n".join(block)
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            outputs[key.strip()] = value
+        i += 1
+    return outputs
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """JSON lines an action appended with ActionContext.add_metrics; bad lines are skipped."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+    return out
+
+
+def merge_metrics(result: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    for item in items:
+        for section, data in item.items():
+            if section == "model" and isinstance(data, dict):
+                result["model"].update({k: v for k, v in data.items() if k not in ("sha256", "name")})
+            elif section == "boards" and isinstance(data, list):
+                result["metrics"]["boards"].extend(data)
+            elif isinstance(data, dict):
+                result["metrics"].setdefault(section, {}).update(data)
