@@ -79,6 +79,8 @@ class LocalJob:
             if timed_out:
                 kill_group(proc)
             code = proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
         outcome = StepOutcome(
             exit_code=None if timed_out else code,
             duration_s=time.monotonic() - start,

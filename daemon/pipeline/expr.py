@@ -23,6 +23,11 @@ ROOTS: dict[str, tuple[int, ...]] = {
     "matrix": (1,),
     "boards": (1,),
 }
+FORMS = {
+    "model": "model.<field>", "run": "run.id", "env": "env.<NAME>", "steps": "steps.<id>.outputs.<name>",
+    "needs": "needs.<job>.outputs.<name> or needs.<job>.result", "matrix": "matrix.<name>",
+    "boards": "boards.<kind>",
+}
 MODEL_FIELDS = ("path", "name", "stem", "sha256", "size")
 
 _TOKEN = re.compile(
@@ -140,7 +145,7 @@ def _check_path(parts: list[str], text: str) -> None:
     if root not in ROOTS:
         raise ExprError(f"unknown context {root!r} in {text!r} (known: {', '.join(ROOTS)})")
     if len(parts) - 1 not in ROOTS[root]:
-        raise ExprError(f"{'.'.join(parts)!r} is not a complete reference in {text!r}")
+        raise ExprError(f"{'.'.join(parts)!r} is not a complete reference in {text!r} (use {FORMS[root]})")
     if root == "model" and parts[1] not in MODEL_FIELDS:
         raise ExprError(f"model has no field {parts[1]!r} (fields: {', '.join(MODEL_FIELDS)})")
     if root == "run" and parts[1] != "id":

@@ -40,7 +40,7 @@ class _Doc:
         self.data = self._convert(node, ()) if node is not None else {}
 
     def _convert(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
-        self.lines[path] = node.start_mark.line + 1
+        self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             out = {}
             for key_node, value_node in node.value:

@@ -207,6 +207,13 @@ class _RunState:
         self.result["jobs"].append(entry)
         choice = self.r.selector.select(job.container)
         entry["executor"] = choice.name
+        if choice.warning and job.continue_on_error:
+            # An optional job is not worth running outside its pinned image (no engine here).
+            entry.update(status="skipped", skip_reason=choice.warning.split(":")[0] + f": {job.container} "
+                         "is needed and not available here")
+            self.r.store.set_job(run_id, inst.key, status="skipped")
+            self.r.progress("job_skipped", job=inst.key, reason=entry["skip_reason"])
+            return "skipped"
         if choice.warning:
             entry["warning"] = choice.warning
             self.result["errors"].append({"where": inst.key, "message": "warning: " + choice.warning})

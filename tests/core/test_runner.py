@@ -1,0 +1,183 @@
+"""The runner with the local executor: real processes, real files, real timeouts."""
+
+import time
+from pathlib import Path
+
+from daemon.executors.base import JobSpec, StepCommand
+from daemon.executors.local import LocalExecutor
+from daemon.pipeline.loader import load_workflow
+from daemon.pipeline.runner import Runner, RunRequest
+from daemon.settings import Settings
+from daemon.store import Store
+
+
+def run_workflow(tmp_path: Path, text: str, model_name: str = "kws.tflite") -> dict:
+    wf_file = tmp_path / "wf.yml"
+    wf_file.write_text(text)
+    settings = Settings(state=tmp_path / "state", results=tmp_path / "results")
+    model = tmp_path / "models" / model_name
+    model.parent.mkdir(exist_ok=True)
+    model.write_bytes(b"model bytes")
+    store = Store(settings.db_path)
+    req = RunRequest("run-1", model, model_name, "ab" * 32, 11, load_workflow(wf_file))
+    return Runner(settings, store).execute(req)
+
+
+def job(result: dict, job_id: str) -> dict:
+    return next(j for j in result["jobs"] if j["id"] == job_id)
+
+
+def test_outputs_flow_between_steps_and_jobs(tmp_path):
+    result = run_workflow(tmp_path, """
+jobs:
+  a:
+    steps:
+      - id: s
+        run: |
+          echo "answer=42" >> "$BENCHD_OUTPUT"
+          printf 'multi<<EOF\\nline 1\\nline 2\\nEOF\\n' >> "$BENCHD_OUTPUT"
+    outputs: { answer: "${{ steps.s.outputs.answer }}", multi: "${{ steps.s.outputs.multi }}" }
+  b:
+    needs: a
+    steps:
+      - run: test "${{ needs.a.outputs.answer }}" = 42 && test "${{ needs.a.result }}" = success
+""")
+    assert result["status"] == "success", result["errors"]
+    assert job(result, "a")["outputs"] == {"answer": "42", "multi": "line 1\nline 2"}
+    assert job(result, "b")["status"] == "success"
+
+
+def test_file_names_are_never_shell_text(tmp_path):
+    name = "a b 'q' \"dq\" $(touch pwned) `touch pwned2` ${IFS}\nnewline é.tflite"
+    result = run_workflow(tmp_path, """
+jobs:
+  a:
+    steps:
+      - run: |
+          echo "${{ model.name }}"
+          echo ${{ model.name }}
+          cat "$BENCHD_MODEL" > /dev/null
+          test -f "$BENCHD_MODEL"
+""", model_name=name)
+    assert result["status"] == "success", result["errors"]
+    assert not list(tmp_path.rglob("pwned*"))
+    log = (tmp_path / "results").rglob("1-step-1.log").__next__().read_text()
+    assert "$(touch" in log and "newline é.tflite" in log
+
+
+def test_exit_code_two_is_an_error_and_error_lines_are_recorded(tmp_path):
+    result = run_workflow(tmp_path, """
+jobs:
+  a:
+    steps:
+      - run: |
+          echo "::error::the model uses SPLIT_V, which TVM cannot import"
+          exit 2
+""")
+    assert result["status"] == "error"
+    assert result["errors"] == [
+        {"where": "a/step-1", "message": "the model uses SPLIT_V, which TVM cannot import"}
+    ]
+
+
+def test_failure_if_and_continue_on_error(tmp_path):
+    result = run_workflow(tmp_path, """
+jobs:
+  a:
+    steps:
+      - id: flaky
+        continue-on-error: true
+        run: exit 1
+      - id: next
+        run: echo still running
+      - id: broken
+        run: exit 3
+      - id: cleanup
+        if: always()
+        run: echo cleanup
+      - id: not-after-failure
+        run: echo never
+  report:
+    needs: a
+    if: failure()
+    steps:
+      - run: echo reporting
+  optional:
+    continue-on-error: true
+    steps:
+      - run: exit 1
+""")
+    steps = {s["id"]: s["status"] for s in job(result, "a")["steps"]}
+    assert steps == {"flaky": "failure", "next": "success", "broken": "failure", "cleanup": "success",
+                     "not-after-failure": "skipped"}
+    assert job(result, "report")["status"] == "success"
+    assert job(result, "optional")["status"] == "failure"
+    assert result["status"] == "failure"
+
+
+def test_matrix_instances_run_in_parallel(tmp_path):
+    spans = tmp_path / "spans"
+    spans.mkdir()
+    result = run_workflow(tmp_path, f"""
+jobs:
+  m:
+    strategy: {{ matrix: {{ n: [1, 2, 3] }}, fail-fast: false }}
+    steps:
+      - run: |
+          date +%s.%N > {spans}/${{{{ matrix.n }}}}.start
+          sleep 0.5
+          date +%s.%N > {spans}/${{{{ matrix.n }}}}.end
+""")
+    assert result["status"] == "success"
+    assert sorted(j["id"] for j in result["jobs"]) == ["m (1)", "m (2)", "m (3)"]
+    starts = [float((spans / f"{n}.start").read_text()) for n in (1, 2, 3)]
+    ends = [float((spans / f"{n}.end").read_text()) for n in (1, 2, 3)]
+    assert max(starts) < min(ends)  # every instance started before any finished: they overlapped
+
+
+def test_hanging_step_is_killed_with_its_children_at_the_timeout(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    result = run_workflow(tmp_path, f"""
+jobs:
+  a:
+    steps:
+      - timeout-minutes: 0.03
+        run: |
+          bash -c 'trap "" TERM; echo $$ > {pidfile}; sleep 600' &
+          sleep 600
+""")
+    assert result["status"] == "error"
+    step = job(result, "a")["steps"][0]
+    assert step["status"] == "error" and "timeout" in step["error"]
+    assert step["duration_s"] < 10
+    child = int(pidfile.read_text())
+    assert not _alive(child)  # the grandchild that ignored SIGTERM is gone too
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting for init to reap it."""
+    for _ in range(50):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_step_log_is_bounded(tmp_path):
+    spec = JobSpec("r", "j", tmp_path, tmp_path / "m")
+    session = LocalExecutor().open_job(spec)
+    log = tmp_path / "big.log"
+    from daemon.executors import logsink
+
+    limit = logsink.DEFAULT_LIMIT
+    outcome = session.run_step(StepCommand(
+        ("python", "-c", f"import sys; sys.stdout.write('x' * {limit + 5_000_000}); print(); print('::error::late')"),
+        {}, tmp_path, log, 60))
+    assert outcome.exit_code == 0 and outcome.log_truncated
+    assert log.stat().st_size < limit + 200
+    assert log.read_text().endswith("the step kept running]\n")
+    assert outcome.errors == ["late"]  # error lines are still seen after the cut
