@@ -67,7 +67,8 @@ class Intake:
             info = self._describe(snapshot)
             workflow = self.workflow()
         except (ModelError, PipelineError) as exc:
-            return self._reject(drop, str(exc), move, model)
+            # Speak of the file the user dropped, not of our snapshot of it.
+            return self._reject(drop, str(exc).replace(snapshot.name, name), move, model)
         sidecar = self._sidecar(drop)
         earlier = None if force else self.store.find_finished(sha, workflow.sha256)
         if earlier is not None:

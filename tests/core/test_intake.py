@@ -1,0 +1,198 @@
+"""Intake: which drops count, when they are complete, and how each ends (run, duplicate or error)."""
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon.intake.filters import is_candidate
+from daemon.intake.intake import Intake
+from daemon.intake.watcher import InboxWatcher
+from daemon.settings import Settings
+from daemon.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path):
+    settings = Settings(inbox=tmp_path / "inbox", results=tmp_path / "results", state=tmp_path / "state",
+                        pipelines_dir=ROOT / "pipelines", max_model_mb=1)
+    settings.inbox.mkdir()
+    store = Store(settings.db_path)
+    yield settings, store, Intake(settings, store)
+    store.close()
+
+
+def result_of(store: Store, run_id: str) -> dict:
+    import json
+
+    row = store.get_run(run_id)
+    return json.loads((Path(row["result_dir"]) / "result.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("name", "counted"),
+    [("kws.tflite", True), ("KWS.TFLITE", True), (".hidden.tflite", False), ("kws.tflite.part", False),
+     ("kws.tflite~", False), ("kws.tflite.json", False), ("notes.txt", False), ("~lock.tflite", False)],
+)
+def test_which_names_are_drops(name, counted):
+    assert is_candidate(Path("/inbox") / name) is counted
+
+
+def test_a_good_model_is_queued_on_a_snapshot(env, samples):
+    settings, store, intake = env
+    drop = settings.inbox / "kws xs.tflite"
+    shutil.copy(samples["kws_xs.tflite"], drop)
+    accepted = intake.accept(drop)
+    assert accepted.status == "queued"
+    row = store.get_run(accepted.run_id)
+    snapshot = Path(row["model_path"])
+    assert snapshot.read_bytes() == drop.read_bytes()
+    assert snapshot.name == f"{row['sha256']}.tflite"
+    assert drop.exists()  # stays in the inbox until its run ends
+    assert intake.accept(drop).status == "pending"  # a second event for the same drop adds nothing
+
+
+@pytest.mark.parametrize(
+    ("sample", "message"),
+    [
+        ("empty.tflite", "is empty (0 bytes)"),
+        ("truncated.tflite", "truncated"),
+        ("random.tflite", "random.tflite is not a TFLite flatbuffer"),
+    ],
+)
+def test_broken_files_end_as_error_results(env, samples, sample, message):
+    settings, store, intake = env
+    drop = settings.inbox / sample
+    shutil.copy(samples[sample], drop)
+    accepted = intake.accept(drop)
+    assert accepted.status == "error"
+    assert message.lower() in accepted.message.lower()
+    result = result_of(store, accepted.run_id)
+    assert result["status"] == "error" and result["errors"][0]["where"] == "intake"
+    assert not drop.exists() and (settings.rejected / f"{accepted.run_id}_{sample}").exists()
+
+
+def test_a_file_over_the_size_limit_is_rejected(env):
+    settings, store, intake = env
+    drop = settings.inbox / "huge.tflite"
+    drop.write_bytes(b"\0" * (1024 * 1024 + 1))
+    accepted = intake.accept(drop)
+    assert accepted.status == "error" and "over the 1 MB limit (max_model_mb" in accepted.message
+
+
+def test_a_symlink_out_of_the_inbox_is_rejected_unread(env, samples, tmp_path):
+    settings, store, intake = env
+    secret = tmp_path / "secret.tflite"
+    shutil.copy(samples["kws_xs.tflite"], secret)
+    link = settings.inbox / "link.tflite"
+    link.symlink_to(secret)
+    accepted = intake.accept(link)
+    assert accepted.status == "error" and "outside the inbox" in accepted.message
+    assert not list((settings.state / "models").glob("*.tflite"))  # never copied
+    assert secret.exists()
+
+
+def test_float_models_warn_or_reject_per_config(env, samples):
+    settings, store, intake = env
+    drop = settings.inbox / "float.tflite"
+    shutil.copy(samples["kws_float.tflite"], drop)
+    assert intake.accept(drop).status == "queued"
+    strict = Intake(Settings(**{**settings.__dict__, "float_models": "reject"}), store)
+    other = settings.inbox / "float2.tflite"
+    shutil.copy(samples["kws_float.tflite"], other)
+    accepted = strict.accept(other, force=True)
+    assert accepted.status == "error" and "not int8-quantized" in accepted.message
+
+
+def test_same_content_twice_points_to_the_earlier_run(env, samples):
+    settings, store, intake = env
+    first = settings.inbox / "a.tflite"
+    shutil.copy(samples["kws_xs.tflite"], first)
+    run_id = intake.accept(first).run_id
+    store.claim_run(run_id)
+    store.finish_run(run_id, "success", None, settings.results / "a" / run_id)
+    again = settings.inbox / "b.tflite"
+    shutil.copy(samples["kws_xs.tflite"], again)
+    accepted = intake.accept(again)
+    assert accepted.status == "duplicate" and run_id in accepted.message
+    assert result_of(store, accepted.run_id)["duplicate_of"] == run_id
+    forced = settings.inbox / "c.tflite"
+    shutil.copy(samples["kws_xs.tflite"], forced)
+    assert intake.accept(forced, force=True).status == "queued"
+
+
+def test_a_broken_pipeline_gives_every_drop_an_error_naming_file_and_line(env, samples, tmp_path):
+    settings, store, _ = env
+    bad = tmp_path / "bad.yml"
+    bad.write_text("jobs:\n  a:\n    steps:\n      - run: echo ${{ nope.x }}\n")
+    intake = Intake(Settings(**{**settings.__dict__, "pipeline": str(bad)}), store)
+    drop = settings.inbox / "m.tflite"
+    shutil.copy(samples["kws_xs.tflite"], drop)
+    accepted = intake.accept(drop)
+    assert accepted.status == "error" and f"{bad}:4: bad expression" in accepted.message
+
+
+class Collector:
+    def __init__(self):
+        self.paths: list[Path] = []
+        self.event = threading.Event()
+
+    def __call__(self, path: Path) -> None:
+        self.paths.append(path)
+        self.event.set()
+
+    def wait(self, count: int, timeout: float = 10) -> list[Path]:
+        deadline = time.monotonic() + timeout
+        while len(self.paths) < count and time.monotonic() < deadline:
+            self.event.wait(0.05)
+            self.event.clear()
+        return self.paths
+
+
+def test_watcher_counts_a_closed_write_and_an_atomic_rename_once_each(tmp_path):
+    got = Collector()
+    watcher = InboxWatcher(tmp_path, got, stable_s=0.3)
+    watcher.start()
+    try:
+        (tmp_path / "direct.tflite").write_bytes(b"x" * 1000)
+        part = tmp_path / "renamed.tflite.part"
+        part.write_bytes(b"y" * 1000)
+        os.rename(part, tmp_path / "renamed.tflite")
+        (tmp_path / ".hidden.tflite").write_bytes(b"z")
+        (tmp_path / "readme.txt").write_bytes(b"z")
+        names = [p.name for p in got.wait(2)]
+        time.sleep(0.8)  # past the stability window: nothing more may arrive
+    finally:
+        watcher.stop()
+    assert sorted(set(names)) == ["direct.tflite", "renamed.tflite"]
+
+
+def test_stability_check_waits_for_a_slow_copy(tmp_path):
+    got = Collector()
+    watcher = InboxWatcher(tmp_path, got, stable_s=0.4)
+    watcher.start()
+    try:
+        path = tmp_path / "slow.tflite"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT)  # held open: no close event, as on a network share
+        for _ in range(4):
+            os.write(fd, b"a" * 100)
+            time.sleep(0.2)
+        seen_while_writing = list(got.paths)
+        assert got.wait(1, timeout=5) == [path]
+        os.close(fd)
+    finally:
+        watcher.stop()
+    assert seen_while_writing == []
+
+
+def test_files_waiting_at_start_are_found(tmp_path):
+    (tmp_path / "b.tflite").write_bytes(b"b")
+    (tmp_path / "a.tflite").write_bytes(b"a")
+    (tmp_path / "x.tflite.part").write_bytes(b"x")
+    watcher = InboxWatcher(tmp_path, lambda p: None)
+    assert {p.name for p in watcher.scan()} == {"a.tflite", "b.tflite"}
