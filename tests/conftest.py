@@ -53,19 +53,5 @@ def no_leaked_threads():
 
 
 # -- shared fixtures -------------------------------------------------------------------------------
-import importlib.util  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The project's own sample models (data/make_samples.py), written once per session."""
-    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "data" / "make_samples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_samples"] = module
-    spec.loader.exec_module(module)
-    return module.write_samples(tmp_path_factory.mktemp("samples"))
+# `samples` (the project's own sample models) and `compiled_xs` (kws_xs through tvmc), for every module.
+pytest_plugins = ["models_fixture"]

@@ -197,9 +197,20 @@ class Intake:
         for path in (drop, sidecar_of(drop)):
             if os.path.lexists(path):
                 try:
-                    shutil.move(str(path), str(target_dir / f"{run_id}_{path.name}"))
+                    _move_out(path, target_dir / f"{run_id}_{path.name}")
                 except OSError as exc:
                     _log.error("cannot move drop out of the inbox", path=str(path), error=str(exc))
+
+
+def _move_out(src: Path, dst: Path) -> None:
+    """Link then unlink rather than rename: a rename out of a watched folder is an unpaired IN_MOVED_FROM,
+    which watchdog holds back 0.5 s to pair it, delaying every event behind it (new drops included)."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:  # another filesystem, or links not allowed: a plain move
+        shutil.move(str(src), str(dst))
+        return
+    os.unlink(src)
 
 
 def _size(path: Path) -> int:
