@@ -28,7 +28,8 @@ def _common(p: argparse.ArgumentParser, run_flags: bool = True) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchd", description=__doc__)
     parser.add_argument("--version", action="version", version=f"benchd {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="default: info (warning for `benchd run`, whose progress display says the rest)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     watch = sub.add_parser("watch", help="the daemon: run the pipeline on every model dropped into the inbox")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return tvmc_main(argv[1:])
     args = build_parser().parse_args(argv)
-    log.configure(args.log_level)
+    log.configure(args.log_level or ("warning" if args.command == "run" else "info"))
     try:
         settings = _settings(args)
         handler = COMMANDS.get(args.command)

@@ -204,5 +204,4 @@ def _result_dir(settings: Settings, name: str, run_id: str) -> Path:
 
 
 def _first_error(result: dict[str, Any]) -> str | None:
-    errors = [e["message"] for e in result["errors"] if not e["message"].startswith("warning:")]
-    return errors[0] if errors else None
+    return result["errors"][0]["message"] if result["errors"] else None

@@ -39,6 +39,8 @@ class StepOutcome:
     error: str | None = None  # why the step could not run or was stopped; None on a plain exit
     log_truncated: bool = False
     errors: list[str] = field(default_factory=list)  # `::error::` lines the step printed
+    warnings: list[str] = field(default_factory=list)  # `::warning::` lines the step printed
+    last_line: str = ""  # the last non-empty output line
 
 
 class JobSession(Protocol):

@@ -87,6 +87,8 @@ class LocalJob:
             timed_out=timed_out,
             log_truncated=sink.truncated,
             errors=sink.errors,
+            warnings=sink.warnings,
+            last_line=sink.last_line,
         )
         if timed_out:
             outcome.error = f"killed after {timeout:.0f} s: the {which} timeout (timeout-minutes) ran out"

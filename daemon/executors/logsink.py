@@ -12,6 +12,7 @@ import structlog
 
 DEFAULT_LIMIT = 20 * 1024 * 1024
 ERROR_PREFIX = b"::error::"
+WARNING_PREFIX = b"::warning::"
 _log = structlog.get_logger("step")
 
 
@@ -25,6 +26,8 @@ class LogSink:
         self._max_errors = max_errors
         self.truncated = False
         self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.last_line = ""  # the last thing the step said: the best hint when it fails silently
 
     def write(self, data: bytes) -> None:
         self._scan(data)
@@ -53,10 +56,13 @@ class LogSink:
 
     def _line(self, line: bytes) -> None:
         text = line.rstrip(b"\r")
-        if text.startswith(ERROR_PREFIX) and len(self.errors) < self._max_errors:
-            message = text[len(ERROR_PREFIX) :].decode("utf-8", "replace").strip()
-            self.errors.append(message)
-            _log.warning("step error", message=message)
+        if text.strip():
+            self.last_line = text[-500:].decode("utf-8", "replace").strip()
+        for prefix, found in ((ERROR_PREFIX, self.errors), (WARNING_PREFIX, self.warnings)):
+            if text.startswith(prefix) and len(found) < self._max_errors:
+                message = text[len(prefix) :].decode("utf-8", "replace").strip()
+                found.append(message)
+                _log.warning("step says", message=message, kind=prefix.decode().strip(":"))
 
     def close(self) -> None:
         if self._pending:

@@ -67,8 +67,7 @@ class Intake:
             info = self._describe(snapshot)
             workflow = self.workflow()
         except (ModelError, PipelineError) as exc:
-            # Speak of the file the user dropped, not of our snapshot of it.
-            return self._reject(drop, str(exc).replace(snapshot.name, name), move, model)
+            return self._reject(drop, str(exc), move, model)
         sidecar = self._sidecar(drop)
         earlier = None if force else self.store.find_finished(sha, workflow.sha256)
         if earlier is not None:
@@ -105,7 +104,7 @@ class Intake:
         return drop
 
     def _snapshot(self, source: Path) -> tuple[str, int, Path]:
-        """Hash while copying into state/models/<sha256>.tflite (content-addressed, read-only)."""
+        """Hash while copying into state/models/<sha256>/<name> (content-addressed, read-only)."""
         models = self.settings.state / "models"
         models.mkdir(parents=True, exist_ok=True)
         tmp = models / f".incoming-{os.getpid()}-{threading.get_ident()}"
@@ -120,7 +119,9 @@ class Intake:
             tmp.unlink(missing_ok=True)
             raise ModelError(f"cannot read {source.name}: {exc.strerror}") from exc
         sha = digest.hexdigest()
-        final = models / f"{sha}.tflite"
+        # Keyed by content, named as dropped: steps and tools then speak of the user's file name.
+        final = models / sha / source.name
+        final.parent.mkdir(exist_ok=True)
         os.replace(tmp, final)
         final.chmod(0o444)
         return sha, size, final

@@ -216,7 +216,7 @@ class _RunState:
             return "skipped"
         if choice.warning:
             entry["warning"] = choice.warning
-            self.result["errors"].append({"where": inst.key, "message": "warning: " + choice.warning})
+            self.result["warnings"].append({"where": inst.key, "message": choice.warning})
             log.warning("executor fallback", message=choice.warning)
         timeout_s = (job.timeout_minutes or JOB_TIMEOUT_MINUTES) * 60
         spec = JobSpec(run_id, inst.key, self.workspace, self.req.model_path,
@@ -318,11 +318,13 @@ class _RunState:
             status = "error" if outcome.exit_code == BAD_INPUT_EXIT else "failure"
         error = outcome.error or ("; ".join(outcome.errors) if outcome.errors else None)
         if status != "success" and error is None:
-            error = f"exited with code {outcome.exit_code}; see {log_path.relative_to(self.out_dir)}"
+            said = f": {outcome.last_line}" if outcome.last_line else ""
+            error = f"exited with code {outcome.exit_code}{said} (log: {log_path.relative_to(self.out_dir)})"
         record.update(status=status, duration_s=round(outcome.duration_s, 3), exit_code=outcome.exit_code,
                       error=error, log=str(log_path.relative_to(self.out_dir)))
         if outcome.log_truncated:
             record["log_truncated"] = True
+        self.result["warnings"] += [{"where": f"{inst.key}/{step.id}", "message": w} for w in outcome.warnings]
         self.r.store.set_step(run_id, inst.key, step.index, status=status, exit_code=outcome.exit_code,
                               error=error, finished_at=time.time())
         log.info("step finished", step=step.id, status=status, duration_s=record["duration_s"], error=error)

@@ -40,6 +40,7 @@ def new_result(run_id: str, model: dict[str, Any], pipeline: dict[str, Any] | No
         "jobs": [],
         "metrics": {"host": {}, "boards": []},
         "errors": [],
+        "warnings": [],  # not in §4's example: notes that did not fail the run (additive to schema 1)
     }
 
 
@@ -71,6 +72,8 @@ def summary_markdown(result: dict[str, Any], step_summaries: str = "") -> str:
     host = result["metrics"].get("host") or {}
     if host:
         lines += ["", "## Host metrics", ""] + [f"- {k}: {v}" for k, v in host.items()]
+    if result.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- `{w['where']}`: {w['message']}" for w in result["warnings"]]
     if result["errors"]:
         lines += ["", "## Errors", ""] + [f"- `{e['where']}`: {e['message']}" for e in result["errors"]]
     if step_summaries.strip():

@@ -52,7 +52,7 @@ def test_a_good_model_is_queued_on_a_snapshot(env, samples):
     row = store.get_run(accepted.run_id)
     snapshot = Path(row["model_path"])
     assert snapshot.read_bytes() == drop.read_bytes()
-    assert snapshot.name == f"{row['sha256']}.tflite"
+    assert snapshot.parent.name == row["sha256"] and snapshot.name == drop.name
     assert drop.exists()  # stays in the inbox until its run ends
     assert intake.accept(drop).status == "pending"  # a second event for the same drop adds nothing
 
@@ -93,7 +93,7 @@ def test_a_symlink_out_of_the_inbox_is_rejected_unread(env, samples, tmp_path):
     link.symlink_to(secret)
     accepted = intake.accept(link)
     assert accepted.status == "error" and "outside the inbox" in accepted.message
-    assert not list((settings.state / "models").glob("*.tflite"))  # never copied
+    assert not list((settings.state / "models").rglob("*.tflite"))  # never copied
     assert secret.exists()
 
 

@@ -1,0 +1,51 @@
+"""The default pipeline (pipelines/microkws.yml) end to end on the host, with real TVM and TFLite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from model_tools import tvm_available
+
+pytestmark = [pytest.mark.tvm, tvm_available]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def benchd_run(model: Path, tmp_path: Path, *extra: str) -> tuple[int, dict, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "daemon", "run", str(model), "--executor", "local", "--json",
+         "--state", str(tmp_path / "state"), "--results", str(tmp_path / "results"), *extra],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def test_a_sample_model_passes_the_default_pipeline(samples, tmp_path):
+    code, result, stderr = benchd_run(samples["kws_xs.tflite"], tmp_path)
+    assert code == 0, stderr
+    assert result["status"] == "success"
+    jobs = {j["id"]: j for j in result["jobs"]}
+    assert [s["status"] for s in jobs["compile-host"]["steps"]] == ["success"] * 3
+    host = result["metrics"]["host"]
+    assert 0 <= host["max_abs_diff"] <= 64 and 0.8 <= host["top1_agreement"] <= 1.0
+    assert host["latency_ms"] > 0 and host["reference_latency_ms"] > 0
+    assert result["model"]["operators"][:2] == ["RESHAPE", "CONV_2D"]
+    assert result["model"]["inputs"][0]["shape"] == [1, 1960]
+    # Jobs this machine cannot do are skipped with the reason, not failed.
+    assert jobs["compile-mlf"]["status"] == "skipped" and "benchd/tvm-legacy" in jobs["compile-mlf"]["skip_reason"]
+    assert jobs["flash"]["status"] == "skipped"
+    out = tmp_path / "results" / "kws_xs" / result["run_id"]
+    assert json.loads((out / "result.json").read_text()) == result
+    smoke_log = (out / "logs" / "compile-host" / "2-smoke.log").read_text()
+    assert "Execution time summary" in smoke_log
+    assert "| compile-host | success |" in (out / "summary.md").read_text()
+
+
+def test_an_operator_tvm_cannot_import_is_an_error_naming_it(samples, tmp_path):
+    code, result, stderr = benchd_run(samples["unsupported_op.tflite"], tmp_path)
+    assert code == 2, stderr
+    assert result["status"] == "error"
+    assert any("PAD" in e["message"] and e["where"] == "compile-host/compile" for e in result["errors"])
