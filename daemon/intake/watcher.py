@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -77,6 +78,17 @@ class StabilityChecker:
             self.on_stable(Path(key))
 
 
+def _observer() -> Any:
+    """On Linux, inotify with full move events: a file moved in from another folder (`mv ~/x.tflite inbox/`)
+    is then a move, complete at once, rather than a create that waits out the stability window."""
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+
+        return InotifyObserver(generate_full_events=True)
+    except (ImportError, OSError):
+        return Observer()
+
+
 def _signature(path: Path) -> tuple[int, int] | None:
     try:
         st = path.lstat()
@@ -93,7 +105,8 @@ class _Handler(FileSystemEventHandler):
         self.w.complete(Path(str(event.src_path)))
 
     def on_moved(self, event: FileSystemEvent) -> None:
-        self.w.complete(Path(str(event.dest_path)))
+        if event.dest_path:  # empty for a move out of the inbox
+            self.w.complete(Path(str(event.dest_path)))
 
     def on_created(self, event: FileSystemEvent) -> None:
         self.w.maybe(Path(str(event.src_path)))
@@ -109,7 +122,7 @@ class InboxWatcher:
         self.on_drop = on_drop
         self.patterns = patterns
         self.stability = StabilityChecker(stable_s, self._stable)
-        self._observer = Observer()
+        self._observer = _observer()
 
     def start(self) -> None:
         self.inbox.mkdir(parents=True, exist_ok=True)

@@ -196,3 +196,18 @@ def test_files_waiting_at_start_are_found(tmp_path):
     (tmp_path / "x.tflite.part").write_bytes(b"x")
     watcher = InboxWatcher(tmp_path, lambda p: None)
     assert {p.name for p in watcher.scan()} == {"a.tflite", "b.tflite"}
+
+
+def test_a_file_moved_in_from_another_folder_is_complete_at_once(tmp_path):
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    inbox.mkdir()
+    outside.mkdir()
+    (outside / "moved.tflite").write_bytes(b"m" * 100)
+    got = Collector()
+    watcher = InboxWatcher(inbox, got, stable_s=30)  # a stability wait would outlast the test
+    watcher.start()
+    try:
+        os.rename(outside / "moved.tflite", inbox / "moved.tflite")
+        assert [p.name for p in got.wait(1, timeout=5)] == ["moved.tflite"]
+    finally:
+        watcher.stop()
