@@ -13,7 +13,7 @@ def main() -> int:
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"\n=== {script.stem}", flush=True)
-        code = subprocess.call([sys.executable, str(script), *sys.argv[1:]], cwd=HERE.parent.parent)  # noqa: S603
+        code = subprocess.call([sys.executable, str(script), *sys.argv[1:]], cwd=HERE.parent.parent)
         if code:
             failed.append(script.stem)
     if failed:
