@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,14 +107,23 @@ class Daemon:
         _log.info("watching", inbox=str(self.settings.inbox), results=str(self.settings.results),
                   executor=self.settings.executor, parallel_runs=self.settings.parallel_runs)
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop taking drops; let running steps finish for `grace` seconds, then stop them. A run cut
+        short this way goes back to the queue and runs again at the next start."""
         if self.watcher is not None:
             self.watcher.stop()
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
+        deadline = time.monotonic() + grace
         for t in self._workers:
-            t.join(timeout=timeout)
+            t.join(timeout=max(deadline - time.monotonic(), 0))
+        if any(t.is_alive() for t in self._workers):
+            _log.warning("stopping running steps", grace_s=grace)
+            self.runner.cancel.set()
+            self.runner.selector.kill_all()
+            for t in self._workers:
+                t.join(timeout=30)
         _log.info("stopped")
 
     def _patterns(self) -> tuple[str, ...]:
@@ -133,9 +143,7 @@ class Daemon:
             self._wake.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
-        """For tests and `benchd run`: True once nothing is queued or running."""
-        import time
-
+        """For tests and benchmarks: True once nothing is queued or running."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             busy = self.store.query("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')")[0][0]
@@ -181,6 +189,9 @@ class Daemon:
                        _result_dir(self.settings, row["model_name"], row["id"]), sidecar)
         self.reporting.on_start(info)
         result = self.runner.execute(req)
+        if self.runner.cancel.is_set() and result["status"] == "cancelled":
+            self.store.requeue(row["id"])
+            return result
         if sidecar.get("_error"):
             result["errors"].append({"where": "sidecar", "message": sidecar["_error"]})
         result["errors"] += self.reporting.report(info, result)

@@ -58,6 +58,12 @@ class ExecutorSelector:
         except (ImportError, ExecutorError):
             return self._fallback(container)
 
+    def kill_all(self) -> None:
+        for executor in self._cache.values():
+            kill = getattr(executor, "kill_all", None)
+            if kill is not None:
+                kill()
+
     def _fallback(self, container: str) -> Choice:
         return Choice(
             self._get("local"),

@@ -48,9 +48,10 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 class LocalJob:
     image_digest: str | None = None
 
-    def __init__(self, spec: JobSpec) -> None:
+    def __init__(self, spec: JobSpec, live: set[subprocess.Popen[bytes]]) -> None:
         self.spec = spec
         self.deadline = time.monotonic() + spec.timeout_s
+        self._live = live  # the executor's set of running step processes, for kill_all()
 
     def run_step(self, command: StepCommand) -> StepOutcome:
         start = time.monotonic()
@@ -70,7 +71,11 @@ class LocalJob:
                 )
             except OSError as exc:
                 return StepOutcome(None, time.monotonic() - start, error=f"cannot start {command.argv[0]}: {exc}")
-            timed_out = _pump(proc, sink, timeout)
+            self._live.add(proc)
+            try:
+                timed_out = _pump(proc, sink, timeout)
+            finally:
+                self._live.discard(proc)
             if not timed_out:
                 try:  # output closed, but the process may still be running
                     proc.wait(timeout=max(timeout - (time.monotonic() - start), 0.01))
@@ -92,6 +97,9 @@ class LocalJob:
         )
         if timed_out:
             outcome.error = f"killed after {timeout:.0f} s: the {which} timeout (timeout-minutes) ran out"
+        elif getattr(proc, "benchd_cancelled", False):
+            outcome.exit_code = None
+            outcome.error = "cancelled: benchd is stopping (the run is queued again for the next start)"
         return outcome
 
     def close(self) -> None:
@@ -127,5 +135,14 @@ def _pump(proc: subprocess.Popen[bytes], sink: LogSink, timeout: float) -> bool:
 class LocalExecutor:
     name = "local"
 
+    def __init__(self) -> None:
+        self._live: set[subprocess.Popen[bytes]] = set()
+
     def open_job(self, spec: JobSpec) -> LocalJob:
-        return LocalJob(spec)
+        return LocalJob(spec, self._live)
+
+    def kill_all(self) -> None:
+        """Stop every running step (the daemon is shutting down); their runs end `cancelled`."""
+        for proc in list(self._live):
+            proc.benchd_cancelled = True  # type: ignore[attr-defined]
+            kill_group(proc)

@@ -7,6 +7,7 @@ Everything the run creates lives in state/runs/<run-id>/ and is removed in `fina
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,7 @@ class RunRequest:
 
 
 def _rank(status: str) -> int:
-    return ["success", "skipped", "cancelled", "failure", "error"].index(status)
+    return ["success", "skipped", "failure", "error", "cancelled"].index(status)
 
 
 class Runner:
@@ -61,6 +62,7 @@ class Runner:
         self.boards = boards  # writes boards.json into the workspace, returns kind -> ids
         self.on_start = on_start
         self.progress = progress or (lambda *args, **kw: None)  # `benchd run` draws its live display
+        self.cancel = threading.Event()  # set when the daemon stops: no new step starts
 
     def execute(self, req: RunRequest) -> dict[str, Any]:
         out_dir = result_dir(self.settings.results, req.model_name, req.run_id).resolve()
@@ -159,13 +161,13 @@ class _RunState:
                 todo.extend(self.req.workflow.jobs[name].needs)
         return seen
 
-    def skip(self, job: Job, reason: str) -> str:
+    def skip(self, job: Job, reason: str, status: str = "skipped") -> str:
         self.log.info("job skipped", job=job.id, reason=reason)
-        self.result["jobs"].append({"id": job.id, "status": "skipped", "skip_reason": reason, "executor": None,
+        self.result["jobs"].append({"id": job.id, "status": status, "skip_reason": reason, "executor": None,
                                     "image": None, "steps": [], "outputs": {}})
-        self.r.store.set_job(self.req.run_id, job.id, status="skipped")
+        self.r.store.set_job(self.req.run_id, job.id, status=status)
         self.r.progress("job_skipped", job=job.id, reason=reason)
-        return "skipped"
+        return status
 
     def execute_job(self, job: Job) -> str:
         needs = [self.job_results.get(n, "skipped") for n in job.needs]
@@ -174,7 +176,10 @@ class _RunState:
 
         def status_of(name: str) -> bool:
             return {"success": not failed and all(s == "success" for s in needs), "failure": failed,
-                    "always": True, "cancelled": False}[name]
+                    "always": True, "cancelled": self.r.cancel.is_set()}[name]
+
+        if self.r.cancel.is_set():
+            return self.skip(job, "cancelled: benchd is stopping", status="cancelled")
 
         condition = job.if_ or "success()"
         if not expr.truthy(expr.render(_as_expression(condition), self.context(status=status_of))):
@@ -260,10 +265,13 @@ class _RunState:
         for step in job.steps:
             values = {"steps": {k: {"outputs": v} for k, v in outputs.items()}, "matrix": inst.matrix}
             ctx = self.context(values, status=lambda name, f=failed: {
-                "success": not f, "failure": f, "always": True, "cancelled": False}[name])
+                "success": not f, "failure": f, "always": True, "cancelled": self.r.cancel.is_set()}[name])
             record: dict[str, Any] = {"id": step.id, "name": step.name, "status": "skipped", "duration_s": 0.0,
                                       "exit_code": None, "error": None}
             entry["steps"].append(record)
+            if self.r.cancel.is_set():
+                record["status"] = job_status = "cancelled"
+                continue
             if not expr.truthy(expr.render(_as_expression(step.if_ or "success()"), ctx)):
                 self.r.store.set_step(self.req.run_id, inst.key, step.index, step_id=step.id, status="skipped")
                 continue
@@ -310,7 +318,9 @@ class _RunState:
         log.info("step started", step=step.id)
         self.r.progress("step_started", job=inst.key, step=step.id, name=step.name)
         outcome = session.run_step(StepCommand(argv, env, cwd, log_path, timeout_s))
-        if outcome.timed_out or outcome.exit_code is None:
+        if outcome.exit_code is None and not outcome.timed_out and self.r.cancel.is_set():
+            status = "cancelled"
+        elif outcome.timed_out or outcome.exit_code is None:
             status = "error"
         elif outcome.exit_code == 0:
             status = "success"

@@ -154,6 +154,15 @@ class Store:
                 return None
             return db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
 
+    def requeue(self, run_id: str) -> None:
+        """A run stopped by a shutdown: queued again, its try not counted."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ?", (run_id,)
+            )
+            db.execute("DELETE FROM jobs WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+
     def finish_run(self, run_id: str, status: str, error: str | None, result_dir: Path | None) -> None:
         with self.transaction() as db:
             db.execute(

@@ -147,3 +147,31 @@ def test_benchd_run_rejects_a_broken_model_with_exit_2(tmp_path, samples):
     )
     assert out.returncode == 2
     assert "intake:" in out.stderr and "truncated" in out.stderr.lower()
+
+
+def test_sigterm_stops_a_long_step_and_the_run_runs_again_at_the_next_start(tmp_path, samples, marks):
+    settings = make_settings(tmp_path, sleep=600)
+    env = {**os.environ, "BENCHD_INBOX": str(settings.inbox), "BENCHD_RESULTS": str(settings.results),
+           "BENCHD_STATE": str(settings.state), "BENCHD_PIPELINE": settings.pipeline}
+    daemon = subprocess.Popen([sys.executable, "-m", "daemon", "watch"], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        shutil.copy(samples["kws_xs.tflite"], settings.inbox / "m.tflite")
+        deadline = time.monotonic() + 30
+        while not list(marks.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(marks.iterdir()), "the run never started"
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=40) == 0  # the grace period, then the step is stopped
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    from daemon.store import Store
+
+    store = Store(settings.db_path)
+    rows = store.recent_runs()
+    store.close()
+    assert [r["status"] for r in rows] == ["queued"]  # back in the queue, not lost, not failed
+    assert (settings.inbox / "m.tflite").exists()
+    out = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""  # no step process outlives the daemon
