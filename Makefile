@@ -25,6 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 ## make bench: benchmarks, printed as ratios measured side by side in one run
 bench: $(STAMP)

@@ -153,8 +153,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                                progress=progress)
         result = daemon.execute(row)
     else:
-        row = store.get_run(accepted.run_id)
-        result = json.loads((Path(row["result_dir"]) / "result.json").read_text())
+        done = store.get_run(accepted.run_id)
+        if done is None or not done["result_dir"]:
+            raise BenchdError(f"run {accepted.run_id} has no result yet; see `benchd status`")
+        result = json.loads((Path(done["result_dir"]) / "result.json").read_text())
     progress.done(result, accepted)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))

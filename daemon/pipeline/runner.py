@@ -264,8 +264,7 @@ class _RunState:
         job_status = "success"
         for step in job.steps:
             values = {"steps": {k: {"outputs": v} for k, v in outputs.items()}, "matrix": inst.matrix}
-            ctx = self.context(values, status=lambda name, f=failed: {
-                "success": not f, "failure": f, "always": True, "cancelled": self.r.cancel.is_set()}[name])
+            ctx = self.context(values, status=self._step_status(failed))
             record: dict[str, Any] = {"id": step.id, "name": step.name, "status": "skipped", "duration_s": 0.0,
                                       "exit_code": None, "error": None}
             entry["steps"].append(record)
@@ -286,6 +285,10 @@ class _RunState:
         entry["outputs"] = steps.render_env(job.outputs, ctx)
         self.job_outputs.setdefault(job.id, {}).update(entry["outputs"])
         return job_status
+
+    def _step_status(self, failed: bool) -> Callable[[str], bool]:
+        cancelled = self.r.cancel.is_set()
+        return lambda name: {"success": not failed, "failure": failed, "always": True, "cancelled": cancelled}[name]
 
     def execute_step(self, inst: planner.JobInstance, step: Step, session: Any, ctx: expr.Context,
                      record: dict[str, Any], log: Any) -> tuple[str, dict[str, str]]:

@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.print_top:
         print(get_top_results(outputs[0], args.print_top))  # real tvmc prints output 0 only, as a raw array
     if args.outputs:
-        np.savez(args.outputs, **{f"output_{i}": out for i, out in enumerate(outputs)})
+        arrays: dict[str, Any] = {f"output_{i}": out for i, out in enumerate(outputs)}
+        np.savez(args.outputs, **arrays)
     return 0
 
 
