@@ -119,14 +119,9 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _start_extras(settings: Settings, daemon: Any) -> list[Any]:
     """The webhook delivery worker and, when enabled, the dashboard: both optional modules."""
-    extras: list[Any] = []
-    try:
-        from daemon.reporters.registry import start_background
+    from daemon.reporters.registry import start_background
 
-        extras += start_background(settings, daemon.store)
-    except ImportError:
-        pass
-    return extras
+    return list(start_background(settings, daemon.store))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -152,6 +147,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         daemon.runner = Runner(settings, store, ExecutorSelector(settings), boards=discover_boards(settings),
                                progress=progress)
         result = daemon.execute(row)
+        from daemon.reporters.registry import flush_deliveries
+
+        pending = flush_deliveries(settings, store, timeout_s=15)
+        if pending:
+            sys.stderr.write(f"  {pending} webhook delivery(ies) pending: `benchd watch` will retry them\n")
     else:
         done = store.get_run(accepted.run_id)
         if done is None or not done["result_dir"]:
@@ -192,23 +192,12 @@ class _Progress:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.reporters import views
     from daemon.store import Store
 
     store = Store(settings.db_path)
-    try:
-        from daemon.reporters import views
-    except ImportError:
-        views = None  # type: ignore[assignment]
-    if views is not None:
-        rows = views.recent_runs(store, args.limit)
-        print(json.dumps(rows, indent=2) if args.json else views.format_status_table(rows))
-        return 0
-    runs = [dict(r) for r in store.recent_runs(args.limit)]
-    if args.json:
-        print(json.dumps(runs, indent=2))
-    else:
-        for r in runs:
-            print(f"{r['id']}  {r['status']:<9} {r['model_name']}  {r['error'] or ''}")
+    rows = views.recent_runs(store, args.limit)
+    print(json.dumps(rows, indent=2) if args.json else views.format_status_table(rows))
     return 0
 
 

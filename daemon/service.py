@@ -31,11 +31,9 @@ def discover_boards(settings: Settings) -> Any:
     """boards.<kind> for expressions; the discovery itself lives in daemon.boards."""
 
     def provide(workspace: Path) -> dict[str, list[str]]:
-        try:
-            from daemon.boards.discovery import discover
-        except ImportError:
-            return {}
-        boards = discover(settings.boards)
+        from daemon.boards.discovery import discover
+
+        boards = discover(settings.boards, state=settings.state)
         (workspace / ".benchd" / "boards.json").write_text(json.dumps([b.to_dict() for b in boards]))
         kinds: dict[str, list[str]] = {}
         for board in boards:
@@ -50,12 +48,9 @@ class Reporting:
     """Calls every configured reporter; a failing reporter is logged and noted, never fatal."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
-        try:
-            from daemon.reporters.registry import build_reporters
+        from daemon.reporters.registry import build_reporters
 
-            self.reporters = build_reporters(settings, store)
-        except ImportError:
-            self.reporters = []
+        self.reporters = build_reporters(settings, store)
 
     def on_start(self, info: RunInfo) -> None:
         for reporter in self.reporters:

@@ -62,6 +62,7 @@ class DashboardSettings:
     host: str = "127.0.0.1"  # loopback unless configured
     port: int = 8737
     token_env: str = "BENCHD_DASHBOARD_TOKEN"  # required when bound beyond loopback
+    public_url: str = ""  # how others reach the dashboard (links in commit statuses); default http://host:port
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Everything the run creates lives in state/runs/<run-id>/ and is removed in `fina
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -119,6 +120,7 @@ class _RunState:
         self.result = result
         self.summaries = summaries
         self.log = log
+        self.lock = threading.Lock()  # matrix instances run in threads and share the result
         self.job_results: dict[str, str] = {}
         self.job_outputs: dict[str, dict[str, str]] = {}
         model = req.model_path
@@ -132,6 +134,23 @@ class _RunState:
         self.base_values["env"] = steps.render_env(req.workflow.env, self.context())
         if runner.boards is not None and _uses_boards(req.workflow):
             self.base_values["boards"] = runner.boards(workspace)
+            self._note_quarantined(workspace / ".benchd" / "boards.json")
+
+    def _note_quarantined(self, listing: Path) -> None:
+        """Quarantined boards never reach a matrix; the result still says they were skipped."""
+        if not listing.is_file():
+            return
+        for board in json.loads(listing.read_text(encoding="utf-8")):
+            if board.get("quarantined"):
+                keep = {k: board.get(k) for k in ("id", "port", "chip", "mac")}
+                self.result["metrics"]["boards"].append({**keep, "status": "quarantined"})
+
+    def board_env(self) -> dict[str, str]:
+        """The [boards] settings, for board actions, which rebuild them with load_settings(env=...)."""
+        b = self.r.settings.boards
+        return {"BENCHD_BOARDS_ALLOW": ",".join(b.allow), "BENCHD_BOARDS_DENY": ",".join(b.deny),
+                "BENCHD_BOARDS_PORTS": ",".join(b.ports), "BENCHD_BOARDS_QUARANTINE_AFTER": str(b.quarantine_after),
+                "BENCHD_BOARDS_LEASE_S": str(b.lease_s)}
 
     def context(self, extra: dict[str, Any] | None = None, status: Callable[[str], bool] | None = None) -> expr.Context:
         values = dict(self.base_values)
@@ -209,7 +228,8 @@ class _RunState:
                                  "steps": [], "outputs": {}}
         if inst.matrix:
             entry["matrix"] = inst.matrix
-        self.result["jobs"].append(entry)
+        with self.lock:
+            self.result["jobs"].append(entry)
         choice = self.r.selector.select(job.container)
         entry["executor"] = choice.name
         if choice.warning and job.continue_on_error:
@@ -301,6 +321,7 @@ class _RunState:
             "BENCHD_WORKSPACE": str(self.workspace), "BENCHD_STATE": str(self.r.settings.state.resolve()),
             "BENCHD_JOB": inst.key, "BENCHD_STEP": step.id, "BENCHD_OUTPUT": str(files["output"]),
             "BENCHD_METRICS": str(files["metrics"]), "BENCHD_SUMMARY": str(files["summary"]),
+            **(self.board_env() if job.runs_on.startswith("board:") else {}),
             **self.base_values["env"], **steps.render_env(job.env, ctx), **steps.render_env(step.env, ctx),
         }
         if step.uses:
@@ -333,20 +354,25 @@ class _RunState:
         if status != "success" and error is None:
             said = f": {outcome.last_line}" if outcome.last_line else ""
             error = f"exited with code {outcome.exit_code}{said} (log: {log_path.relative_to(self.out_dir)})"
-        record.update(status=status, duration_s=round(outcome.duration_s, 3), exit_code=outcome.exit_code,
-                      error=error, log=str(log_path.relative_to(self.out_dir)))
-        if outcome.log_truncated:
-            record["log_truncated"] = True
-        self.result["warnings"] += [{"where": f"{inst.key}/{step.id}", "message": w} for w in outcome.warnings]
+        with self.lock:
+            record.update(status=status, duration_s=round(outcome.duration_s, 3), exit_code=outcome.exit_code,
+                          error=error, log=str(log_path.relative_to(self.out_dir)))
+            if outcome.log_truncated:
+                record["log_truncated"] = True
+            self.result["warnings"] += [{"where": f"{inst.key}/{step.id}", "message": w} for w in outcome.warnings]
         self.r.store.set_step(run_id, inst.key, step.index, status=status, exit_code=outcome.exit_code,
                               error=error, finished_at=time.time())
         log.info("step finished", step=step.id, status=status, duration_s=record["duration_s"], error=error)
         self.r.progress("step_finished", job=inst.key, step=step.id, status=status,
                         duration_s=record["duration_s"], error=error)
-        steps.merge_metrics(self.result, steps.read_metrics(files["metrics"]))
-        if files["summary"].is_file():
-            self.summaries.append(files["summary"].read_text(encoding="utf-8", errors="replace"))
-        write_json(self.out_dir / "progress.json", self.result)  # what the dashboard shows mid-run
+        with self.lock:
+            steps.merge_metrics(self.result, steps.read_metrics(files["metrics"]))
+            if files["summary"].is_file():
+                self.summaries.append(files["summary"].read_text(encoding="utf-8", errors="replace"))
+            try:  # what the dashboard shows mid-run; best effort while other instances run
+                write_json(self.out_dir / "progress.json", self.result)
+            except RuntimeError:
+                pass
         return status, steps.read_outputs(files["output"])
 
 

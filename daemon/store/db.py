@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
 CREATE INDEX IF NOT EXISTS runs_sha ON runs(sha256);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
 CREATE TABLE IF NOT EXISTS jobs (
     run_id TEXT NOT NULL,
     job_id TEXT NOT NULL,

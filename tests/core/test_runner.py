@@ -125,7 +125,7 @@ jobs:
     steps:
       - run: |
           date +%s.%N > {spans}/${{{{ matrix.n }}}}.start
-          sleep 0.5
+          sleep 2
           date +%s.%N > {spans}/${{{{ matrix.n }}}}.end
 """)
     assert result["status"] == "success"

@@ -1,0 +1,70 @@
+"""`benchd/flash`: write the firmware job's images to one board, verified, under that board's lease.
+
+Inputs (`with:`): board (an id from `boards.esp32c3`, or a port), firmware (folder with
+flasher_args.json; default $BENCHD_WORKSPACE/firmware), baud (top of the fallback ladder, 2000000),
+lock-timeout (seconds to wait for a board another run holds, 300).
+Outputs: flash_s, baud, mac. A failure is recorded in the board's health and in metrics.boards[].
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from daemon.actions.base import ActionContext, ActionError
+from daemon.boards.discovery import find_board
+from daemon.boards.health import BoardHealth
+from daemon.boards.images import load_bundle
+from daemon.boards.lease import BoardLease
+from daemon.boards.stepenv import board_dir, board_settings, state_dir
+from daemon.errors import FlashError
+
+
+def run(ctx: ActionContext) -> None:
+    from daemon.boards.flasher import BAUDS, flash_with_retries  # esptool loads in this step process only
+
+    ref = ctx.require("board")
+    firmware = Path(ctx.get("firmware") or ctx.workspace / "firmware")
+    top = ctx.get_int("baud", BAUDS[0])
+    bauds = tuple(b for b in BAUDS if b <= top) or (BAUDS[-1],)
+    state, settings = state_dir(ctx.env, ctx.workspace), board_settings(ctx.env)
+    run_id = ctx.env.get("BENCHD_RUN_ID", "")
+    bundle = load_bundle(firmware)
+    board = find_board(ref, ctx.workspace, settings, state)
+    health = BoardHealth(state / "benchd.sqlite3", settings.quarantine_after)
+    if health.is_quarantined(board.id):
+        raise ActionError(f"board {board.id} is quarantined after {settings.quarantine_after} failed runs in a row "
+                          f"(last: {health.status(board.id)['last_error']}); not flashed. Fix it, then "
+                          f"`benchd boards release {board.id}`")
+    if board.chip not in ("ESP32-C3", "unknown"):
+        raise ActionError(f"board {board.id} on {board.port} is an {board.chip}, not an ESP32-C3: skipped, not "
+                          "flashed; add it to boards.deny or unplug it")
+    entry = {"id": board.id, "port": board.port, "chip": board.chip, "mac": board.mac}
+    start = time.monotonic()
+    try:
+        with BoardLease(state, board.id, settings.lease_s, wait_s=ctx.get_float("lock-timeout", 300.0),
+                        purpose="flash", run_id=run_id) as lease:
+            if lease.recovered_from:
+                print(f"::warning::board {board.id}: took over the lease of pid {lease.recovered_from}, "
+                      "which died while holding it", flush=True)
+            report = flash_with_retries(board.port, bundle, bauds, expect_mac=board.mac or None)
+    except FlashError as exc:
+        health.record(board.id, "flash", False, str(exc), run_id)
+        ctx.add_metrics("boards", [{**entry, "status": "flash-failed", "flash_s": round(time.monotonic() - start, 3),
+                                    "error": str(exc)}])
+        raise ActionError(f"benchd/flash: board {board.id}: {exc}") from exc
+    health.record(board.id, "flash", True, f"{bundle.size} bytes at {report.baud} baud", run_id)
+    flashed = {**entry, "chip": report.chip.chip, "mac": report.chip.mac, "revision": report.chip.description,
+               "flash_size": report.chip.flash_size, "flash_s": round(report.seconds, 3), "baud": report.baud,
+               "retries": report.attempts, "images": report.md5}
+    folder = board_dir(ctx.workspace, board.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "flash.json").write_text(json.dumps(flashed, indent=2), encoding="utf-8")
+    for key in ("flash_s", "baud", "mac"):
+        ctx.set_output(key, flashed[key])
+    retried = f", after {len(report.attempts)} failed attempt(s)" if report.attempts else ""
+    ctx.summary(f"- flashed `{board.id}` ({report.chip.description}, {board.port}): {bundle.size} bytes in "
+                f"{report.seconds:.1f} s at {report.baud} baud, MD5 verified{retried}")
+    print(f"flashed {board.id} on {board.port}: {bundle.size} bytes in {report.seconds:.1f} s at {report.baud} baud"
+          f"{retried}", flush=True)

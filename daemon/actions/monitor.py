@@ -1,0 +1,86 @@
+"""`benchd/monitor`: reset one board with its console already open and read until the expected output.
+
+Inputs (`with:`): board, expect (regex, default BENCHD_RESULT), count (matches needed, 1),
+timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-timeout (300).
+The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines become
+this board's entry in metrics.boards[] (merged with what benchd/flash measured).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Any
+
+from daemon.actions.base import ActionContext, ActionError
+from daemon.boards.console import ConsoleJudge, ConsoleResult, watch
+from daemon.boards.discovery import find_board
+from daemon.boards.health import BoardHealth
+from daemon.boards.lease import BoardLease
+from daemon.boards.stepenv import board_dir, board_settings, state_dir
+from daemon.errors import FlashError
+
+
+def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str) -> dict[str, Any]:
+    """One metrics.boards[] entry (ARCHITECTURE.md section 4) from the flash record and the console."""
+    results = outcome.results
+    cycles = [r["cycles"] for r in results if isinstance(r.get("cycles"), int | float)]
+    shas = sorted({str(r["model_sha256"]) for r in results if r.get("model_sha256")})
+    return {
+        **{k: flashed.get(k) for k in ("id", "port", "chip", "mac", "revision", "flash_size", "flash_s", "baud")},
+        "status": outcome.status,
+        "cycles_per_inference": int(statistics.median(cycles)) if cycles else None,
+        "top": results[-1].get("top", []) if results else [],
+        "inferences": len(results),
+        "all_ok": bool(results) and all(r.get("ok", True) is True for r in results),
+        "model_sha256": shas[0] if len(shas) == 1 else shas,
+        "resets": outcome.resets,
+        "monitor_s": round(outcome.seconds, 3),
+        "log": log,
+        "error": None if outcome.ok else outcome.message,
+    }
+
+
+def run(ctx: ActionContext) -> None:
+    from daemon.boards.flasher import reset_to_app  # esptool loads in this step process only
+
+    ref = ctx.require("board")
+    timeout_s = ctx.get_float("timeout-seconds", 30.0)
+    judge = ConsoleJudge(ctx.get("expect", "BENCHD_RESULT") or "BENCHD_RESULT", ctx.get_int("count", 1),
+                         ctx.get_int("boot-loop-after", 3))
+    state, settings = state_dir(ctx.env, ctx.workspace), board_settings(ctx.env)
+    run_id = ctx.env.get("BENCHD_RUN_ID", "")
+    board = find_board(ref, ctx.workspace, settings, state)
+    folder = board_dir(ctx.workspace, board.id)
+    flash_file = folder / "flash.json"
+    flashed = json.loads(flash_file.read_text()) if flash_file.is_file() else {
+        "id": board.id, "port": board.port, "chip": board.chip, "mac": board.mac}
+    log_path = folder / "monitor.log"
+    usb_jtag = (board.usb or {}).get("pid") == "1001"
+    health = BoardHealth(state / "benchd.sqlite3", settings.quarantine_after)
+    try:
+        with BoardLease(state, board.id, settings.lease_s, wait_s=ctx.get_float("lock-timeout", 300.0),
+                        purpose="monitor", run_id=run_id) as lease:
+            outcome = watch(board.port, log_path, lambda ser: reset_to_app(ser, board.port, usb_jtag),
+                            timeout_s, judge, heartbeat=lease.renew)
+    except FlashError as exc:
+        health.record(board.id, "run", False, str(exc), run_id)
+        ctx.add_metrics("boards", [{**flashed, "status": "error", "error": str(exc), "log": str(log_path)}])
+        raise ActionError(f"benchd/monitor: board {board.id}: {exc}") from exc
+    entry = board_entry(flashed, outcome, str(log_path))
+    failed = not outcome.ok or not entry["all_ok"] and bool(outcome.results)
+    if outcome.ok and judge.bad_results:
+        print(f"::warning::board {board.id}: {len(judge.bad_results)} BENCHD_RESULT line(s) were not valid JSON, "
+              f"e.g. {judge.bad_results[0]!r}", flush=True)
+    health.record(board.id, "run", not failed, outcome.message, run_id)
+    ctx.add_metrics("boards", [entry])
+    for key in ("cycles_per_inference", "status"):
+        ctx.set_output(key, entry[key] if entry[key] is not None else "")
+    ctx.summary(f"- `{board.id}`: {outcome.status}, {entry['inferences']} inference(s), "
+                f"{entry['cycles_per_inference']} cycles/inference, log `{log_path.name}`")
+    print(f"monitor {board.id}: {outcome.message}", flush=True)
+    if not outcome.ok:
+        raise ActionError(f"benchd/monitor: board {board.id}: {outcome.message} (log: {log_path})")
+    if failed:
+        raise ActionError(f"benchd/monitor: board {board.id} reported a failed inference (\"ok\": false); "
+                          f"see {log_path}")

@@ -1,0 +1,203 @@
+"""Webhook reporter: result.json, signed as GitHub signs its webhooks, through a durable outbox.
+
+`WebhookReporter.report()` only enqueues (one SQLite commit) and wakes the `DeliveryWorker`, which posts
+in order per endpoint with exponential backoff until a 2xx or the endpoint's max age. A result is marked
+delivered only after the 2xx, so a kill between the 2xx and that commit can repeat one post: receivers
+dedupe on the `Idempotency-Key` (the run id), which is the same for every attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from daemon.errors import ReportError
+from daemon.log import get_logger
+from daemon.reporters.base import RunInfo
+from daemon.settings import WebhookSettings
+from daemon.store.db import Store
+from daemon.store.outbox import Delivery, Outbox
+
+SIGNATURE_HEADER = "X-Benchd-Signature-256"
+LEASE_MARGIN_S = 5.0  # a claim outlives the request timeout by this much
+_log = get_logger("benchd.webhook")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """`sha256=<hex HMAC>` over the exact body bytes (GitHub's X-Hub-Signature-256 scheme)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def redact(url: str) -> str:
+    """Chat webhook URLs often carry their secret in the path: log only scheme and host."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.path.strip("/") else f"{parts.scheme}://{parts.netloc}"
+
+
+class WebhookReporter:
+    name = "webhook"
+
+    def __init__(self, settings: WebhookSettings, store: Store, env: Mapping[str, str]) -> None:
+        self.settings = settings
+        self.outbox = Outbox(store)
+        self._has_secret = bool(env.get(settings.secret_env))
+
+    def on_start(self, run: RunInfo) -> None:
+        pass  # one post per run, at the end: receivers get a complete result.json
+
+    def report(self, run: RunInfo, result: dict[str, Any]) -> None:
+        if not self._has_secret:
+            raise ReportError(f"webhook {redact(self.settings.url)}: no signing secret: set the environment "
+                              f"variable {self.settings.secret_env} for benchd (never in benchd.toml); "
+                              "the result was not queued")
+        body = json.dumps(result, ensure_ascii=False, sort_keys=True).encode()
+        if self.outbox.enqueue(self.settings.url, run.run_id, body):
+            _log.info("webhook queued", run=run.run_id, endpoint=redact(self.settings.url))
+
+
+class DeliveryWorker:
+    """One thread posting the outbox; sleeps until the next due retry, an enqueue, or stop().
+
+    A hanging endpoint holds the thread for at most its `timeout_s`. Deliveries queued by another
+    process (`benchd run` beside `benchd watch`) are noticed within `idle_check_s`.
+    """
+
+    def __init__(self, store: Store, endpoints: Sequence[WebhookSettings], env: Mapping[str, str], *,
+                 backoff_s: float = 2.0, max_backoff_s: float = 300.0, idle_check_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.outbox = Outbox(store)
+        self.endpoints = {ep.url: ep for ep in endpoints}
+        self._secrets = {ep.url: env.get(ep.secret_env, "") for ep in endpoints}
+        self.backoff_s, self.max_backoff_s, self.idle_check_s = backoff_s, max_backoff_s, idle_check_s
+        self.clock = clock
+        self._client = httpx.Client(follow_redirects=False, headers={"User-Agent": "benchd-webhook/1"})
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        for url in self.outbox.pending_endpoints():
+            if url not in self.endpoints or not self._secrets[url]:
+                _log.warning("webhook deliveries kept pending: endpoint not configured or its secret not set",
+                             endpoint=redact(url))
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> DeliveryWorker:
+        self.outbox.subscribe(self._wake)
+        self._thread = threading.Thread(target=self._loop, name="benchd-webhook", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Stop after the current attempt (bounded by the longest endpoint timeout)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            longest = max((ep.timeout_s for ep in self.endpoints.values()), default=0.0)
+            self._thread.join(timeout_s if timeout_s is not None else longest + LEASE_MARGIN_S)
+            self._thread = None
+        self.outbox.unsubscribe(self._wake)
+        self._client.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def drain(self, timeout_s: float) -> int:
+        """Deliver in the caller's thread until nothing is due before the deadline; returns pending count."""
+        deadline = self.clock() + timeout_s
+        while True:
+            self.deliver_due()
+            wait = self._next_wait()
+            if wait is None or self.clock() + wait >= deadline:
+                return len(self._deliverable_heads())
+            time.sleep(wait)
+
+    # -- the work ---------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self.outbox.store.close()  # this thread's own SQLite connection
+
+    def _serve(self) -> None:
+        while not self._stopping:
+            self._wake.clear()  # before the pass: an enqueue during it wakes the next wait at once
+            try:
+                self.deliver_due()
+            except Exception:  # e.g. the store busy beyond its timeout: try again later, never die
+                _log.exception("webhook delivery pass failed")
+            if self._stopping:
+                break
+            wait = self._next_wait()
+            self._wake.wait(self.idle_check_s if wait is None else min(wait, self.idle_check_s))
+
+    def _deliverable_heads(self) -> list[Delivery]:
+        return self.outbox.heads(url for url in self.endpoints if self._secrets[url])
+
+    def _next_wait(self) -> float | None:
+        heads = self._deliverable_heads()
+        if not heads:
+            return None
+        due = min(max(d.next_at, d.lease_until) for d in heads)
+        return max(0.0, due - self.clock())
+
+    def deliver_due(self) -> int:
+        """One pass over the heads that are due; returns how many were delivered."""
+        delivered = 0
+        for head in self._deliverable_heads():
+            if self._stopping:
+                break
+            ep = self.endpoints[head.endpoint]
+            now = self.clock()
+            if now - head.created_at > ep.max_age_hours * 3600:
+                reason = (f"not acknowledged within max_age_hours = {ep.max_age_hours:g} after {head.attempts} "
+                          f"attempts; last: {head.last_error}")
+                self.outbox.give_up(head.id, reason, now)
+                _log.error("webhook delivery given up", run=head.run_id, endpoint=redact(ep.url), reason=reason)
+                continue
+            claimed = self.outbox.claim(head.id, ep.timeout_s + LEASE_MARGIN_S, now)
+            if claimed is not None:
+                delivered += self._attempt(claimed, ep)
+        return delivered
+
+    def _attempt(self, d: Delivery, ep: WebhookSettings) -> int:
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._secrets[ep.url], d.body),
+            "Idempotency-Key": d.run_id,
+            "X-Benchd-Event": "run.finished",
+            "X-Benchd-Delivery": str(d.id),
+        }
+        status: int | None = None
+        retry_after = 0.0
+        try:
+            response = self._client.post(ep.url, content=d.body, headers=headers, timeout=ep.timeout_s)
+            status = response.status_code
+            if 200 <= status < 300:
+                self.outbox.delivered(d.id, status, self.clock())
+                _log.info("webhook delivered", run=d.run_id, endpoint=redact(ep.url), attempts=d.attempts)
+                return 1
+            error = f"HTTP {status} {response.reason_phrase}".strip()
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+        except httpx.TimeoutException:
+            error = f"no answer within timeout_s = {ep.timeout_s:g}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        delay = max(min(self.backoff_s * 2 ** (d.attempts - 1), self.max_backoff_s), retry_after)
+        self.outbox.retry_later(d.id, self.clock() + delay, error, status)
+        _log.warning("webhook attempt failed", run=d.run_id, endpoint=redact(ep.url), attempt=d.attempts,
+                     error=error, retry_in_s=round(delay, 3))
+        return 0
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return min(float(value), 3600.0) if value else 0.0
+    except ValueError:
+        return 0.0  # an HTTP date: our own backoff is good enough
