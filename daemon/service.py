@@ -96,8 +96,13 @@ class Daemon:
         self.watcher = InboxWatcher(self.settings.inbox, self.drop, patterns, self.settings.stable_s)
         if watch:
             self.watcher.start()
-        for path in self.watcher.scan():
-            self.drop(path)
+        else:
+            self.watcher = None  # scan only (tests, one-shot use): nothing to stop later
+            for path in InboxWatcher(self.settings.inbox, self.drop, patterns).scan():
+                self.drop(path)
+        if self.watcher is not None:
+            for path in self.watcher.scan():
+                self.drop(path)
         self.notify()
         _log.info("watching", inbox=str(self.settings.inbox), results=str(self.settings.results),
                   executor=self.settings.executor, parallel_runs=self.settings.parallel_runs)
