@@ -84,6 +84,14 @@ def test_every_drop_ends_in_exactly_one_result_and_the_daemon_keeps_going(tmp_pa
     assert len(list(settings.processed.iterdir())) == 4 and len(list(settings.rejected.iterdir())) == 2
 
 
+def drop_and_wait_for_the_step(samples: dict[str, Path], settings: Settings, marks: Path) -> None:
+    shutil.copy(samples["kws_xs.tflite"], settings.inbox / "m.tflite")
+    deadline = time.monotonic() + 30
+    while not list(marks.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(marks.iterdir()), "the run never started"
+
+
 def test_kill_9_mid_run_loses_nothing_and_duplicates_nothing(tmp_path, samples, marks):
     settings = make_settings(tmp_path, sleep=3)
     env = {**os.environ, "BENCHD_INBOX": str(settings.inbox), "BENCHD_RESULTS": str(settings.results),
@@ -95,11 +103,7 @@ def test_kill_9_mid_run_loses_nothing_and_duplicates_nothing(tmp_path, samples, 
 
     daemon = start()
     try:
-        shutil.copy(samples["kws_xs.tflite"], settings.inbox / "m.tflite")
-        deadline = time.monotonic() + 30
-        while not list(marks.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert list(marks.iterdir()), "the run never started"
+        drop_and_wait_for_the_step(samples, settings, marks)
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=10)
         assert (settings.inbox / "m.tflite").exists()  # not lost: still pending
@@ -156,11 +160,7 @@ def test_sigterm_stops_a_long_step_and_the_run_runs_again_at_the_next_start(tmp_
     daemon = subprocess.Popen([sys.executable, "-m", "daemon", "watch"], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        shutil.copy(samples["kws_xs.tflite"], settings.inbox / "m.tflite")
-        deadline = time.monotonic() + 30
-        while not list(marks.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert list(marks.iterdir()), "the run never started"
+        drop_and_wait_for_the_step(samples, settings, marks)
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=40) == 0  # the grace period, then the step is stopped
     finally:
