@@ -85,6 +85,7 @@ class Daemon:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, watch: bool = True) -> None:
+        self._sweep_containers()
         requeued, failed = self.store.recover_interrupted()
         if requeued or failed:
             _log.warning("recovered interrupted runs", requeued=requeued, failed=failed)
@@ -106,6 +107,21 @@ class Daemon:
         self.notify()
         _log.info("watching", inbox=str(self.settings.inbox), results=str(self.settings.results),
                   executor=self.settings.executor, parallel_runs=self.settings.parallel_runs)
+
+    def _sweep_containers(self) -> None:
+        """Containers left by a daemon that died (kill -9, power loss) are removed before anything runs."""
+        if self.settings.executor == "local":
+            return
+        try:
+            from daemon.executors.container import connect, remove_orphans
+
+            client = connect(timeout=5)
+        except (ImportError, BenchdError):
+            return  # no engine: none of our containers can be running in it
+        try:
+            remove_orphans(client)
+        finally:
+            client.close()
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop taking drops; let running steps finish for `grace` seconds, then stop them. A run cut

@@ -54,6 +54,7 @@ class DockerSettings:
     memory: str = "4g"  # memory limit of a job container
     cpus: float = 2.0  # CPU limit of a job container
     extra_ca: str = ""  # PEM bundle injected into image builds (TLS-intercepting proxies)
+    registry: str = ""  # registry holding the lab's benchd/* images (never Docker Hub: anyone can publish there)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     report = outcome.get_result()
     in_ci = os.environ.get("CI", "").lower() == "true"
-    tier = [m for m in TIER_MARKERS if m in item.keywords]
-    if in_ci and tier and report.skipped and "hardware" not in item.keywords:
+    # Markers only: item.keywords also holds folder names (tests/docker), which are not tiers.
+    tier = [m for m in TIER_MARKERS if item.get_closest_marker(m) is not None]
+    if in_ci and tier and report.skipped and item.get_closest_marker("hardware") is None:
         report.outcome = "failed"
         report.longrepr = f"CI=true: a {'/'.join(tier)} test skipped instead of running: {report.longrepr}"
 
