@@ -61,7 +61,7 @@ def test_delivered_signed_with_idempotency_key(store: Store, receiver: Receiver,
 def test_500_then_200_is_retried_then_delivered(store: Store, receiver: Receiver, workers, tmp_path: Path) -> None:
     receiver.script[:] = [500, 500]
     settings = WebhookSettings(url=receiver.url)
-    start(workers, store, settings, backoff_s=0.1, max_backoff_s=1.0)  # waits of 0.1 s, then 0.2 s
+    start(workers, store, settings, backoff_s=0.3, max_backoff_s=3.0)  # waits of 0.3 s, then 0.6 s
     report(store, settings, "run-1", tmp_path)
     wait_for(lambda: receiver.accepted() == ["run-1"], what="delivery after two 500s")
     assert [r["action"] for r in receiver.received] == [500, 500, "ok"]
@@ -140,6 +140,8 @@ def test_secret_never_logged(store: Store, receiver: Receiver, workers, tmp_path
         start(workers, store, settings)
         report(store, settings, "run-1", tmp_path)
         wait_for(lambda: receiver.accepted() == ["run-1"], what="delivery")
+        # The receiver answers before the worker logs the delivery: wait for the log line itself.
+        wait_for(lambda: any(e["event"] == "webhook delivered" for e in logs), what="the delivery's log line")
     assert {"webhook queued", "webhook attempt failed", "webhook delivered"} <= {e["event"] for e in logs}
     assert SECRET not in repr(logs)
 
