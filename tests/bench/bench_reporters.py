@@ -54,6 +54,9 @@ class Ok(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    from daemon import log
+
+    log.configure("warning")  # one line per delivered run would bury the figures
     work = Path(tempfile.mkdtemp(prefix="bench-reporters-"))
     store = Store(work / "benchd.sqlite3")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
