@@ -74,7 +74,7 @@ class Daemon:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
         self.store = store or Store(settings.db_path)
-        self.intake = Intake(settings, self.store)
+        self.intake = Intake(settings, self.store, image_digest=_image_digest if settings.executor != "local" else None)
         self.reporting = Reporting(settings, self.store)
         self.runner = Runner(settings, self.store, ExecutorSelector(settings), boards=discover_boards(settings))
         self.watcher: InboxWatcher | None = None
@@ -222,6 +222,12 @@ class Daemon:
         drop = Path(row["drop_path"])
         if drop.parent.resolve() == self.settings.inbox.resolve():
             self.intake.file_away(drop, row["id"], "rejected" if status == "error" else "processed")
+
+
+def _image_digest(ref: str) -> str | None:
+    from daemon.executors.container import local_digest  # the SDK loads only where Docker may be used
+
+    return local_digest(ref)
 
 
 def _result_dir(settings: Settings, name: str, run_id: str) -> Path:

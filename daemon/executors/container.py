@@ -79,6 +79,20 @@ def engine_available(timeout: float = 2.0, base_url: str | None = None) -> bool:
         return False
 
 
+def local_digest(ref: str, base_url: str | None = None) -> str | None:
+    """The id of the image `ref` on this engine now, or None (no engine, no such image): for dedupe."""
+    try:
+        client = connect(base_url, timeout=2)
+    except ExecutorError:
+        return None
+    try:
+        return images.digest_of(client.images.get(ref))
+    except EngineErrors:
+        return None
+    finally:
+        client.close()
+
+
 def remove_orphans(client: DockerClient) -> list[str]:
     """Remove benchd containers whose daemon (same host, pid gone) died without cleaning up."""
     removed = []

@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ class Accepted:
 
 
 class Intake:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store,
+                 image_digest: Callable[[str], str | None] | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.image_digest = image_digest  # ref -> the local image's id now (None: unknown), for dedupe
         self._lock = threading.Lock()  # one drop at a time: events for the same file race otherwise
 
     def workflow(self) -> Workflow:
@@ -70,7 +73,7 @@ class Intake:
             return self._reject(drop, str(exc), move, model)
         sidecar = self._sidecar(drop)
         earlier = None if force else self.store.find_finished(sha, workflow.sha256)
-        if earlier is not None:
+        if earlier is not None and not self._images_changed(earlier):
             return self._duplicate(drop, earlier, model, workflow, move)
         run_id = self.store.add_run(
             model_name=name, model_path=str(snapshot), drop_path=str(drop), sha256=sha, size=size,
@@ -136,6 +139,23 @@ class Intake:
                 raise ModelError(message + " (float_models = \"reject\")")
             info.setdefault("warnings", []).append(message)
         return info
+
+    def _images_changed(self, earlier: Any) -> bool:
+        """A pinned image rebuilt since the earlier run (another digest) is a reason to run again."""
+        if self.image_digest is None or not earlier["result_dir"]:
+            return False
+        try:
+            jobs = json.loads((Path(earlier["result_dir"]) / "result.json").read_text(encoding="utf-8"))["jobs"]
+        except (OSError, ValueError, KeyError):
+            return False
+        for job in jobs:
+            image = job.get("image") or {}
+            if image.get("ref") and image.get("digest"):
+                now = self.image_digest(image["ref"])
+                if now is not None and now != image["digest"]:
+                    _log.info("image changed since the earlier run", ref=image["ref"], earlier=earlier["id"])
+                    return True
+        return False
 
     def _sidecar(self, drop: Path) -> dict[str, Any]:
         path = sidecar_of(drop)

@@ -211,3 +211,24 @@ def test_a_file_moved_in_from_another_folder_is_complete_at_once(tmp_path):
         assert [p.name for p in got.wait(1, timeout=5)] == ["moved.tflite"]
     finally:
         watcher.stop()
+
+
+def test_a_rebuilt_image_makes_the_same_content_run_again(env, samples):
+    settings, store, _ = env
+    digests = {"benchd/tvm": "sha256:old"}
+    intake = Intake(settings, store, image_digest=digests.get)
+    first = settings.inbox / "a.tflite"
+    shutil.copy(samples["kws_xs.tflite"], first)
+    run_id = intake.accept(first).run_id
+    out = settings.results / "a" / run_id
+    out.mkdir(parents=True)
+    (out / "result.json").write_text('{"jobs": [{"image": {"ref": "benchd/tvm", "digest": "sha256:old"}}]}')
+    store.claim_run(run_id)
+    store.finish_run(run_id, "success", None, out)
+    again = settings.inbox / "b.tflite"
+    shutil.copy(samples["kws_xs.tflite"], again)
+    assert intake.accept(again).status == "duplicate"
+    digests["benchd/tvm"] = "sha256:new"  # `benchd images build tvm` since
+    third = settings.inbox / "c.tflite"
+    shutil.copy(samples["kws_xs.tflite"], third)
+    assert intake.accept(third).status == "queued"
