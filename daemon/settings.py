@@ -195,6 +195,11 @@ def load_settings(
     settings = _merge(settings, _from_environment(settings, env, "BENCHD"), "environment")
     if overrides:
         settings = _merge(settings, {k: v for k, v in overrides.items() if v is not None}, "command line")
+    # Steps run in their own working directory: every folder benchd hands on must be absolute.
+    settings = dataclasses.replace(
+        settings, **{f.name: getattr(settings, f.name).absolute() for f in dataclasses.fields(settings)
+                     if isinstance(getattr(settings, f.name), Path)}
+    )
     if settings.executor not in EXECUTOR_CHOICES:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTOR_CHOICES)}, not {settings.executor!r}")
     if settings.float_models not in ("warn", "reject"):

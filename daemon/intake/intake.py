@@ -108,7 +108,7 @@ class Intake:
 
     def _snapshot(self, source: Path) -> tuple[str, int, Path]:
         """Hash while copying into state/models/<sha256>/<name> (content-addressed, read-only)."""
-        models = self.settings.state / "models"
+        models = self.settings.state.absolute() / "models"  # steps run elsewhere: the path must be absolute
         models.mkdir(parents=True, exist_ok=True)
         tmp = models / f".incoming-{os.getpid()}-{threading.get_ident()}"
         digest, size = hashlib.sha256(), 0

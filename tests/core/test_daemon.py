@@ -175,3 +175,18 @@ def test_sigterm_stops_a_long_step_and_the_run_runs_again_at_the_next_start(tmp_
     assert (settings.inbox / "m.tflite").exists()
     out = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True)
     assert out.stdout.strip() == ""  # no step process outlives the daemon
+
+
+def test_relative_folders_work_from_any_working_directory(tmp_path, samples):
+    (tmp_path / "wf.yml").write_text("jobs:\n  a:\n    steps:\n      - uses: benchd/inspect\n"
+                                     "      - run: test -f \"$BENCHD_MODEL\"\n")
+    shutil.copy(samples["kws_xs.tflite"], tmp_path / "m.tflite")
+    out = subprocess.run(
+        [sys.executable, "-m", "daemon", "run", "m.tflite", "--pipeline", "wf.yml", "--json",
+         "--state", "data/state", "--results", "data/results"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "success" and result["model"]["operators"]
+    assert (tmp_path / "data" / "results" / "m" / result["run_id"] / "result.json").is_file()
