@@ -125,27 +125,20 @@ def _start_extras(settings: Settings, daemon: Any) -> list[Any]:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.executors import ExecutorSelector
-    from daemon.intake.intake import Intake
-    from daemon.pipeline.runner import Runner
-    from daemon.service import Daemon, discover_boards
-    from daemon.store import Store
+    from daemon.service import Daemon
 
     model = Path(args.model)
     if not model.exists() and not model.is_symlink():
         raise BenchdError(f"{model} not found")
-    store = Store(settings.db_path)
-    intake = Intake(settings, store)
-    accepted = intake.accept(model, force=args.force, move=False)
-    assert accepted is not None
     progress = _Progress(sys.stderr)
+    daemon = Daemon(settings, progress=progress)  # the same intake and runner as `benchd watch`, in the foreground
+    store = daemon.store
+    accepted = daemon.intake.accept(model, force=args.force, move=False)
+    assert accepted is not None
     if accepted.status == "queued":
         row = store.claim_run(accepted.run_id)
         if row is None:
             raise BenchdError(f"run {accepted.run_id} was taken by a running daemon; see `benchd status`")
-        daemon = Daemon(settings, store)
-        daemon.runner = Runner(settings, store, ExecutorSelector(settings), boards=discover_boards(settings),
-                               progress=progress)
         result = daemon.execute(row)
         from daemon.reporters.registry import flush_deliveries
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from daemon.intake.watcher import InboxWatcher
 from daemon.pipeline.loader import load_workflow
 from daemon.pipeline.runner import Runner, RunRequest
 from daemon.reporters.base import RunInfo
+from daemon.reporters.result import result_dir, write_json
 from daemon.settings import Settings
 from daemon.store import Store
 
@@ -71,12 +73,14 @@ class Reporting:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None,
+                 progress: Callable[..., None] | None = None) -> None:
         self.settings = settings
         self.store = store or Store(settings.db_path)
         self.intake = Intake(settings, self.store, image_digest=_image_digest if settings.executor != "local" else None)
         self.reporting = Reporting(settings, self.store)
-        self.runner = Runner(settings, self.store, ExecutorSelector(settings), boards=discover_boards(settings))
+        self.runner = Runner(settings, self.store, ExecutorSelector(settings), boards=discover_boards(settings),
+                             progress=progress)
         self.watcher: InboxWatcher | None = None
         self._wake = threading.Condition()
         self._stopping = False
@@ -202,18 +206,17 @@ class Daemon:
             return {"status": "error"}
         req = RunRequest(row["id"], Path(row["model_path"]), row["model_name"], row["sha256"], row["size"], workflow)
         info = RunInfo(row["id"], row["model_name"], row["sha256"],
-                       _result_dir(self.settings, row["model_name"], row["id"]), sidecar)
+                       result_dir(self.settings.results, row["model_name"], row["id"]), sidecar)
         self.reporting.on_start(info)
         result = self.runner.execute(req)
         if self.runner.cancel.is_set() and result["status"] == "cancelled":
             self.store.requeue(row["id"])
             return result
-        if sidecar.get("_error"):
-            result["errors"].append({"where": "sidecar", "message": sidecar["_error"]})
-        result["errors"] += self.reporting.report(info, result)
-        from daemon.reporters.result import write_json
-
-        write_json(info.result_dir / "result.json", result)
+        late = [{"where": "sidecar", "message": sidecar["_error"]}] if sidecar.get("_error") else []
+        late += self.reporting.report(info, result)
+        if late:  # the runner already wrote result.json; only what the reporting added makes it change
+            result["errors"] += late
+            write_json(info.result_dir / "result.json", result)
         self.store.finish_run(row["id"], result["status"], _first_error(result), info.result_dir)
         self._file_away(row, result["status"])
         return result
@@ -228,12 +231,6 @@ def _image_digest(ref: str) -> str | None:
     from daemon.executors.container import local_digest  # the SDK loads only where Docker may be used
 
     return local_digest(ref)
-
-
-def _result_dir(settings: Settings, name: str, run_id: str) -> Path:
-    from daemon.reporters.result import result_dir
-
-    return result_dir(settings.results, name, run_id)
 
 
 def _first_error(result: dict[str, Any]) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from daemon.errors import ExecutorError
 from daemon.executors.base import Executor
@@ -79,4 +78,4 @@ def docker_answers() -> bool:
     return bool(engine_available())
 
 
-__all__: list[Any] = ["EXECUTORS", "Choice", "ExecutorSelector"]
+__all__ = ["EXECUTORS", "Choice", "ExecutorSelector"]

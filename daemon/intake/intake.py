@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from daemon.errors import BenchdError, ModelError, PipelineError, ReportError
+from daemon.errors import ModelError, PipelineError, ReportError
 from daemon.intake.filters import sidecar_of
 from daemon.pipeline.loader import find_workflow, load_workflow
 from daemon.pipeline.model import Workflow
@@ -240,5 +240,3 @@ def _size(path: Path) -> int:
     except OSError:
         return 0
 
-
-__all__ = ["Accepted", "BenchdError", "Intake"]

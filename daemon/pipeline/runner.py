@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ class RunRequest:
     sha256: str
     size: int
     workflow: Workflow
-    model_info: dict[str, Any] = field(default_factory=dict)  # from intake's inspection
 
 
 def _rank(status: str) -> int:
@@ -74,7 +73,7 @@ class Runner:
         wf = req.workflow
         result = new_result(
             req.run_id,
-            {"name": req.model_name, "sha256": req.sha256, "size": req.size, **req.model_info},
+            {"name": req.model_name, "sha256": req.sha256, "size": req.size},
             {"name": wf.name, "file": str(wf.file), "sha256": wf.sha256},
         )
         started = time.time()

@@ -6,7 +6,6 @@ A run found `running` at start-up was interrupted: it is queued again once, then
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import threading
@@ -242,10 +241,3 @@ class Store:
     def steps_of(self, run_id: str) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM steps WHERE run_id = ? ORDER BY job_id, idx", (run_id,))
 
-
-def row_to_dict(row: sqlite3.Row | None) -> dict[str, Any] | None:
-    return None if row is None else {k: row[k] for k in row.keys()}
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)
