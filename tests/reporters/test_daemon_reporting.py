@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 
+import junitparser
 import pytest
 from report_fixtures import SECRET, Receiver, free_port, wait_for
 
@@ -27,7 +28,6 @@ jobs:
 
 
 def test_watch_posts_once_after_downtime_and_restart_and_shows_the_run(samples, tmp_path):
-    junitparser = pytest.importorskip("junitparser")
     hook_port, dash_port = free_port(), free_port()
     (tmp_path / "wf.yml").write_text(WORKFLOW)
     (tmp_path / "benchd.toml").write_text(f"""

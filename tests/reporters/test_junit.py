@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# junitparser is a dev dependency: a missing one must fail, never skip.
+import junitparser
 import pytest
 from report_fixtures import sample_result
 
 from daemon.reporters.base import RunInfo
 from daemon.reporters.junit import JunitReporter
-
-junitparser = pytest.importorskip("junitparser")
 
 
 def write(tmp_path: Path, result: dict) -> Path:
