@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from daemon.actions.base import ActionContext, ActionError
-from daemon.actions.inspect import describe_model
+from daemon.modelfile import describe_model
 
 
 def run(ctx: ActionContext) -> None:

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from daemon.actions.inspect import describe_model
 from daemon.errors import ConfigError, ModelError
+from daemon.modelfile import describe_model
 from daemon.tvmc.package import write_package
 
 LEGACY = "benchd/tvm-legacy"
