@@ -1,5 +1,5 @@
-"""target/main/model_runner.c is plain C: it compiles with the host gcc against a stub MLF and prints
-BENCHD_RESULT lines the monitor parses; optionally it also cross-compiles for the C3's rv32imc."""
+"""target/runner/model_runner.c is plain C: it compiles with the host gcc against a stub MLF and prints
+BENCHD_RESULT lines (version 2) the monitor parses; optionally it also cross-compiles for the C3's rv32imc."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ def model_header(tmp_path: Path) -> Path:
 
 
 def compile_args(header: Path) -> list[str]:
-    return ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", f"-I{ROOT / 'target/main'}", f"-I{header.parent}",
-            f"-I{MLF / 'codegen/host/include'}", str(ROOT / "target/main/model_runner.c"),
+    return ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", f"-I{ROOT / 'target/runner'}", f"-I{header.parent}",
+            f"-I{MLF / 'codegen/host/include'}", str(ROOT / "target/runner/model_runner.c"),
+            str(ROOT / "target/runner/sha256.c"),
             str(MLF / "codegen/host/src/default_lib0.c")]
 
 
@@ -48,10 +49,12 @@ def test_runner_compiles_and_runs_on_the_host(tmp_path: Path) -> None:
     assert judge.satisfied and not judge.bad_results and len(judge.results) == 4
     vectors = _vectors(text)
     for result, vector in zip(judge.results, vectors, strict=True):
-        assert result["model_sha256"] == SHA and result["ok"] is True
+        assert result["v"] == 2 and result["model_sha256"] == SHA and result["ok"] is True
+        assert isinstance(result["cycles"], int)
         expected = [max(-128, min(127, int(sum(vector[j::4][:4]) / 8))) for j in range(4)]  # the stub model
         order = sorted(range(4), key=lambda j: (-expected[j], j))[:3]
         assert result["top"] == [[j, expected[j]] for j in order]
+        assert result["out"] == expected
 
 
 def _vectors(header: str) -> list[list[int]]:
@@ -63,7 +66,7 @@ def _vectors(header: str) -> list[list[int]]:
 def test_runner_cross_compiles_for_rv32imc(tmp_path: Path) -> None:
     header = model_header(tmp_path)
     obj = tmp_path / "runner.o"
-    args = [a for a in compile_args(header) if not a.endswith("default_lib0.c")]
+    args = [a for a in compile_args(header) if not a.endswith(("default_lib0.c", "sha256.c"))]
     subprocess.run(["riscv64-unknown-elf-gcc", "--specs=picolibc.specs", "-march=rv32imc", "-mabi=ilp32", "-c", *args,
                     "-o", str(obj)], check=True, timeout=60)
     info = subprocess.run(["riscv64-unknown-elf-objdump", "-f", str(obj)], capture_output=True, text=True, timeout=10)

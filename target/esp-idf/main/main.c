@@ -1,4 +1,4 @@
-/* ESP32-C3 entry point: the thin platform layer around model_runner.c (cycle counter, console). */
+/* ESP32-C3 entry point: the thin platform layer around target/runner (cycle counter, console). */
 #include <stdio.h>
 
 #include "benchd_model.h"
@@ -26,7 +26,7 @@ static void print_line(const char *line) {
 }
 
 void app_main(void) {
-    const benchd_platform_t platform = {.cycles = cycles, .print = print_line};
+    const benchd_platform_t platform = {.counter = cycles, .counter_name = "cycles", .print = print_line};
     printf("benchd: model %.12s, %d test vectors (%s)\n", BENCHD_MODEL_SHA256, BENCHD_VECTOR_COUNT,
            benchd_model_mark);
     int failures = benchd_run_vectors(&platform);

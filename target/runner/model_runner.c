@@ -3,10 +3,12 @@
  * target/tools/gen_model_header.py at build time. */
 #include "model_runner.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "benchd_model.h"
+#include "sha256.h"
 #include "tvmgen_default.h"
 
 size_t benchd_top_k(const int8_t *values, size_t n, size_t k, int32_t out_index[], int32_t out_value[]) {
@@ -35,19 +37,42 @@ size_t benchd_top_k(const int8_t *values, size_t n, size_t k, int32_t out_index[
     return found;
 }
 
-int benchd_format_result(char *buf, size_t size, const char *model_sha256, uint64_t cycles,
-                         const int32_t index[], const int32_t value[], size_t k, int ok, int vector) {
-    int len = snprintf(buf, size, "BENCHD_RESULT {\"model_sha256\": \"%s\", \"cycles\": %llu, \"top\": [",
-                       model_sha256, (unsigned long long)cycles);
-    for (size_t i = 0; i < k && len > 0 && (size_t)len < size; i++) {
-        len += snprintf(buf + len, size - (size_t)len, "%s[%ld, %ld]", i ? ", " : "", (long)index[i],
-                        (long)value[i]);
+/* Appends to a line being built; once it has overflowed, *len stays -1. */
+static void append(char *buf, size_t size, int *len, const char *fmt, ...) {
+    if (*len < 0) {
+        return;
     }
-    if (len > 0 && (size_t)len < size) {
-        len += snprintf(buf + len, size - (size_t)len, "], \"ok\": %s, \"vector\": %d}", ok ? "true" : "false",
-                        vector);
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(buf + *len, size - (size_t)*len, fmt, args);
+    va_end(args);
+    *len = (n < 0 || (size_t)(*len + n) >= size) ? -1 : *len + n;
+}
+
+int benchd_format_result(char *buf, size_t size, const benchd_result_t *r) {
+    int len = 0;
+    if (size == 0) {
+        return -1;
     }
-    return (len > 0 && (size_t)len < size) ? len : -1;
+    buf[0] = '\0';
+    append(buf, size, &len, "BENCHD_RESULT {\"v\": 2, \"model_sha256\": \"%s\", \"%s\": %llu, \"top\": [",
+           r->model_sha256, r->counter_name, (unsigned long long)r->count);
+    for (size_t i = 0; i < r->top_k; i++) {
+        append(buf, size, &len, "%s[%ld, %ld]", i ? ", " : "", (long)r->top_index[i], (long)r->top_value[i]);
+    }
+    if (r->out_size <= BENCHD_OUT_INLINE_MAX) {
+        append(buf, size, &len, "], \"out\": [");
+        for (size_t i = 0; i < r->out_size; i++) {
+            append(buf, size, &len, "%s%d", i ? ", " : "", (int)r->out[i]);
+        }
+        append(buf, size, &len, "]");
+    } else {
+        char hex[2 * BENCHD_SHA256_BYTES + 1];
+        benchd_sha256_hex(r->out, r->out_size, hex);
+        append(buf, size, &len, "], \"out_sha256\": \"%s\"", hex);
+    }
+    append(buf, size, &len, ", \"ok\": %s, \"vector\": %d}", r->ok ? "true" : "false", r->vector);
+    return len;
 }
 
 /* Static buffers: a stack this size would overflow the default ESP-IDF main task. */
@@ -65,16 +90,21 @@ int benchd_run_vectors(const benchd_platform_t *platform) {
         memcpy(input_buf, benchd_vectors[v], BENCHD_INPUT_SIZE);
         BENCHD_SET_INPUTS(inputs, input_buf);
         BENCHD_SET_OUTPUTS(outputs, output_buf);
-        uint64_t start = platform->cycles();
+        uint64_t start = platform->counter();
         int32_t rc = tvmgen_default_run(&inputs, &outputs);
-        uint64_t cycles = platform->cycles() - start;
+        uint64_t count = platform->counter() - start;
         int32_t index[BENCHD_TOP_K], value[BENCHD_TOP_K];
         size_t k = benchd_top_k(output_buf, BENCHD_OUTPUT_SIZE, BENCHD_TOP_K, index, value);
         if (rc != 0) {
             failures++;
         }
-        if (benchd_format_result(line, sizeof line, BENCHD_MODEL_SHA256, cycles, index, value, k, rc == 0, v) < 0) {
-            snprintf(line, sizeof line, "BENCHD_RESULT {\"ok\": false, \"error\": \"line too long\", \"vector\": %d}", v);
+        const benchd_result_t result = {
+            .model_sha256 = BENCHD_MODEL_SHA256, .counter_name = platform->counter_name, .count = count,
+            .top_index = index, .top_value = value, .top_k = k, .out = output_buf,
+            .out_size = BENCHD_OUTPUT_SIZE, .ok = rc == 0, .vector = v};
+        if (benchd_format_result(line, sizeof line, &result) < 0) {
+            snprintf(line, sizeof line, "BENCHD_RESULT {\"v\": 2, \"ok\": false, \"error\": \"line too long\", "
+                     "\"vector\": %d}", v);
             failures++;
         }
         platform->print(line);
