@@ -22,7 +22,46 @@ STEP_KEYS = {"id", "name", "run", "uses", "with", "env", "if", "timeout-minutes"
              "working-directory"}
 
 
+MAX_BYTES = 512 << 10  # a workflow is a page of YAML; anything near this is a mistake or an attack
+MAX_DEPTH = 64  # nesting levels (PyYAML's composer recurses: deeper input would exhaust the stack)
+MAX_NODES = 50_000  # values after expanding aliases (`&a`/`*a`): bounds "billion laughs"
+MAX_TIMEOUT_MINUTES = 7 * 24 * 60.0  # a week; larger values overflow the runner's timers
+
 _SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used (true, 10, 1.5, null)
+_KINDS = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}
+
+
+class _Alias(yaml.Node):
+    """An alias (`*name`) where it is used: the anchored node plus the line of the use."""
+
+    def __init__(self, target: yaml.Node, mark: yaml.Mark) -> None:
+        super().__init__(target.tag, target, mark, mark)
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes the node graph only (never constructs), with bounded nesting and aliases kept visible."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = self._nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            target = super().compose_node(parent, index)  # the anchored node itself, shared, not copied
+            return None if target is None else _Alias(target, mark)
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._nodes > MAX_NODES:  # before building more: a flat million-item list stops here
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_NODES} values",
+                                                  self.peek_event().start_mark)
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 class _Doc:
@@ -30,33 +69,81 @@ class _Doc:
 
     def __init__(self, file: Path, text: str) -> None:
         self.file = file
+        self.text = text
         self.lines: dict[tuple[Any, ...], int] = {}
+        self.spans: dict[tuple[Any, ...], tuple[int, int]] = {}  # source of string scalars (not via aliases)
+        self._nodes = 0
+        loader = _Loader(text)
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            node = loader.get_single_node()
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark else 1
             raise PipelineError(f"{file}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-        self.data = self._convert(node, ()) if node is not None else {}
+        finally:
+            loader.dispose()
+        self.data = self._convert(node, (), None, ()) if node is not None else {}
 
-    def _convert(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
+    def _convert(self, node: yaml.Node, path: tuple[Any, ...], alias_line: int | None,
+                 expanding: tuple[int, ...]) -> Any:
+        line = node.start_mark.line + 1 if alias_line is None else alias_line
+        if isinstance(node, _Alias):
+            target = node.value
+            if id(target) in expanding:
+                raise self.error_line(line, "an alias refers to the value that contains it (a cycle)")
+            # Everything inside an expansion is reported at the alias, where the user wrote it here.
+            return self._convert(target, path, line, (*expanding, id(target)))
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise self.error_line(line, f"the workflow expands to more than {MAX_NODES} values "
+                                        "(aliases nested too deep?)")
+        self.lines.setdefault(path, line)
         if isinstance(node, yaml.MappingNode):
-            out = {}
+            out: dict[str, Any] = {}
+            first: dict[str, int] = {}
             for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 1 if alias_line is None else alias_line
+                while isinstance(key_node, _Alias):
+                    key_node = key_node.value
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.error_line(key_line, f"a key must be a plain name, not {_KINDS[type(key_node)]}")
                 key = key_node.value
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self._convert(value_node, (*path, key))
+                if key in first:
+                    raise self.error_line(key_line, f"duplicate key {key!r} (first at line {first[key]}); "
+                                                    "each key may appear once in a mapping")
+                first[key] = key_line
+                self.lines[(*path, key)] = key_line
+                out[key] = self._convert(value_node, (*path, key), alias_line, expanding)
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self._convert(v, (*path, i)) for i, v in enumerate(node.value)]
+            return [self._convert(v, (*path, i), alias_line, expanding) for i, v in enumerate(node.value)]
+        if alias_line is None:
+            self.spans[path] = (node.start_mark.index, node.end_mark.index)
         # Scalars: let YAML type them (true, 10, 1.5, strings); `on` stays a plain string key here.
         return _SCALARS.construct_object(node) if node.tag != "tag:yaml.org,2002:str" else node.value
 
-    def error(self, path: tuple[Any, ...], message: str) -> PipelineError:
+    def line(self, path: tuple[Any, ...]) -> int:
         while path and path not in self.lines:
             path = path[:-1]
-        return PipelineError(f"{self.file}:{self.lines.get(path, 1)}: {message}")
+        return self.lines.get(path, 1)
+
+    def line_of_expression(self, path: tuple[Any, ...], nth: int) -> int:
+        """The line of the nth `${{` inside a string value (a `run: |` block spans many lines)."""
+        span = self.spans.get(path)
+        if span is None:
+            return self.line(path)
+        pos = span[0] - 1
+        for _ in range(nth + 1):
+            pos = self.text.find("${{", pos + 1, span[1])
+            if pos < 0:
+                return self.line(path)
+        return self.text.count("\n", 0, pos) + 1
+
+    def error(self, path: tuple[Any, ...], message: str) -> PipelineError:
+        return self.error_line(self.line(path), message)
+
+    def error_line(self, line: int, message: str) -> PipelineError:
+        return PipelineError(f"{self.file}:{line}: {message}")
 
 
 def _mapping(doc: _Doc, value: Any, path: tuple[Any, ...], what: str) -> dict[str, Any]:
@@ -82,9 +169,12 @@ def _strings(doc: _Doc, data: Any, path: tuple[Any, ...], what: str) -> dict[str
     return out
 
 
-def _check_expressions(doc: _Doc, value: Any, path: tuple[Any, ...], bare: bool = False) -> list[expr.Node]:
-    """Parse every expression in a value now, so that errors point at the line."""
-    nodes: list[expr.Node] = []
+Refs = list[tuple[int, expr.Node]]  # (line, parsed expression)
+
+
+def _check_expressions(doc: _Doc, value: Any, path: tuple[Any, ...], bare: bool = False) -> Refs:
+    """Parse every expression in a value now, so that errors point at the line of the expression."""
+    nodes: Refs = []
     if isinstance(value, dict):
         for k, v in value.items():
             nodes += _check_expressions(doc, v, (*path, k))
@@ -92,22 +182,41 @@ def _check_expressions(doc: _Doc, value: Any, path: tuple[Any, ...], bare: bool 
         for i, v in enumerate(value):
             nodes += _check_expressions(doc, v, (*path, i))
     elif isinstance(value, str):
-        bodies = expr.embedded(value) or ([value] if bare else [])
-        if "${{" in value and not expr.embedded(value):
-            raise doc.error(path, f"unclosed expression in {value!r}")
-        for body in bodies:
+        bodies = expr.embedded(value)
+        if "${{" in value and value.count("${{") != len(bodies):
+            unclosed = len(bodies) if value.count("}}") else 0
+            raise doc.error_line(doc.line_of_expression(path, unclosed), f"unclosed expression in {value!r}")
+        for nth, body in enumerate(bodies or ([value] if bare else [])):
+            line = doc.line_of_expression(path, nth) if bodies else doc.line(path)
             try:
-                nodes.append(expr.parse(body))
+                nodes.append((line, expr.parse(body)))
             except expr.ExprError as exc:
-                raise doc.error(path, f"bad expression: {exc}") from exc
+                raise doc.error_line(line, f"bad expression: {exc}") from exc
+            except RecursionError as exc:  # the expression parser recurses once per `(` or `!`
+                raise doc.error_line(line, "bad expression: nested too deeply") from exc
     return nodes
 
 
-def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str]) -> Step:
+def _flag(doc: _Doc, data: dict[str, Any], key: str, path: tuple[Any, ...], default: bool) -> bool:
+    """`true`/`false` only: bool("false") is True, so a quoted value would silently mean the opposite."""
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise doc.error((*path, key), f"{key} must be true or false, not {value!r}")
+    return value
+
+
+def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str], needs: list[str]) -> Step:
     data = _mapping(doc, data, path, "a step")
     _keys(doc, data, STEP_KEYS, path, "a step")
     if ("run" in data) == ("uses" in data):
-        raise doc.error(path, "a step needs exactly one of `run:` or `uses:`")
+        both = [k for k in data if k in ("run", "uses")]  # point at the second one, when there are two
+        raise doc.error((*path, *both[1:]), "a step needs exactly one of `run:` or `uses:`")
+    run = data.get("run")
+    if "run" in data and (not isinstance(run, str) or not run.strip()):
+        raise doc.error((*path, "run"), "`run:` needs a script (a non-empty string)")
+    workdir = data.get("working-directory")
+    if workdir is not None and not isinstance(workdir, str):
+        raise doc.error((*path, "working-directory"), "working-directory must be a path (a string)")
     uses = data.get("uses")
     if uses is not None and (not str(uses).startswith("benchd/") or str(uses)[7:] not in ACTIONS):
         known = ", ".join("benchd/" + a for a in ACTIONS)
@@ -118,31 +227,36 @@ def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str
     refs = _check_expressions(doc, data.get("if"), (*path, "if"), bare=True)
     for key in ("run", "with", "env", "working-directory"):
         refs += _check_expressions(doc, data.get(key), (*path, key))
-    for ref in (r for node in refs for r in expr.references(node)):
-        if ref[0] == "steps" and ref[1] not in seen:
-            raise doc.error(path, f"steps.{ref[1]} is not an earlier step of this job")
+    for line, node in refs:
+        for ref in expr.references(node):
+            if ref[0] == "steps" and ref[1] not in seen:
+                raise doc.error_line(line, f"steps.{ref[1]} is not an earlier step of this job")
+            if ref[0] == "needs" and ref[1] not in needs:
+                raise doc.error_line(line, f"needs.{ref[1]} is used but this job does not list it in `needs`")
     seen.add(step_id)
     return Step(
         index=index,
         id=step_id,
-        name=str(data.get("name") or uses or str(data.get("run", "")).strip().splitlines()[0][:60]),
-        line=doc.lines.get(path, 1),
-        run=None if data.get("run") is None else str(data["run"]),
+        name=str(data.get("name") or uses or str(run).strip().splitlines()[0][:60]),
+        line=doc.line(path),
+        run=None if run is None else str(run),
         uses=None if uses is None else str(uses),
         with_=_strings(doc, data.get("with"), (*path, "with"), "with"),
         env=_strings(doc, data.get("env"), (*path, "env"), "env"),
         if_=None if data.get("if") is None else str(data["if"]),
         timeout_minutes=_number(doc, data.get("timeout-minutes"), (*path, "timeout-minutes")),
-        continue_on_error=bool(data.get("continue-on-error", False)),
-        working_directory=data.get("working-directory"),
+        continue_on_error=_flag(doc, data, "continue-on-error", path, False),
+        working_directory=workdir,
     )
 
 
 def _number(doc: _Doc, value: Any, path: tuple[Any, ...]) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise doc.error(path, f"timeout-minutes must be a positive number, not {value!r}")
+    # `not 0 < value <= max` also refuses .nan (every comparison with NaN is false) and .inf
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT_MINUTES:
+        raise doc.error(path, f"timeout-minutes must be a number of minutes above 0 and at most "
+                              f"{MAX_TIMEOUT_MINUTES:g}, not {value!r}")
     return float(value)
 
 
@@ -151,10 +265,14 @@ def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str]) -> Job:
     data = _mapping(doc, data, path, f"job {job_id}")
     _keys(doc, data, JOB_KEYS, path, f"job {job_id}")
     needs = data.get("needs") or []
-    needs = [needs] if isinstance(needs, str) else list(needs)
-    for need in needs:
+    needs = [needs] if isinstance(needs, str) else needs
+    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+        raise doc.error((*path, "needs"), "needs must be a job id or a list of job ids")
+    needs_paths = [(*path, "needs")] if isinstance(data.get("needs"), str) else \
+        [(*path, "needs", i) for i in range(len(needs))]
+    for need, need_path in zip(needs, needs_paths, strict=True):
         if need not in all_jobs:
-            raise doc.error((*path, "needs"), f"job {job_id} needs {need!r}, which is not a job here")
+            raise doc.error(need_path, f"job {job_id} needs {need!r}, which is not a job here")
     container, network = data.get("container"), "none"
     if isinstance(container, dict):
         _keys(doc, container, {"image", "network"}, (*path, "container"), "container")
@@ -169,18 +287,19 @@ def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str]) -> Job:
     refs = _check_expressions(doc, data.get("if"), (*path, "if"), bare=True)
     for key in ("env", "outputs", "strategy"):
         refs += _check_expressions(doc, data.get(key), (*path, key))
-    for ref in (r for node in refs for r in expr.references(node)):
-        if ref[0] == "needs" and ref[1] not in needs:
-            raise doc.error(path, f"needs.{ref[1]} is used but job {job_id} does not list it in `needs`")
+    for line, node in refs:
+        for ref in expr.references(node):
+            if ref[0] == "needs" and ref[1] not in needs:
+                raise doc.error_line(line, f"needs.{ref[1]} is used but job {job_id} does not list it in `needs`")
     steps_data = data.get("steps")
     if not isinstance(steps_data, list) or not steps_data:
         raise doc.error(path, f"job {job_id} needs a non-empty list of steps")
     seen: set[str] = set()
-    steps = tuple(_step(doc, s, (*path, "steps", i), i, seen) for i, s in enumerate(steps_data))
+    steps = tuple(_step(doc, s, (*path, "steps", i), i, seen, needs) for i, s in enumerate(steps_data))
     return Job(
         id=job_id,
         name=str(data.get("name") or job_id),
-        line=doc.lines.get(path, 1),
+        line=doc.line(path),
         steps=steps,
         needs=tuple(needs),
         if_=None if data.get("if") is None else str(data["if"]),
@@ -188,9 +307,9 @@ def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str]) -> Job:
         container=None if container is None else str(container),
         network=network,
         timeout_minutes=_number(doc, data.get("timeout-minutes"), (*path, "timeout-minutes")),
-        continue_on_error=bool(data.get("continue-on-error", False)),
+        continue_on_error=_flag(doc, data, "continue-on-error", path, False),
         matrix=matrix,
-        fail_fast=bool(strategy.get("fail-fast", True)),
+        fail_fast=_flag(doc, strategy, "fail-fast", (*path, "strategy"), True),
         env=_strings(doc, data.get("env"), (*path, "env"), "env"),
         outputs=_strings(doc, data.get("outputs"), (*path, "outputs"), "outputs"),
     )
@@ -219,6 +338,8 @@ def load_workflow(file: Path) -> Workflow:
         raw = file.read_bytes()
     except OSError as exc:
         raise PipelineError(f"{file}: cannot read the workflow: {exc.strerror}") from exc
+    if len(raw) > MAX_BYTES:
+        raise PipelineError(f"{file}: {len(raw)} bytes is too large for a workflow (at most {MAX_BYTES})")
     doc = _Doc(file, raw.decode("utf-8", "replace"))
     data = _mapping(doc, doc.data, (), "a workflow")
     _keys(doc, data, WORKFLOW_KEYS, (), "the workflow")
