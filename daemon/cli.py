@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve, run_flags=False)
 
     sub.add_parser("tvmc", help="tvmc-compatible front end (compile, run)", add_help=False)
-    for module in ("daemon.boards.commands", "daemon.executors.commands"):
+    for module in ("daemon.boards.board_commands", "daemon.executors.image_commands"):
         try:
             __import__(module, fromlist=["add_arguments"]).add_arguments(sub)
         except ImportError:
@@ -70,7 +70,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["tvmc"]:  # hand the rest over untouched: tvmc has its own parser
-        from daemon.tvmc.cli import main as tvmc_main
+        from daemon.tvmc.frontend import main as tvmc_main
 
         return tvmc_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
         handler = COMMANDS.get(args.command)
         if handler is None:
-            module = {"boards": "daemon.boards.commands", "images": "daemon.executors.commands"}[args.command]
+            module = {"boards": "daemon.boards.board_commands",
+                      "images": "daemon.executors.image_commands"}[args.command]
             return int(__import__(module, fromlist=["main"]).main(args, settings))
         return handler(args, settings)
     except BenchdError as exc:

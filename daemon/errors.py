@@ -29,8 +29,12 @@ class ExecutorError(BenchdError):
     """The place a job runs in (engine, container, process) is not usable."""
 
 
-class FlashError(BenchdError):
-    """A board could not be detected, flashed or verified."""
+class BoardError(BenchdError):
+    """A board cannot be found, leased, opened or watched, or the board settings are wrong."""
+
+
+class FlashError(BoardError):
+    """A board could not be detected, flashed or verified (esptool's failures end here)."""
 
 
 class ReportError(BenchdError):

@@ -41,4 +41,4 @@ def run_py(
 
 
 def tvmc(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return run_py(["-m", "daemon.tvmc.cli", *args], timeout=timeout)
+    return run_py(["-m", "daemon.tvmc.frontend", *args], timeout=timeout)

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 from daemon.actions.base import ActionContext, ActionError
+from daemon.boards.bundle import load_bundle
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
-from daemon.boards.images import load_bundle
 from daemon.boards.lease import BoardLease
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
-from daemon.errors import FlashError
+from daemon.errors import BoardError
 
 
 def run(ctx: ActionContext) -> None:
@@ -49,7 +49,7 @@ def run(ctx: ActionContext) -> None:
                 print(f"::warning::board {board.id}: took over the lease of pid {lease.recovered_from}, "
                       "which died while holding it", flush=True)
             report = flash_with_retries(board.port, bundle, bauds, expect_mac=board.mac or None)
-    except FlashError as exc:
+    except BoardError as exc:
         health.record(board.id, "flash", False, str(exc), run_id)
         ctx.add_metrics("boards", [{**entry, "status": "flash-failed", "flash_s": round(time.monotonic() - start, 3),
                                     "error": str(exc)}])

@@ -18,7 +18,7 @@ from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
 from daemon.boards.lease import BoardLease
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
-from daemon.errors import FlashError
+from daemon.errors import BoardError
 
 
 def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def run(ctx: ActionContext) -> None:
                         purpose="monitor", run_id=run_id) as lease:
             outcome = watch(board.port, log_path, lambda ser: reset_to_app(ser, board.port, usb_jtag),
                             timeout_s, judge, heartbeat=lease.renew)
-    except FlashError as exc:
+    except BoardError as exc:
         health.record(board.id, "run", False, str(exc), run_id)
         ctx.add_metrics("boards", [{**flashed, "status": "error", "error": str(exc), "log": str(log_path)}])
         raise ActionError(f"benchd/monitor: board {board.id}: {exc}") from exc

@@ -15,7 +15,7 @@ from daemon.modelfile import describe_model
 def run(ctx: ActionContext) -> None:
     # Local imports: TVM and the interpreter load only in this step process.
     from daemon.tvmc.compare import ReferenceModel, compare, random_inputs
-    from daemon.tvmc.runner import CompiledModel
+    from daemon.tvmc.module import CompiledModel
 
     module = Path(ctx.get("module") or ctx.workspace / "module.tar")
     samples = ctx.get_int("samples", 20)

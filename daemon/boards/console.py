@@ -17,7 +17,7 @@ from typing import Any
 
 import serial
 
-from daemon.errors import FlashError
+from daemon.errors import BoardError
 
 RESULT_PREFIX = "BENCHD_RESULT "
 PANIC = re.compile(r"Guru Meditation Error|abort\(\) was called|Stack canary watchpoint|assert failed|panic'ed")
@@ -88,7 +88,7 @@ def watch(port: str, log_path: Path, reset: Callable[[serial.Serial], None], tim
     try:
         ser = serial.serial_for_url(port, baudrate=baud, timeout=0.05, exclusive=True)
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise FlashError(f"cannot open {port} to monitor it ({exc}): is another monitor or esptool using it? "
+        raise BoardError(f"cannot open {port} to monitor it ({exc}): is another monitor or esptool using it? "
                          "`fuser` on the device shows who") from exc
     start = time.monotonic()
     pending, received, stop_at = b"", 0, start + timeout_s
@@ -103,7 +103,7 @@ def watch(port: str, log_path: Path, reset: Callable[[serial.Serial], None], tim
             try:
                 chunk = ser.read(4096)
             except (serial.SerialException, OSError) as exc:
-                raise FlashError(f"lost {port} while monitoring ({exc}): check the USB cable") from exc
+                raise BoardError(f"lost {port} while monitoring ({exc}): check the USB cable") from exc
             if chunk:
                 received += len(chunk)
                 log.write(chunk)

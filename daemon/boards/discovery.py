@@ -20,7 +20,7 @@ from serial.tools import list_ports
 
 from daemon.boards.health import BoardHealth
 from daemon.boards.lease import is_leased
-from daemon.errors import FlashError
+from daemon.errors import BoardError, FlashError
 from daemon.settings import BoardSettings
 
 # (VID, PID) -> what sits between USB and the chip (ARCHITECTURE.md section 8)
@@ -147,5 +147,5 @@ def find_board(board: str, workspace: Path | None, settings: BoardSettings, stat
             return found
     if board.startswith(("socket://", "/dev/")):  # a port named directly: the flasher identifies the chip
         return Board(id=board_id(None, board), port=board, chip="unknown")
-    raise FlashError(f"board {board!r} is not attached (not in boards.json and not found by a new discovery): "
+    raise BoardError(f"board {board!r} is not attached (not in boards.json and not found by a new discovery): "
                      "run `benchd boards` to see the attached boards and their ids")

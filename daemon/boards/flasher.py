@@ -24,7 +24,7 @@ from esptool.reset import HardReset
 from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError
 
-from daemon.boards.images import FirmwareBundle
+from daemon.boards.bundle import FirmwareBundle
 from daemon.errors import FlashError
 
 BAUDS = (2_000_000, 921_600, 460_800, 115_200)  # fastest first; each failed transfer steps down one

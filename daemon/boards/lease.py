@@ -19,13 +19,13 @@ from typing import Any
 
 import structlog
 
-from daemon.errors import FlashError
+from daemon.errors import BoardError
 
 POLL_S = 0.1
 _log = structlog.get_logger("benchd.boards.lease")
 
 
-class LeaseBusy(FlashError):
+class LeaseBusy(BoardError):
     """Another live process holds the board."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from daemon.errors import ConfigError, FlashError
+from daemon.errors import BoardError, ConfigError
 from daemon.settings import BoardSettings, load_settings
 
 
@@ -18,7 +18,7 @@ def board_settings(env: Mapping[str, str]) -> BoardSettings:
     try:
         return load_settings(env=env).boards
     except ConfigError as exc:
-        raise FlashError(f"board settings are invalid: {exc}") from exc
+        raise BoardError(f"board settings are invalid: {exc}") from exc
 
 
 def state_dir(env: Mapping[str, str], workspace: Path) -> Path:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from daemon.errors import ModelError
-from daemon.tvmc.runner import generate_tensor
+from daemon.tvmc.module import generate_tensor
 
 
 class ReferenceModel:

@@ -22,15 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from daemon.boards.bundle import write_bundle  # noqa: E402
 from daemon.boards.discovery import discover  # noqa: E402
-from daemon.boards.images import write_bundle  # noqa: E402
 from daemon.settings import BoardSettings  # noqa: E402
 
 FLASH_ONE = """
 import sys, time
 from pathlib import Path
 from daemon.boards.flasher import flash_with_retries
-from daemon.boards.images import load_bundle
+from daemon.boards.bundle import load_bundle
 bundle = load_bundle(Path(sys.argv[2]))
 start = time.monotonic()
 report = flash_with_retries(sys.argv[1], bundle)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from daemon.boards.bundle import load_bundle
 from daemon.boards.discovery import discover
-from daemon.boards.images import load_bundle
 from daemon.settings import BoardSettings
 from tests.boards.conftest import MODEL_SHA
 

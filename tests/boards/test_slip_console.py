@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daemon.boards.console import ConsoleJudge
-from daemon.boards.slip import SlipDecoder, encode
+from daemon.boards.sim.slip import SlipDecoder, encode
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(10)]
 

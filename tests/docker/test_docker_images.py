@@ -11,8 +11,8 @@ import pytest
 from dockerkit import Bench, run_steps
 
 from daemon.executors import images
-from daemon.executors.commands import apt_mirror
 from daemon.executors.container import DockerExecutor
+from daemon.executors.image_commands import apt_mirror
 from daemon.settings import DockerSettings
 
 MLF = ('tvmc compile "$BENCHD_MODEL" --target c --runtime crt --executor aot --executor-aot-unpacked-api=1 '
@@ -28,7 +28,7 @@ def test_build_context_holds_the_dockerfile_benchd_and_the_extra_ca(tmp_path):
             names = tar.getnames()
             extra = tar.extractfile("extra-ca.pem").read()  # type: ignore[union-attr]
     assert "Dockerfile" in names and "src/pyproject.toml" in names
-    assert "src/daemon/tvmc/cli.py" in names and "src/daemon/actions/migrate_tuning.py" in names
+    assert "src/daemon/tvmc/frontend.py" in names and "src/daemon/actions/migrate_tuning.py" in names
     assert not any("__pycache__" in n or n.startswith("src/.venv") for n in names)
     assert extra == ca.read_bytes()
 

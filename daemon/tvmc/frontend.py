@@ -64,7 +64,7 @@ def _compile(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from daemon.tvmc.runner import CompiledModel, format_times, get_top_results, load_inputs_file, make_inputs
+    from daemon.tvmc.module import CompiledModel, format_times, get_top_results, load_inputs_file, make_inputs
 
     if args.repeat < 1 or args.number < 1:
         raise ConfigError("--repeat and --number must be at least 1")

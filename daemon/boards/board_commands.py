@@ -9,7 +9,7 @@ import signal
 import threading
 from typing import Any
 
-from daemon.errors import BenchdError
+from daemon.errors import BoardError, ConfigError
 from daemon.settings import Settings
 
 
@@ -43,7 +43,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     health = BoardHealth(settings.db_path, settings.boards.quarantine_after)
     if command == "release":
         if not health.release(args.id):
-            raise BenchdError(f"benchd has never seen a board {args.id!r}; `benchd boards` lists the known ids")
+            raise BoardError(f"benchd has never seen a board {args.id!r}; `benchd boards` lists the known ids")
         print(f"released {args.id}: it takes part in the next run")
         return 0
     from daemon.boards.discovery import discover
@@ -73,16 +73,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    from daemon.boards.simhost import BoardSimulator
+    from daemon.boards.sim.host import BoardSimulator
 
     if args.count < 1:
-        raise BenchdError("--count must be at least 1")
-    try:
-        # Boards of two simulator processes must not share MACs (ids); within one process they are numbered.
-        sim = BoardSimulator.make(args.count, args.chip, args.fault, mac_base=args.mac_base or os.getpid() & 0xFF,
-                                  pty=args.pty, pacing=args.pacing)
-    except ValueError as exc:
-        raise BenchdError(str(exc)) from exc
+        raise ConfigError("--count must be at least 1")
+    # Boards of two simulator processes must not share MACs (ids); within one process they are numbered.
+    sim = BoardSimulator.make(args.count, args.chip, args.fault, mac_base=args.mac_base or os.getpid() & 0xFF,
+                              pty=args.pty, pacing=args.pacing)  # BoardError on an unknown fault or chip
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

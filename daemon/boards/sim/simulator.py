@@ -1,7 +1,7 @@
 """A simulated ESP32-C3 (or ESP32) that answers the ROM loader protocol well enough for the real esptool.
 
 `SimulatedBoard` is the chip: registers, flash, ROM/stub modes and the app it boots. It knows nothing of
-sockets; `daemon.boards.simhost` carries its bytes over TCP or a pty. Facts about the protocol are in
+sockets; `daemon.boards.sim.host` carries its bytes over TCP or a pty. Facts about the protocol are in
 docs/BOARD_SIMULATOR.md (shared) and esptool's loader.py; anything esptool sends that is not modelled
 here is answered with the ROM's "invalid message" status, which esptool reports clearly.
 """
@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from daemon.boards import bootlog
-from daemon.boards.slip import encode
+from daemon.boards.sim import bootlog
+from daemon.boards.sim.slip import encode
+from daemon.errors import BoardError
 
 FAULTS = ("unplug", "unplug-once", "bad-md5", "silent", "boot-loop", "panic", "wrong-chip")
 CHIPS = ("esp32c3", "esp32")
@@ -52,7 +53,7 @@ class BoardSpec:
             self.mac = bytes([0x58, 0xCF, 0x79, self.mac_base & 0xFF, (self.index >> 8) & 0xFF, self.index & 0xFF])
         unknown = set(self.faults) - set(FAULTS)
         if unknown or self.chip not in CHIPS:
-            raise ValueError(f"unknown fault {sorted(unknown)} or chip {self.chip!r}; faults: {', '.join(FAULTS)}")
+            raise BoardError(f"unknown fault {sorted(unknown)} or chip {self.chip!r}; faults: {', '.join(FAULTS)}")
         if "wrong-chip" in self.faults:
             self.chip = "esp32"
 

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from daemon.boards.simulator import BoardSpec
+    from daemon.boards.sim.simulator import BoardSpec
 
 IMAGE_MAGIC = 0xE9
 LOOP_PERIOD_S = 0.15  # a reset loop repeats this often; real chips take 0.1-0.5 s
