@@ -1,0 +1,75 @@
+"""Extracting an MLF archive (ARCHITECTURE.md section 6) safely, and finding what the firmware build needs.
+
+The archive comes from a compile job fed by a dropped, untrusted model: members with an absolute path, a
+`..` step, a link of any kind or a device are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from daemon.virtcore.errors import VirtCoreError
+
+HEADER = "codegen/host/include/tvmgen_default.h"
+# The CRT pieces an AOT "c" interface model calls; the rest of runtime/ is the graph executor's.
+CRT_SOURCES = ("runtime/src/runtime/crt/common/crt_backend_api.c", "runtime/src/runtime/crt/memory/stack_allocator.c")
+CRT_INCLUDES = ("runtime/include", "runtime/src/runtime/crt/include")
+
+
+@dataclass(frozen=True)
+class MlfTree:
+    """An extracted archive: its model sources and include folders."""
+
+    root: Path
+    sources: tuple[Path, ...]  # codegen/host/src/*.c, plus the CRT pieces when runtime/ exists
+    include_dirs: tuple[Path, ...]
+    has_runtime: bool
+
+    @property
+    def header(self) -> Path:
+        return self.root / HEADER
+
+
+def extract_archive(archive: Path, dest: Path) -> MlfTree:
+    """Extracts `archive` into `dest` (created) after checking every member; returns what is inside."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(archive, member)
+            if hasattr(tarfile, "data_filter"):  # PEP 706 (3.11.4+): a second guard where the Python has it
+                tar.extractall(dest, members=members, filter="data")
+            else:
+                tar.extractall(dest, members=members)  # every member was checked above
+    except (OSError, tarfile.TarError) as exc:
+        raise VirtCoreError(f"cannot read the MLF archive {archive}: {exc}") from exc
+    return _describe(archive, dest)
+
+
+def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or member.name.startswith(("/", "\\")) or ".." in path.parts or "\\" in member.name:
+        raise VirtCoreError(f"unsafe member in {archive}: {member.name!r} (absolute path or '..'); refusing to "
+                            "extract it: rebuild the archive with relative paths")
+    if member.issym() or member.islnk():
+        raise VirtCoreError(f"unsafe member in {archive}: {member.name!r} is a link (to {member.linkname!r}); "
+                            "an MLF archive holds plain files and folders only")
+    if not (member.isfile() or member.isdir()):
+        raise VirtCoreError(f"unexpected member type in {archive}: {member.name!r} is neither a file nor a folder")
+
+
+def _describe(archive: Path, root: Path) -> MlfTree:
+    if not (root / HEADER).is_file():
+        raise VirtCoreError(f"{archive} has no {HEADER}: is it a Model Library Format archive (TVM <= 0.18 with "
+                            "--output-format mlf, or `benchd compile-c`)?")
+    sources = sorted((root / "codegen/host/src").glob("*.c"))
+    if not sources:
+        raise VirtCoreError(f"{archive} has no C sources in codegen/host/src: only the C backend's archives can run "
+                            "on the virtual core (a TVM archive needs --target c)")
+    has_runtime = (root / "runtime").is_dir()
+    crt = [root / name for name in CRT_SOURCES if (root / name).is_file()] if has_runtime else []
+    includes = [root / "codegen/host/include"] + ([root / d for d in CRT_INCLUDES] if has_runtime else [])
+    return MlfTree(root, tuple(sources + crt), tuple(includes), has_runtime)
