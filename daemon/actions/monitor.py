@@ -2,8 +2,9 @@
 
 Inputs (`with:`): board, expect (regex, default BENCHD_RESULT), count (matches needed, 1),
 timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-timeout (300).
-The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines become
-this board's entry in metrics.boards[] (merged with what benchd/flash measured).
+The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines (version 1
+or 2, daemon/boards/resultline.py) become this board's entry in metrics.boards[] (merged with what
+benchd/flash measured): cycles (real board) or instructions (a virtual core) per inference, and the outputs.
 """
 
 from __future__ import annotations
@@ -17,28 +18,43 @@ from daemon.boards.console import ConsoleJudge, ConsoleResult, watch
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
 from daemon.boards.lease import BoardLease
+from daemon.boards.resultline import InferenceResult, ResultLineError, parse_result
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
 from daemon.errors import BoardError
 
 
 def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str) -> dict[str, Any]:
     """One metrics.boards[] entry (ARCHITECTURE.md section 4) from the flash record and the console."""
-    results = outcome.results
-    cycles = [r["cycles"] for r in results if isinstance(r.get("cycles"), int | float)]
-    shas = sorted({str(r["model_sha256"]) for r in results if r.get("model_sha256")})
+    results = _parsed(outcome.results)
+    cycles = [r.cycles for r in results if r.cycles is not None]
+    instructions = [r.instructions for r in results if r.instructions is not None]
+    shas = sorted({r.model_sha256 for r in results if r.model_sha256})
     return {
         **{k: flashed.get(k) for k in ("id", "port", "chip", "mac", "revision", "flash_size", "flash_s", "baud")},
         "status": outcome.status,
         "cycles_per_inference": int(statistics.median(cycles)) if cycles else None,
-        "top": results[-1].get("top", []) if results else [],
+        "instructions": int(statistics.median(instructions)) if instructions else None,
+        "top": [list(pair) for pair in results[-1].top] if results else [],
+        "outputs": [list(r.out) if r.out is not None else r.out_sha256 for r in results if r.version >= 2] or None,
         "inferences": len(results),
-        "all_ok": bool(results) and all(r.get("ok", True) is True for r in results),
+        "all_ok": bool(results) and len(results) == len(outcome.results) and all(r.ok for r in results),
         "model_sha256": shas[0] if len(shas) == 1 else shas,
         "resets": outcome.resets,
         "monitor_s": round(outcome.seconds, 3),
         "log": log,
         "error": None if outcome.ok else outcome.message,
     }
+
+
+def _parsed(lines: list[dict[str, Any]]) -> list[InferenceResult]:
+    """The results that keep the line contract; a broken one is dropped here and fails all_ok."""
+    parsed = []
+    for value in lines:
+        try:
+            parsed.append(parse_result(value))
+        except ResultLineError as exc:
+            print(f"::warning::{exc}", flush=True)
+    return parsed
 
 
 def run(ctx: ActionContext) -> None:
