@@ -10,3 +10,11 @@ ACTIONS: dict[str, str] = {
     "monitor": "daemon.actions.monitor",
     "migrate-tuning": "daemon.actions.migrate_tuning",
 }
+
+
+def launch(name: str) -> tuple[str, ...]:
+    """The argv of a `uses: benchd/<name>` step process; KeyError for an action benchd does not have.
+    The service hands this to the runner, which imports no action."""
+    if name not in ACTIONS:
+        raise KeyError(name)
+    return ("python", "-m", "daemon.actions", name)

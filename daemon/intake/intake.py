@@ -1,7 +1,9 @@
-"""Turn a complete drop into one queued run, or into one `status: error` result with the reason.
+"""Decide what a complete drop becomes: Queued, Rejected (with the reason) or Duplicate (of an earlier run).
 
-Nothing is lost: the drop stays in the inbox until its run ends (then it moves to processed/ or
-rejected/); the run works on a snapshot under state/models/, so the user may delete the drop.
+Every decision is a run in the store, queued: the service finishes rejected and duplicate runs at once
+through the same journal and files reporter as every other run, and a crash in between loses nothing
+(the queued run is finished at the next start). The drop stays in the inbox until its run ends; the run
+works on a snapshot under state/models/, so the user may delete the drop.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import json
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,74 +20,110 @@ from typing import Any
 
 import structlog
 
-from daemon.errors import ModelError, PipelineError, ReportError
+from daemon.errors import ModelError
 from daemon.intake.filters import sidecar_of
-from daemon.pipeline.loader import find_workflow, load_workflow
-from daemon.pipeline.model import Workflow
-from daemon.reporters.result import iso, new_result, result_dir, write_result
+from daemon.modelfile import describe_model
 from daemon.settings import Settings
 from daemon.store import Store
+from daemon.store.rows import RunRow
 
 _log = structlog.get_logger("intake")
 CHUNK = 1 << 20
+MAX_SIDECAR_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
-class Accepted:
+class Queued:
     run_id: str
-    status: str  # queued | error | duplicate | pending (already queued by an earlier process)
-    message: str = ""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    run_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    run_id: str
+    of_run: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Already queued or running for this very drop (a second event, or a restart)."""
+
+    run_id: str
+
+
+Decision = Queued | Rejected | Duplicate | Pending
+
+
+@dataclass(frozen=True)
+class PipelineRef:
+    """What intake needs of the pipeline: its file and content hash (dedupe), or why it cannot load."""
+
+    file: str
+    sha256: str
+    error: str | None = None
 
 
 class Intake:
-    def __init__(self, settings: Settings, store: Store,
+    def __init__(self, settings: Settings, store: Store, pipeline: Callable[[], PipelineRef],
                  image_digest: Callable[[str], str | None] | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.pipeline = pipeline  # loads the workflow now (the service knows how)
         self.image_digest = image_digest  # ref -> the local image's id now (None: unknown), for dedupe
         self._lock = threading.Lock()  # one drop at a time: events for the same file race otherwise
 
-    def workflow(self) -> Workflow:
-        return load_workflow(find_workflow(self.settings.pipeline, self.settings.pipelines_dir))
-
-    def accept(self, drop: Path, force: bool = False, move: bool = True) -> Accepted | None:
+    def decide(self, drop: Path, force: bool = False, move: bool = True) -> Decision | None:
+        """None when the drop is already gone (handled by an earlier event)."""
         with self._lock:
             if not os.path.lexists(drop):
-                return None  # already handled (a second event for the same drop)
-            return self._accept(drop, force, move)
+                return None
+            return self._decide(drop, force, move)
 
-    def _accept(self, drop: Path, force: bool, move: bool) -> Accepted | None:
+    def _decide(self, drop: Path, force: bool, move: bool) -> Decision:
         name = drop.name
         try:
-            source = self._check_path(drop, move)
-            sha, size, snapshot = self._snapshot(source)
+            self._check_path(drop, move)
+            sha, size, snapshot = self._snapshot(drop)
         except ModelError as exc:
-            return self._reject(drop, str(exc), move, {"name": name, "sha256": None, "size": _size(drop)})
-        model = {"name": name, "sha256": sha, "size": size}
+            return self._reject(drop, str(exc), sha="", size=_size(drop))
         pending = self.store.open_run_for_drop(str(drop), sha)
         if pending is not None:
-            return Accepted(pending["id"], "pending")
+            return Pending(pending.id)
+        pipeline = self.pipeline()
         try:
-            info = self._describe(snapshot)
-            workflow = self.workflow()
-        except (ModelError, PipelineError) as exc:
-            return self._reject(drop, str(exc), move, model)
-        sidecar = self._sidecar(drop)
-        earlier = None if force else self.store.find_finished(sha, workflow.sha256)
+            self._check_model(snapshot)
+        except ModelError as exc:
+            return self._reject(drop, str(exc), sha=sha, size=size, pipeline=pipeline)
+        if pipeline.error is not None:
+            return self._reject(drop, pipeline.error, sha=sha, size=size, pipeline=pipeline)
+        earlier = None if force else self.store.find_finished(sha, pipeline.sha256)
         if earlier is not None and not self._images_changed(earlier):
-            return self._duplicate(drop, earlier, model, workflow, move)
-        run_id = self.store.add_run(
-            model_name=name, model_path=str(snapshot), drop_path=str(drop), sha256=sha, size=size,
-            pipeline=str(workflow.file), pipeline_sha256=workflow.sha256, force=int(force),
-            sidecar=json.dumps(sidecar),
-        )
-        if info.get("warnings"):
-            _log.warning("model accepted with warnings", run=run_id, warnings=info["warnings"])
+            run_id = self._add(drop, sha, size, pipeline, duplicate_of=earlier.id)
+            _log.info("duplicate drop", run=run_id, earlier=earlier.id)
+            return Duplicate(run_id, earlier.id)
+        run_id = self._add(drop, sha, size, pipeline, model_path=str(snapshot), force=int(force))
         _log.info("run queued", run=run_id, model=name, sha256=sha)
-        return Accepted(run_id, "queued")
+        return Queued(run_id)
+
+    def _add(self, drop: Path, sha: str, size: int, pipeline: PipelineRef | None, **fields: Any) -> str:
+        return self.store.add_run(
+            model_name=drop.name, model_path=fields.pop("model_path", ""), drop_path=str(drop), sha256=sha,
+            size=size, pipeline=pipeline.file if pipeline else self.settings.pipeline,
+            pipeline_sha256=pipeline.sha256 if pipeline else "", sidecar=self._sidecar(drop), **fields,
+        )
+
+    def _reject(self, drop: Path, reason: str, sha: str, size: int, pipeline: PipelineRef | None = None) -> Rejected:
+        run_id = self._add(drop, sha, size, pipeline, error=reason)
+        _log.error("drop rejected", run=run_id, model=drop.name, reason=reason)
+        return Rejected(run_id, reason)
 
     # -- checks -----------------------------------------------------------------------------------
-    def _check_path(self, drop: Path, move: bool) -> Path:
+    def _check_path(self, drop: Path, move: bool) -> None:
         if drop.is_symlink():
             target = drop.resolve()
             if move and self.settings.inbox.resolve() not in target.parents:
@@ -104,7 +141,6 @@ class Intake:
                 f"{drop.name} is {size / 1048576:.1f} MB, over the {self.settings.max_model_mb:g} MB limit "
                 "(max_model_mb in benchd.toml)"
             )
-        return drop
 
     def _snapshot(self, source: Path) -> tuple[str, int, Path]:
         """Hash while copying into state/models/<sha256>/<name> (content-addressed, read-only)."""
@@ -129,88 +165,41 @@ class Intake:
         final.chmod(0o444)
         return sha, size, final
 
-    def _describe(self, snapshot: Path) -> dict[str, Any]:
-        from daemon.actions.inspect import describe_model  # the tflite flatbuffer reader, no TVM
-
+    def _check_model(self, snapshot: Path) -> None:
         info = describe_model(snapshot)
         if not info.get("quantized", True):
             message = "the model is not int8-quantized (float32 tensors): quantize it for the microcontroller"
             if self.settings.float_models == "reject":
                 raise ModelError(message + " (float_models = \"reject\")")
-            info.setdefault("warnings", []).append(message)
-        return info
+            _log.warning("model accepted with warnings", model=snapshot.name, warnings=[message])
 
-    def _images_changed(self, earlier: Any) -> bool:
+    def _images_changed(self, earlier: RunRow) -> bool:
         """A pinned image rebuilt since the earlier run (another digest) is a reason to run again."""
-        if self.image_digest is None or not earlier["result_dir"]:
+        if self.image_digest is None or not earlier.result_dir:
             return False
         try:
-            jobs = json.loads((Path(earlier["result_dir"]) / "result.json").read_text(encoding="utf-8"))["jobs"]
-        except (OSError, ValueError, KeyError):
+            jobs = json.loads((Path(earlier.result_dir) / "result.json").read_text(encoding="utf-8"))["jobs"]
+        except (OSError, ValueError, KeyError, TypeError):
             return False
         for job in jobs:
             image = job.get("image") or {}
             if image.get("ref") and image.get("digest"):
                 now = self.image_digest(image["ref"])
                 if now is not None and now != image["digest"]:
-                    _log.info("image changed since the earlier run", ref=image["ref"], earlier=earlier["id"])
+                    _log.info("image changed since the earlier run", ref=image["ref"], earlier=earlier.id)
                     return True
         return False
 
-    def _sidecar(self, drop: Path) -> dict[str, Any]:
+    def _sidecar(self, drop: Path) -> str | None:
+        """The raw text of MODEL.tflite.json beside the drop (the service parses it), bounded."""
         path = sidecar_of(drop)
-        if not path.is_file():
-            return {}
         try:
-            from daemon.reporters.sidecar import parse_sidecar
+            with path.open("rb") as f:
+                return f.read(MAX_SIDECAR_BYTES + 1).decode("utf-8", errors="replace")
+        except OSError:
+            return None
 
-            return parse_sidecar(path.read_text(encoding="utf-8", errors="replace"))
-        except (ReportError, ImportError) as exc:
-            return {"_error": f"{path.name}: {exc}"}
-
-    # -- endings that are not a queued run --------------------------------------------------------
-    def _reject(self, drop: Path, reason: str, move: bool, model: dict[str, Any]) -> Accepted:
-        run_id = self.store.add_run(
-            model_name=drop.name, model_path="", drop_path=str(drop), sha256=model.get("sha256") or "",
-            size=model.get("size") or 0, pipeline=self.settings.pipeline, status="error", error=reason,
-        )
-        self.error_result(run_id, model, reason)
-        _log.error("drop rejected", run=run_id, model=drop.name, reason=reason)
-        if move:
-            self.file_away(drop, run_id, "rejected")
-        return Accepted(run_id, "error", reason)
-
-    def error_result(self, run_id: str, model: dict[str, Any], reason: str, where: str = "intake") -> Path:
-        """The one result of a drop that never ran: status error, with the reason."""
-        out = result_dir(self.settings.results, model["name"], run_id)
-        result = new_result(run_id, model)
-        now = iso(time.time())
-        result.update(status="error", started_at=now, finished_at=now)
-        result["errors"].append({"where": where, "message": reason})
-        write_result(out, result)
-        self.store.finish_run(run_id, "error", reason, out)
-        return out
-
-    def _duplicate(self, drop: Path, earlier: Any, model: dict[str, Any], workflow: Workflow,
-                   move: bool) -> Accepted:
-        run_id = self.store.add_run(
-            model_name=drop.name, model_path="", drop_path=str(drop), sha256=model["sha256"], size=model["size"],
-            pipeline=str(workflow.file), pipeline_sha256=workflow.sha256, status=earlier["status"],
-            duplicate_of=earlier["id"],
-        )
-        out = result_dir(self.settings.results, drop.name, run_id)
-        result = new_result(run_id, model, {"name": workflow.name, "file": str(workflow.file),
-                                            "sha256": workflow.sha256})
-        now = iso(time.time())
-        result.update(status=earlier["status"], started_at=now, finished_at=now, duplicate_of=earlier["id"],
-                      duplicate_result=earlier["result_dir"])
-        write_result(out, result)
-        self.store.finish_run(run_id, earlier["status"], None, out)
-        _log.info("duplicate drop", run=run_id, earlier=earlier["id"])
-        if move:
-            self.file_away(drop, run_id, "processed")
-        return Accepted(run_id, "duplicate", f"same content and pipeline as run {earlier['id']}")
-
+    # -- after the run ----------------------------------------------------------------------------
     def file_away(self, drop: Path, run_id: str, where: str) -> None:
         """Move a finished drop (and its sidecar) out of the inbox so the inbox shows what is pending."""
         target_dir = self.settings.processed if where == "processed" else self.settings.rejected
@@ -239,4 +228,3 @@ def _size(path: Path) -> int:
         return path.lstat().st_size
     except OSError:
         return 0
-

@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from daemon.actions.base import input_env_name
 from daemon.pipeline import expr
 from daemon.pipeline.model import Step
+
+
+def input_env_name(name: str) -> str:
+    """`with: {samples: 20}` arrives as BENCHD_INPUT_SAMPLES, as INPUT_<NAME> does in GitHub Actions."""
+    return "BENCHD_INPUT_" + name.upper().replace("-", "_")
 
 
 def script_for(step: Step, ctx: expr.Context) -> tuple[str, dict[str, str]]:
@@ -72,14 +76,3 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         if isinstance(item, dict):
             out.append(item)
     return out
-
-
-def merge_metrics(result: dict[str, Any], items: list[dict[str, Any]]) -> None:
-    for item in items:
-        for section, data in item.items():
-            if section == "model" and isinstance(data, dict):
-                result["model"].update({k: v for k, v in data.items() if k not in ("sha256", "name")})
-            elif section == "boards" and isinstance(data, list):
-                result["metrics"]["boards"].extend(data)
-            elif isinstance(data, dict):
-                result["metrics"].setdefault(section, {}).update(data)

@@ -15,6 +15,7 @@ import httpx
 
 from daemon.errors import ReportError
 from daemon.log import get_logger
+from daemon.record import RunRecord
 from daemon.reporters.base import RunInfo
 from daemon.settings import GithubSettings
 
@@ -60,8 +61,8 @@ class GithubReporter:
     def on_start(self, run: RunInfo) -> None:
         self._post(run, "pending", "benchd: running")
 
-    def report(self, run: RunInfo, result: dict[str, Any]) -> None:
-        self._post(run, STATES.get(str(result.get("status")), "error"), describe(result))
+    def report(self, run: RunInfo, record: RunRecord) -> None:
+        self._post(run, STATES.get(record.status, "error"), describe(record.to_dict()))
 
     def _post(self, run: RunInfo, state: str, description: str) -> None:
         repo, sha = run.sidecar.get("repo"), run.sidecar.get("sha")

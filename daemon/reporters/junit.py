@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from daemon.record import RunRecord
 from daemon.reporters.base import RunInfo
 
 FAILED = {"failure": "failure", "error": "error", "cancelled": "error"}
@@ -104,5 +105,5 @@ class JunitReporter:
     def on_start(self, run: RunInfo) -> None:
         pass
 
-    def report(self, run: RunInfo, result: dict[str, Any]) -> None:
-        write_junit(run.result_dir / "junit.xml", result)
+    def report(self, run: RunInfo, record: RunRecord) -> None:
+        write_junit(run.result_dir / "junit.xml", record.to_dict())

@@ -14,8 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from daemon.reporters.result import iso, result_dir
+from daemon.record import iso
+from daemon.reporters.files import result_dir
 from daemon.store.db import RUN_DONE, Store
+from daemon.store.rows import RunRow
 
 LOG_CHUNK = 64 * 1024  # one log request returns at most this much (a tail when starting from 0)
 
@@ -39,23 +41,23 @@ def _job_counts(store: Store, ids: list[str]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _summary(r: sqlite3.Row, jobs: dict[str, int], now: float) -> dict[str, Any]:
+def _summary(r: RunRow, jobs: dict[str, int], now: float) -> dict[str, Any]:
     """One run as a status row: the single definition shared by `benchd status` and the dashboard."""
     return {
-        "id": r["id"], "model": r["model_name"], "status": r["status"], "pipeline": _pipeline_name(r["pipeline"]),
-        "sha256": r["sha256"], "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]),
-        "finished_at": iso(r["finished_at"]), "duration_s": _duration(r["started_at"], r["finished_at"], now),
+        "id": r.id, "model": r.model_name, "status": r.status, "pipeline": _pipeline_name(r.pipeline),
+        "sha256": r.sha256, "created_at": iso(r.created_at), "started_at": iso(r.started_at),
+        "finished_at": iso(r.finished_at), "duration_s": _duration(r.started_at, r.finished_at, now),
         "jobs": {"total": sum(jobs.values()), "success": jobs.get("success", 0),
                  "failed": sum(jobs.get(s, 0) for s in ("failure", "error")), "running": jobs.get("running", 0)},
-        "error": r["error"], "duplicate_of": r["duplicate_of"], "result_dir": r["result_dir"],
+        "error": r.error, "duplicate_of": r.duplicate_of, "result_dir": r.result_dir,
     }
 
 
 def recent_runs(store: Store, limit: int = 20) -> list[dict[str, Any]]:
     runs = store.recent_runs(limit)
-    counts = _job_counts(store, [r["id"] for r in runs])
+    counts = _job_counts(store, [r.id for r in runs])
     now = time.time()
-    return [_summary(r, counts.get(r["id"], {}), now) for r in runs]
+    return [_summary(r, counts.get(r.id, {}), now) for r in runs]
 
 
 def format_status_table(rows: list[dict[str, Any]]) -> str:
@@ -94,10 +96,10 @@ def _result_of(folder: Path | None) -> dict[str, Any] | None:
     return None
 
 
-def _folder(row: sqlite3.Row, results: Path | None) -> Path | None:
-    if row["result_dir"]:
-        return Path(row["result_dir"])
-    return result_dir(results, row["model_name"], row["id"]) if results is not None else None
+def _folder(row: RunRow, results: Path | None) -> Path | None:
+    if row.result_dir:
+        return Path(row.result_dir)
+    return result_dir(results, row.model_name, row.id) if results is not None else None
 
 
 def run_detail(store: Store, run_id: str, results: Path | None = None) -> dict[str, Any] | None:
@@ -107,18 +109,18 @@ def run_detail(store: Store, run_id: str, results: Path | None = None) -> dict[s
     now = time.time()
     steps: dict[str, list[dict[str, Any]]] = {}
     for s in store.steps_of(run_id):
-        steps.setdefault(s["job_id"], []).append({
-            "idx": s["idx"], "id": s["step_id"], "status": s["status"], "exit_code": s["exit_code"],
-            "error": s["error"], "started_at": iso(s["started_at"]),
-            "duration_s": _duration(s["started_at"], s["finished_at"], now), "has_log": bool(s["log_path"]),
+        steps.setdefault(s.job_id, []).append({
+            "idx": s.idx, "id": s.step_id, "status": s.status, "exit_code": s.exit_code,
+            "error": s.error, "started_at": iso(s.started_at),
+            "duration_s": _duration(s.started_at, s.finished_at, now), "has_log": bool(s.log_path),
         })
-    jobs = [{"id": j["job_id"], "status": j["status"], "executor": j["executor"], "image_ref": j["image_ref"],
-             "image_digest": j["image_digest"], "started_at": iso(j["started_at"]),
-             "duration_s": _duration(j["started_at"], j["finished_at"], now), "steps": steps.get(j["job_id"], [])}
+    jobs = [{"id": j.job_id, "status": j.status, "executor": j.executor, "image_ref": j.image_ref,
+             "image_digest": j.image_digest, "started_at": iso(j.started_at),
+             "duration_s": _duration(j.started_at, j.finished_at, now), "steps": steps.get(j.job_id, [])}
             for j in store.jobs_of(run_id)]
     result = _result_of(_folder(row, results)) or {}
     summary = _summary(row, _job_counts(store, [run_id]).get(run_id, {}), now)
-    return {**summary, "jobs": jobs, "done": row["status"] in RUN_DONE,
+    return {**summary, "jobs": jobs, "done": row.status in RUN_DONE,
             "metrics": result.get("metrics") or {"host": {}, "boards": []}, "errors": result.get("errors") or [],
             "deliveries": deliveries(store, run_id)}
 

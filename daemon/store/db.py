@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon.store.rows import JobRow, RunRow, StepRow, as_dict, typed
+
 RUN_DONE = ("success", "failure", "error", "cancelled")
 MAX_ATTEMPTS = 2  # the first try and one re-run after an interruption
 
@@ -106,8 +108,9 @@ class Store:
             raise
         conn.execute("COMMIT")
 
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        return self._connection().execute(sql, args).fetchall()
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Ad-hoc reads (status counts, the dashboard): plain dicts, never sqlite3.Row."""
+        return [as_dict(r) for r in self._connection().execute(sql, args).fetchall()]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -128,7 +131,7 @@ class Store:
             )
         return run_id
 
-    def claim_next_run(self) -> sqlite3.Row | None:
+    def claim_next_run(self) -> RunRow | None:
         """Atomically move the oldest queued run to running (safe with several workers)."""
         with self.transaction() as db:
             row = db.execute(
@@ -140,9 +143,9 @@ class Store:
                 "UPDATE runs SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
                 (time.time(), row["id"]),
             )
-            return db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone()
+            return typed(RunRow, db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone())
 
-    def claim_run(self, run_id: str) -> sqlite3.Row | None:
+    def claim_run(self, run_id: str) -> RunRow | None:
         """Move one given queued run to running (for `benchd run`, which runs its own drop)."""
         with self.transaction() as db:
             cur = db.execute(
@@ -152,7 +155,7 @@ class Store:
             )
             if cur.rowcount != 1:
                 return None
-            return db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            return typed(RunRow, db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
 
     def requeue(self, run_id: str) -> None:
         """A run stopped by a shutdown: queued again, its try not counted."""
@@ -170,26 +173,33 @@ class Store:
                 (status, error, str(result_dir) if result_dir else None, time.time(), run_id),
             )
 
-    def get_run(self, run_id: str) -> sqlite3.Row | None:
-        rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+    def _runs(self, sql: str, args: tuple[Any, ...] = ()) -> list[RunRow]:
+        return [RunRow(**row) for row in self.query("SELECT * FROM runs " + sql, args)]
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        rows = self._runs("WHERE id = ?", (run_id,))
         return rows[0] if rows else None
 
-    def recent_runs(self, limit: int = 20) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+    def recent_runs(self, limit: int = 20) -> list[RunRow]:
+        return self._runs("ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
 
-    def find_finished(self, sha256: str, pipeline_sha256: str) -> sqlite3.Row | None:
+    def busy(self) -> int:
+        """How many runs are queued or running."""
+        return int(self.query("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'running')")[0]["n"])
+
+    def find_finished(self, sha256: str, pipeline_sha256: str) -> RunRow | None:
         """The latest finished run of the same content with the same pipeline (for dedupe)."""
-        rows = self.query(
-            "SELECT * FROM runs WHERE sha256 = ? AND pipeline_sha256 = ? AND duplicate_of IS NULL "
+        rows = self._runs(
+            "WHERE sha256 = ? AND pipeline_sha256 = ? AND duplicate_of IS NULL "
             f"AND status IN ({', '.join('?' * len(RUN_DONE))}) ORDER BY finished_at DESC LIMIT 1",
             (sha256, pipeline_sha256, *RUN_DONE),
         )
         return rows[0] if rows else None
 
-    def open_run_for_drop(self, drop_path: str, sha256: str) -> sqlite3.Row | None:
+    def open_run_for_drop(self, drop_path: str, sha256: str) -> RunRow | None:
         """A queued or running run for this very drop (so a restart does not enqueue it twice)."""
-        rows = self.query(
-            "SELECT * FROM runs WHERE drop_path = ? AND sha256 = ? AND status IN ('queued', 'running')",
+        rows = self._runs(
+            "WHERE drop_path = ? AND sha256 = ? AND status IN ('queued', 'running')",
             (drop_path, sha256),
         )
         return rows[0] if rows else None
@@ -202,10 +212,10 @@ class Store:
                 if row["attempts"] < MAX_ATTEMPTS:
                     db.execute("UPDATE runs SET status = 'queued' WHERE id = ?", (row["id"],))
                     requeued.append(row["id"])
-                else:
+                else:  # queued with a reason: the service finishes it as an error result, through the journal
                     db.execute(
-                        "UPDATE runs SET status = 'error', finished_at = ?, error = ? WHERE id = ?",
-                        (time.time(), "interrupted twice (daemon killed during the run); not retried", row["id"]),
+                        "UPDATE runs SET status = 'queued', error = ? WHERE id = ?",
+                        ("interrupted twice (daemon killed during the run); not retried", row["id"]),
                     )
                     failed.append(row["id"])
             db.execute("DELETE FROM jobs WHERE run_id IN (SELECT id FROM runs WHERE status = 'queued')")
@@ -235,9 +245,10 @@ class Store:
                 (*fields.values(), run_id, job_id, idx),
             )
 
-    def jobs_of(self, run_id: str) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM jobs WHERE run_id = ? ORDER BY started_at", (run_id,))
+    def jobs_of(self, run_id: str) -> list[JobRow]:
+        return [JobRow(**r) for r in self.query("SELECT * FROM jobs WHERE run_id = ? ORDER BY started_at", (run_id,))]
 
-    def steps_of(self, run_id: str) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM steps WHERE run_id = ? ORDER BY job_id, idx", (run_id,))
+    def steps_of(self, run_id: str) -> list[StepRow]:
+        return [StepRow(**r) for r in self.query("SELECT * FROM steps WHERE run_id = ? ORDER BY job_id, idx",
+                                                 (run_id,))]
 

@@ -93,7 +93,7 @@ def main() -> None:
         make_run(store, work / "results", "success", model=f"m{i}.tflite")
     dash = DashboardServer(Settings(results=work / "results", dashboard=DashboardSettings(port=0)), store, env={})
     dash.start()
-    run_id = store.recent_runs(1)[0]["id"]
+    run_id = store.recent_runs(1)[0].id
     with httpx.Client(base_url=dash.url) as client:
         for path in ("/api/runs", f"/api/runs/{run_id}"):
             samples = []

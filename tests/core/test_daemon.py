@@ -171,7 +171,7 @@ def test_sigterm_stops_a_long_step_and_the_run_runs_again_at_the_next_start(tmp_
     store = Store(settings.db_path)
     rows = store.recent_runs()
     store.close()
-    assert [r["status"] for r in rows] == ["queued"]  # back in the queue, not lost, not failed
+    assert [r.status for r in rows] == ["queued"]  # back in the queue, not lost, not failed
     assert (settings.inbox / "m.tflite").exists()
     out = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True)
     assert out.stdout.strip() == ""  # no step process outlives the daemon

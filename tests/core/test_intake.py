@@ -5,16 +5,37 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from daemon.intake.filters import is_candidate
-from daemon.intake.intake import Intake
+from daemon.intake.intake import Duplicate, Pending, Queued, Rejected
 from daemon.intake.watcher import InboxWatcher
+from daemon.service import Daemon
 from daemon.settings import Settings
 from daemon.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class Front:
+    """The daemon's front door as these tests use it: a drop → intake's decision, its result written
+    by the service for the decisions that end at once (rejected, duplicate)."""
+
+    STATUS = {Queued: "queued", Rejected: "error", Duplicate: "duplicate", Pending: "pending"}
+
+    def __init__(self, settings, store, image_digest=None):
+        self.daemon = Daemon(settings, store=store)
+        if image_digest is not None:
+            self.daemon.intake.image_digest = image_digest
+
+    def accept(self, path, force=False):
+        decision = self.daemon.drop(path, force=force)
+        message = getattr(decision, "reason", "")
+        if isinstance(decision, Duplicate):
+            message = f"same content and pipeline as run {decision.of_run}"
+        return SimpleNamespace(run_id=decision.run_id, status=self.STATUS[type(decision)], message=message)
 
 
 @pytest.fixture
@@ -23,7 +44,7 @@ def env(tmp_path):
                         pipelines_dir=ROOT / "pipelines", max_model_mb=1)
     settings.inbox.mkdir()
     store = Store(settings.db_path)
-    yield settings, store, Intake(settings, store)
+    yield settings, store, Front(settings, store)
     store.close()
 
 
@@ -31,7 +52,7 @@ def result_of(store: Store, run_id: str) -> dict:
     import json
 
     row = store.get_run(run_id)
-    return json.loads((Path(row["result_dir"]) / "result.json").read_text())
+    return json.loads((Path(row.result_dir) / "result.json").read_text())
 
 
 @pytest.mark.parametrize(
@@ -50,9 +71,9 @@ def test_a_good_model_is_queued_on_a_snapshot(env, samples):
     accepted = intake.accept(drop)
     assert accepted.status == "queued"
     row = store.get_run(accepted.run_id)
-    snapshot = Path(row["model_path"])
+    snapshot = Path(row.model_path)
     assert snapshot.read_bytes() == drop.read_bytes()
-    assert snapshot.parent.name == row["sha256"] and snapshot.name == drop.name
+    assert snapshot.parent.name == row.sha256 and snapshot.name == drop.name
     assert drop.exists()  # stays in the inbox until its run ends
     assert intake.accept(drop).status == "pending"  # a second event for the same drop adds nothing
 
@@ -102,7 +123,7 @@ def test_float_models_warn_or_reject_per_config(env, samples):
     drop = settings.inbox / "float.tflite"
     shutil.copy(samples["kws_float.tflite"], drop)
     assert intake.accept(drop).status == "queued"
-    strict = Intake(Settings(**{**settings.__dict__, "float_models": "reject"}), store)
+    strict = Front(Settings(**{**settings.__dict__, "float_models": "reject"}), store)
     other = settings.inbox / "float2.tflite"
     shutil.copy(samples["kws_float.tflite"], other)
     accepted = strict.accept(other, force=True)
@@ -130,7 +151,7 @@ def test_a_broken_pipeline_gives_every_drop_an_error_naming_file_and_line(env, s
     settings, store, _ = env
     bad = tmp_path / "bad.yml"
     bad.write_text("jobs:\n  a:\n    steps:\n      - run: echo ${{ nope.x }}\n")
-    intake = Intake(Settings(**{**settings.__dict__, "pipeline": str(bad)}), store)
+    intake = Front(Settings(**{**settings.__dict__, "pipeline": str(bad)}), store)
     drop = settings.inbox / "m.tflite"
     shutil.copy(samples["kws_xs.tflite"], drop)
     accepted = intake.accept(drop)
@@ -216,7 +237,7 @@ def test_a_file_moved_in_from_another_folder_is_complete_at_once(tmp_path):
 def test_a_rebuilt_image_makes_the_same_content_run_again(env, samples):
     settings, store, _ = env
     digests = {"benchd/tvm": "sha256:old"}
-    intake = Intake(settings, store, image_digest=digests.get)
+    intake = Front(settings, store, image_digest=digests.get)
     first = settings.inbox / "a.tflite"
     shutil.copy(samples["kws_xs.tflite"], first)
     run_id = intake.accept(first).run_id

@@ -1,5 +1,6 @@
 """The runner with the local executor: real processes, real files, real timeouts."""
 
+import json
 import time
 from pathlib import Path
 
@@ -7,8 +8,9 @@ from daemon.executors.base import JobSpec, StepCommand
 from daemon.executors.local import LocalExecutor
 from daemon.pipeline.loader import load_workflow
 from daemon.pipeline.runner import Runner, RunRequest
+from daemon.record import Journal, RunFinished
+from daemon.reporters.files import FilesReporter
 from daemon.settings import Settings
-from daemon.store import Store
 
 
 def run_workflow(tmp_path: Path, text: str, model_name: str = "kws.tflite") -> dict:
@@ -18,9 +20,12 @@ def run_workflow(tmp_path: Path, text: str, model_name: str = "kws.tflite") -> d
     model = tmp_path / "models" / model_name
     model.parent.mkdir(exist_ok=True)
     model.write_bytes(b"model bytes")
-    store = Store(settings.db_path)
-    req = RunRequest("run-1", model, model_name, "ab" * 32, 11, load_workflow(wf_file))
-    return Runner(settings, store).execute(req)
+    out = tmp_path / "results" / "run-1"
+    req = RunRequest("run-1", model, model_name, "ab" * 32, 11, load_workflow(wf_file), out)
+    journal = Journal([FilesReporter(out)])
+    status = Runner(settings).execute(req, journal)
+    journal.emit(RunFinished(status, time.time(), 0.0))
+    return json.loads((out / "result.json").read_text())  # what the one writer wrote
 
 
 def job(result: dict, job_id: str) -> dict:

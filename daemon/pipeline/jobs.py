@@ -1,0 +1,292 @@
+"""One run's jobs: conditions, matrix instances, and each step in the job's executor session.
+
+Every change is told to the run's journal as an event; this module never writes a result itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from daemon.errors import BenchdError, ExecutorError, ImageError
+from daemon.executors.base import JobSpec, StepCommand
+from daemon.pipeline import environment, expr, planner, steps
+from daemon.pipeline.model import Job, Step, Workflow
+from daemon.record import (
+    ImageRef,
+    JobFinished,
+    JobRecord,
+    JobStarted,
+    Journal,
+    Log,
+    MetricsRecorded,
+    StepFinished,
+    StepRecord,
+    StepStarted,
+)
+
+if TYPE_CHECKING:
+    from daemon.pipeline.runner import Runner, RunRequest
+
+JOB_TIMEOUT_MINUTES = 120.0
+BAD_INPUT_EXIT = 2  # benchd, tvmc and actions exit 2 for input they cannot work with
+RANK = ("success", "skipped", "failure", "error", "cancelled")
+
+
+def worst(statuses: list[str]) -> str:
+    return max(statuses, key=RANK.index, default="success")
+
+
+class RunContext:
+    """The state of one run while its jobs execute: job results and outputs, for expressions."""
+
+    def __init__(self, runner: Runner, req: RunRequest, workspace: Path, out_dir: Path, journal: Journal,
+                 log: Any) -> None:
+        self.r = runner
+        self.req = req
+        self.workspace = workspace
+        self.out_dir = out_dir
+        self.journal = journal
+        self.log = log
+        self.job_results: dict[str, str] = {}
+        self.job_outputs: dict[str, dict[str, str]] = {}
+        self.base_values: dict[str, Any] = {
+            "model": {"path": str(req.model_path), "name": req.model_name, "stem": Path(req.model_name).stem,
+                      "sha256": req.sha256, "size": req.size},
+            "run": {"id": req.run_id},
+            "env": {},
+            "boards": {},
+        }
+        self.base_values["env"] = steps.render_env(req.workflow.env, self.context())
+        if runner.boards is not None and _uses_boards(req.workflow):
+            self.base_values["boards"] = self._find_boards()
+
+    def _find_boards(self) -> dict[str, list[str]]:
+        """boards.<kind> for expressions; the list for board steps; quarantined boards noted as skipped."""
+        assert self.r.boards is not None
+        boards = list(self.r.boards())
+        environment.write_boards_file(self.workspace / ".benchd" / "boards.json", self.r.settings.boards, boards)
+        kinds: dict[str, list[str]] = {}
+        for board in boards:
+            if board.quarantined:
+                keep = {k: v for k, v in board.to_dict().items() if k in ("id", "port", "chip", "mac")}
+                self.journal.emit(MetricsRecorded(({"boards": [{**keep, "status": "quarantined"}]},)))
+            else:
+                kinds.setdefault(board.chip.lower().replace("-", ""), []).append(board.id)
+        return kinds
+
+    def context(self, extra: dict[str, Any] | None = None, status: Callable[[str], bool] | None = None) -> expr.Context:
+        values = dict(self.base_values)
+        values["needs"] = {j: {"result": self.job_results.get(j), "outputs": o} for j, o in self.job_outputs.items()}
+        values.update(extra or {})
+        return expr.Context(values, status or (lambda name: name in ("success", "always")))
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def execute_jobs(self) -> str:
+        wf = self.req.workflow
+        for job_id in planner.job_order(wf):
+            self.job_results[job_id] = self.execute_job(wf.jobs[job_id])
+            self.job_outputs.setdefault(job_id, {})
+        counted = [s for j, s in self.job_results.items() if not wf.jobs[j].continue_on_error]
+        status = worst(counted)
+        return "success" if status in ("success", "skipped") else status
+
+    def _ancestors(self, job: Job) -> set[str]:
+        seen: set[str] = set()
+        todo = list(job.needs)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(self.req.workflow.jobs[name].needs)
+        return seen
+
+    def skip(self, job_id: str, reason: str, status: str = "skipped", executor: str | None = None) -> str:
+        self.log.info("job skipped", job=job_id, reason=reason)
+        self.journal.emit(JobStarted(JobRecord(job_id, status, executor=executor, skip_reason=reason)))
+        self.journal.emit(JobFinished(job_id, status, {}, skip_reason=reason))
+        return status
+
+    def execute_job(self, job: Job) -> str:
+        needs = [self.job_results.get(n, "skipped") for n in job.needs]
+        # As in Actions, failure() looks at every ancestor: a failure two jobs up still counts.
+        failed = any(self.job_results.get(n) in ("failure", "error") for n in self._ancestors(job))
+
+        def status_of(name: str) -> bool:
+            return {"success": not failed and all(s == "success" for s in needs), "failure": failed,
+                    "always": True, "cancelled": self.r.cancel.is_set()}[name]
+
+        if self.r.cancel.is_set():
+            return self.skip(job.id, "cancelled: benchd is stopping", status="cancelled")
+        condition = job.if_ or "success()"
+        if not expr.truthy(expr.render(_as_expression(condition), self.context(status=status_of))):
+            unmet = [n for n, s in zip(job.needs, needs, strict=True) if s != "success"]
+            reason = f"if: {condition}"
+            if unmet and not job.if_:
+                reason = f"needed job(s) {', '.join(unmet)} did not succeed"
+            return self.skip(job.id, reason)
+        instances, empty = planner.expand(job, self.context())
+        if empty:
+            return self.skip(job.id, empty)
+        if len(instances) == 1:
+            statuses = [self.execute_instance(instances[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(instances), 8)) as pool:
+                statuses = list(pool.map(self.execute_instance, instances))
+        status = worst(statuses)
+        if status == "skipped" and any(s != "skipped" for s in statuses):
+            status = "success"
+        return status
+
+    def execute_instance(self, inst: planner.JobInstance) -> str:
+        job = inst.job
+        choice = self.r.selector.select(job.container)
+        if choice.warning and job.continue_on_error:
+            # An optional job is not worth running outside its pinned image (no engine here).
+            reason = choice.warning.split(":")[0] + f": {job.container} is needed and not available here"
+            return self.skip(inst.key, reason, executor=choice.name)
+        timeout_s = (job.timeout_minutes or JOB_TIMEOUT_MINUTES) * 60
+        spec = JobSpec(self.req.run_id, inst.key, self.workspace, self.req.model_path,
+                       image=job.container if choice.name == "docker" else None,
+                       network=job.network, timeout_s=timeout_s)
+        self.journal.emit(JobStarted(JobRecord(inst.key, "running", executor=choice.name,
+                                               image=ImageRef(spec.image) if spec.image else None,
+                                               matrix=inst.matrix or None, warning=choice.warning or None)))
+        if choice.warning:
+            self.journal.emit(Log("warning", inst.key, choice.warning))
+            self.log.warning("executor fallback", job=inst.key, message=choice.warning)
+        try:
+            session = choice.executor.open_job(spec)
+        except (ImageError, ExecutorError, BenchdError) as exc:
+            return self._job_unavailable(inst, exc)
+        image = ImageRef(spec.image, session.image_digest) if spec.image else None
+        try:
+            status, outputs = StepSequence(self, inst, session).execute()
+        finally:
+            session.close()
+        self.journal.emit(JobFinished(inst.key, status, outputs, image=image))
+        return status
+
+    def _job_unavailable(self, inst: planner.JobInstance, exc: Exception) -> str:
+        # An image that cannot be had is a skip for an optional (continue-on-error) job, an error otherwise.
+        status = "skipped" if isinstance(exc, ImageError) and inst.job.continue_on_error else "error"
+        if status == "error":
+            self.journal.emit(Log("error", inst.key, str(exc)))
+        self.journal.emit(JobFinished(inst.key, status, {}, skip_reason=str(exc) if status == "skipped" else None))
+        self.log.warning("job could not start", job=inst.key, status=status, error=str(exc))
+        return status
+
+
+class StepSequence:
+    """The steps of one job instance, in order, in one executor session."""
+
+    def __init__(self, run: RunContext, inst: planner.JobInstance, session: Any) -> None:
+        self.run = run
+        self.inst = inst
+        self.session = session
+        self.log = run.log.bind(job=inst.key)
+        self.outputs: dict[str, dict[str, str]] = {}
+
+    def context(self, failed: bool = False) -> expr.Context:
+        cancelled = self.run.r.cancel.is_set()
+        values = {"steps": {k: {"outputs": v} for k, v in self.outputs.items()}, "matrix": self.inst.matrix}
+        return self.run.context(values, status=lambda name: {"success": not failed, "failure": failed,
+                                                             "always": True, "cancelled": cancelled}[name])
+
+    def execute(self) -> tuple[str, dict[str, str]]:
+        job, key = self.inst.job, self.inst.key
+        failed = False
+        job_status = "success"
+        for step in job.steps:
+            ctx = self.context(failed)
+            skipped = StepRecord(step.id, step.name, "skipped")
+            if self.run.r.cancel.is_set():
+                job_status = "cancelled"
+                self.run.journal.emit(StepFinished(key, step.index, StepRecord(step.id, step.name, "cancelled")))
+                continue
+            if not expr.truthy(expr.render(_as_expression(step.if_ or "success()"), ctx)):
+                self.run.journal.emit(StepFinished(key, step.index, skipped))
+                continue
+            status = self.execute_step(step, ctx)
+            if status != "success" and not step.continue_on_error:
+                failed = True
+                job_status = worst([job_status, status])
+        outputs = steps.render_env(job.outputs, self.context())
+        self.run.job_outputs.setdefault(job.id, {}).update(outputs)
+        return job_status, outputs
+
+    def execute_step(self, step: Step, ctx: expr.Context) -> str:
+        run, key, job = self.run, self.inst.key, self.inst.job
+        slug = f"{_slug(key)}-{step.index + 1}-{_slug(step.id)}"
+        io_dir = run.workspace / ".benchd"
+        files = {k: io_dir / f"{slug}.{k}" for k in ("output", "metrics", "summary")}
+        env = environment.step_environment(run.r.settings, run.req.run_id, run.req.model_path, run.workspace,
+                                           key, step.id, files)
+        if job.runs_on.startswith("board:"):
+            env.update(environment.board_environment(run.r.settings.boards))
+        env.update({**run.base_values["env"], **steps.render_env(job.env, ctx), **steps.render_env(step.env, ctx)})
+        log_path = run.out_dir / "logs" / _slug(key) / f"{step.index + 1}-{_slug(step.id)}.log"
+        log_rel = str(log_path.relative_to(run.out_dir))
+        if step.uses:
+            try:
+                argv = run.r.actions(step.action or "")
+            except KeyError:
+                return self._finish(step, StepRecord(step.id, step.name, "error", error=f"unknown action {step.uses}"))
+            env.update(steps.action_inputs(step, ctx))
+        else:
+            script, expr_env = steps.script_for(step, ctx)
+            script_file = io_dir / f"{slug}.sh"
+            script_file.write_text(script, encoding="utf-8")
+            argv = ("bash", "-e", str(script_file))
+            env.update(expr_env)
+        cwd = run.workspace / (step.working_directory or "")
+        cwd.mkdir(parents=True, exist_ok=True)
+        timeout_s = (step.timeout_minutes or run.r.settings.step_timeout_minutes) * 60
+        run.journal.emit(StepStarted(key, step.index, StepRecord(step.id, step.name, "running", log=log_rel)))
+        self.log.info("step started", step=step.id)
+        outcome = self.session.run_step(StepCommand(argv, env, cwd, log_path, timeout_s))
+        status = _status_of(outcome, run.r.cancel.is_set())
+        error = outcome.error or ("; ".join(outcome.errors) if outcome.errors else None)
+        if status != "success" and error is None:
+            said = f": {outcome.last_line}" if outcome.last_line else ""
+            error = f"exited with code {outcome.exit_code}{said} (log: {log_rel})"
+        record = StepRecord(step.id, step.name, status, round(outcome.duration_s, 3), outcome.exit_code, error,
+                            log=log_rel, log_truncated=True if outcome.log_truncated else None)
+        summary = files["summary"].read_text(encoding="utf-8", errors="replace") if files["summary"].is_file() else ""
+        self.outputs[step.id] = steps.read_outputs(files["output"])
+        return self._finish(step, record, tuple(steps.read_metrics(files["metrics"])), summary,
+                            tuple(outcome.warnings))
+
+    def _finish(self, step: Step, record: StepRecord, metrics: tuple[dict[str, Any], ...] = (), summary: str = "",
+                warnings: tuple[str, ...] = ()) -> str:
+        key = self.inst.key
+        self.log.info("step finished", step=step.id, status=record.status, duration_s=record.duration_s,
+                      error=record.error)
+        self.run.journal.emit(StepFinished(key, step.index, record, metrics, summary, warnings))
+        if record.error is not None and record.status != "success":
+            self.run.journal.emit(Log("error", f"{key}/{step.id}", record.error))
+        return record.status
+
+
+def _status_of(outcome: Any, cancelled: bool) -> str:
+    if outcome.exit_code is None and not outcome.timed_out and cancelled:
+        return "cancelled"
+    if outcome.timed_out or outcome.exit_code is None:
+        return "error"
+    if outcome.exit_code == 0:
+        return "success"
+    return "error" if outcome.exit_code == BAD_INPUT_EXIT else "failure"
+
+
+def _as_expression(condition: str) -> str:
+    return condition if "${{" in condition else "${{ " + condition + " }}"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
+
+
+def _uses_boards(workflow: Workflow) -> bool:
+    return any(j.runs_on.startswith("board:") or "boards." in str(j.matrix) for j in workflow.jobs.values())
