@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Make a Docker engine answer and the pinned benchd/tvm image exist, on a fresh CI machine (root, package
-# registries only, no image registry). Idempotent: a running engine, the base image and an up-to-date
+# Make a Docker engine answer and the pinned benchd/tvm and benchd/riscv images exist, on a fresh CI machine
+# (root, package registries only, no image registry). Idempotent: a running engine, the base image and an up-to-date
 # benchd/tvm are reused (the image build is cached layer by layer).
 #   1. docker.io + debootstrap from apt, when missing
 #   2. dockerd as root in the background (log: $BENCHD_ENGINE_LOG, default /tmp/benchd-dockerd.log)
 #   3. `benchd images bootstrap`: a Debian bookworm base from the apt mirror (no registry needed)
-#   4. `benchd images build tvm`, trusting the system CA bundle (TLS-intercepting proxies)
+#   4. `benchd images build tvm` and `benchd images build riscv`, trusting the system CA bundle
+#      (TLS-intercepting proxies)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -52,5 +53,7 @@ if [ -z "$extra_ca" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
   extra_ca=/etc/ssl/certs/ca-certificates.crt
 fi
 "$BENCHD" images build tvm ${extra_ca:+--extra-ca "$extra_ca"}
+say "benchd/riscv"
+"$BENCHD" images build riscv ${extra_ca:+--extra-ca "$extra_ca"}
 "$BENCHD" images list
 say "done"
