@@ -6,6 +6,7 @@ Nothing else in benchd reads os.environ for configuration.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -97,51 +98,103 @@ class Settings:
         return self.inbox.parent / "rejected"
 
 
-def _coerce(value: Any, current: Any, where: str) -> Any:
-    """Turn a TOML or environment value into the type of the default it replaces."""
-    try:
-        if isinstance(current, bool):
-            if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off", ""):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if isinstance(current, Path):
-            return Path(value)
-        if isinstance(current, int):
-            return int(value)
-        if isinstance(current, float):
-            return float(value)
-        if isinstance(current, tuple):
-            if isinstance(value, str):
-                return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(str(v) for v in value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: cannot use {value!r} here (expected {type(current).__name__})") from exc
+_CHOICES = {"executor": EXECUTOR_CHOICES, "float_models": ("warn", "reject")}
+# Numbers checked where they are read, so that the message names the file key, the variable or the flag.
+_AT_LEAST = {"parallel_runs": 1, "quarantine_after": 1, "stable_s": 0, "port": 0}
+_ABOVE_ZERO = {"max_model_mb", "step_timeout_minutes", "lease_s", "cpus", "timeout_s", "max_age_hours"}
+_KINDS = ((bool, "true or false"), (int, "a whole number"), (float, "a number"), (Path, "a path, as text"),
+          (tuple, "a list of strings"), (str, "text"))
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
-def _merge(obj: Any, data: Mapping[str, Any], where: str) -> Any:
+def _parse_text(value: str, current: Any) -> Any:
+    """An environment variable or a flag: text, turned into the type of the default it replaces."""
+    if isinstance(current, bool):
+        if value.strip().lower() not in _TRUE + _FALSE:
+            raise ValueError(value)
+        return value.strip().lower() in _TRUE
+    if isinstance(current, Path):
+        return Path(value)
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, tuple):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
+
+
+def _coerce(value: Any, current: Any) -> Any:
+    """A TOML value must already have the type of the default (a bool is no number, 1.5 is no count)."""
+    if isinstance(value, str):
+        return _parse_text(value, current)
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(current, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(current, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, str | int) and not isinstance(v, bool) for v in value)
+        value = tuple(str(v) for v in value) if ok else value
+    else:  # str and Path: text only
+        ok = False
+    if not ok:
+        raise ValueError(value)
+    return value
+
+
+def _check(name: str, value: Any, where: str) -> None:
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ConfigError(f"{where}: must be one of {', '.join(_CHOICES[name])}, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: must be a finite number, not {value}")
+    if name in _AT_LEAST and value < _AT_LEAST[name]:
+        raise ConfigError(f"{where}: must be at least {_AT_LEAST[name]}, not {value}")
+    if name in _ABOVE_ZERO and value <= 0:
+        raise ConfigError(f"{where}: must be greater than 0, not {value}")
+    if name == "port" and value > 65535:
+        raise ConfigError(f"{where}: must be a TCP port (0-65535), not {value}")
+
+
+def _where(source: str, key: str) -> str:
+    """How the user wrote the key: `FILE: boards.lease_s`, `BENCHD_BOARDS_LEASE_S`, or `--state`."""
+    if source == "environment":
+        return "environment variable BENCHD_" + key.upper().replace(".", "_")
+    if source == "command line":
+        return "--" + key.replace("_", "-")
+    return f"{source}: {key}"
+
+
+def _merge(obj: Any, data: Mapping[str, Any], source: str, prefix: str = "") -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{_where(source, prefix.rstrip('.'))}: expected a table, not {data!r}")
     changes: dict[str, Any] = {}
     names = {f.name: f for f in dataclasses.fields(obj)}
     for key, value in data.items():
         name = key.replace("-", "_")
+        where = _where(source, prefix + name)
         if name not in names:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
+            raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(names))})")
         current = getattr(obj, name)
         if name == "webhook":
             items = value if isinstance(value, list) else [value]
-            changes[name] = tuple(_merge(WebhookSettings(url=""), item, f"{where}.webhook") for item in items)
+            hooks = tuple(_merge(WebhookSettings(url=""), item, source, f"{prefix}webhook.") for item in items)
+            if any(not hook.url for hook in hooks):
+                raise ConfigError(f"{where}: every webhook needs a url")
+            changes[name] = hooks
         elif name == "github":
-            changes[name] = _merge(GithubSettings(), value, f"{where}.github")
+            changes[name] = _merge(GithubSettings(), value, source, f"{prefix}github.")
         elif dataclasses.is_dataclass(current):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}.{key}: expected a table")
-            changes[name] = _merge(current, value, f"{where}.{key}")
+            changes[name] = _merge(current, value, source, f"{prefix}{name}.")
         else:
-            changes[name] = _coerce(value, current, f"{where}.{key}")
+            try:
+                changes[name] = _coerce(value, current)
+            except (TypeError, ValueError) as exc:
+                expected = next(text for kind, text in _KINDS if isinstance(current, kind))
+                raise ConfigError(f"{where}: cannot use {value!r} here (expected {expected})") from exc
+            _check(name, changes[name], where)
     return dataclasses.replace(obj, **changes)
 
 
@@ -162,7 +215,16 @@ def _from_environment(obj: Any, env: Mapping[str, str], prefix: str) -> dict[str
     return found
 
 
-def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+def _absolute(settings: Settings, base: Path) -> Settings:
+    """Steps run in their own working directory: every folder benchd hands on must be absolute."""
+    return dataclasses.replace(
+        settings, **{f.name: base / getattr(settings, f.name) for f in dataclasses.fields(settings)
+                     if isinstance(getattr(settings, f.name), Path)}
+    )
+
+
+def find_config(explicit: str | None, env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
+    """--config, else $BENCHD_CONFIG, else benchd.toml in the current directory or the nearest parent."""
     if explicit:
         path = Path(explicit)
         if not path.is_file():
@@ -173,8 +235,8 @@ def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
         if not path.is_file():
             raise ConfigError(f"BENCHD_CONFIG points to {path}, which does not exist")
         return path
-    local = Path("benchd.toml")
-    return local if local.is_file() else None
+    here = (cwd or Path.cwd()).absolute()
+    return next((d / "benchd.toml" for d in (here, *here.parents) if (d / "benchd.toml").is_file()), None)
 
 
 def load_settings(
@@ -182,7 +244,11 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build the settings once, at the edge (cli.py), from every source in order."""
+    """Build the settings once, at the edge (cli.py), from every source in order.
+
+    Folders in benchd.toml, and the default folders when there is one, are relative to the file's folder;
+    folders from the environment or flags are relative to the current directory.
+    """
     env = os.environ if env is None else env
     settings = Settings()
     path = find_config(config, env)
@@ -191,19 +257,10 @@ def load_settings(
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
-        settings = _merge(settings, data, str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        settings = _absolute(_merge(settings, data, str(path)), path.absolute().parent)
     settings = _merge(settings, _from_environment(settings, env, "BENCHD"), "environment")
     if overrides:
         settings = _merge(settings, {k: v for k, v in overrides.items() if v is not None}, "command line")
-    # Steps run in their own working directory: every folder benchd hands on must be absolute.
-    settings = dataclasses.replace(
-        settings, **{f.name: getattr(settings, f.name).absolute() for f in dataclasses.fields(settings)
-                     if isinstance(getattr(settings, f.name), Path)}
-    )
-    if settings.executor not in EXECUTOR_CHOICES:
-        raise ConfigError(f"executor must be one of {', '.join(EXECUTOR_CHOICES)}, not {settings.executor!r}")
-    if settings.float_models not in ("warn", "reject"):
-        raise ConfigError(f"float_models must be 'warn' or 'reject', not {settings.float_models!r}")
-    if settings.parallel_runs < 1:
-        raise ConfigError("parallel_runs must be at least 1")
-    return settings
+    return _absolute(settings, Path.cwd())
