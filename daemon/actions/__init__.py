@@ -9,6 +9,7 @@ ACTIONS: dict[str, str] = {
     "flash": "daemon.actions.flash",
     "monitor": "daemon.actions.monitor",
     "migrate-tuning": "daemon.actions.migrate_tuning",
+    "virtual-core": "daemon.actions.virtual_core",
 }
 
 

@@ -6,6 +6,7 @@ The archive comes from a compile job fed by a dropped, untrusted model: members 
 
 from __future__ import annotations
 
+import json
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,15 @@ class MlfTree:
     @property
     def header(self) -> Path:
         return self.root / HEADER
+
+    def workspace_bytes(self) -> int | None:
+        """The arena the archive's metadata.json declares (TVM's key; benchd's backend writes it too)."""
+        try:
+            meta = json.loads((self.root / "metadata.json").read_text())
+            memory = meta.get("memory") or meta["modules"]["default"]["memory"]
+            return int(memory["functions"]["main"][0]["workspace_size_bytes"])
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
 
 
 def extract_archive(archive: Path, dest: Path) -> MlfTree:

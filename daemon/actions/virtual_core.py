@@ -1,0 +1,126 @@
+"""`benchd/virtual-core`: an MLF archive built for the virtual ESP32-C3 (QEMU `virt`, RV32IMC) and run on test
+vectors; every output is checked against the TFLite reference kernels.
+
+Inputs (`with:`): archive (default $BENCHD_WORKSPACE/reference-c.tar), backend (reference-c | tvm, a label),
+vectors (3), seed (0), timeout-seconds (60). The step fails when an output of the reference backend is not
+bit-exact (TVM's are only counted: it does not claim to be). The vectors are seeded random int8, or
+MODEL.inputs.npy beside the model; they are kept as artifacts/vectors/inputs.npy. Writes metrics.virtual =
+{backend, instructions (median per inference), rom_bytes, ram_bytes, arena_bytes, vectors, bit_exact, outputs}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daemon.actions.base import ActionContext, ActionError
+from daemon.boards.resultline import InferenceResult
+from daemon.modelfile import describe_model
+from daemon.virtcore import VirtCoreError, build_firmware, elf_size, run_firmware, vectors_for
+
+DEFAULT_ARCHIVE = "reference-c.tar"
+BACKENDS = ("reference-c", "tvm")
+
+
+def run(ctx: ActionContext) -> None:
+    from daemon.tvmc.compare import ReferenceModel  # the TFLite interpreter loads in this step process only
+
+    archive = Path(ctx.get("archive") or ctx.workspace / DEFAULT_ARCHIVE)
+    backend = ctx.get("backend", "reference-c") or "reference-c"
+    count, seed = ctx.get_int("vectors", 3), ctx.get_int("seed", 0)
+    timeout_s = ctx.get_float("timeout-seconds", 60.0)
+    if backend not in BACKENDS:
+        raise ActionError(f"benchd/virtual-core: backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if count < 1:
+        raise ActionError(f"benchd/virtual-core: vectors must be at least 1, not {count}")
+    if not archive.is_file():
+        raise ActionError(f"benchd/virtual-core: no MLF archive at {archive}; run the compile job first "
+                          "(`benchd compile-c \"$BENCHD_MODEL\" --output ...`), or set `archive:` under `with:`")
+    info = describe_model(ctx.model)
+    model_input, model_output = _single_int8(info)
+    vectors, origin = vectors_for(ctx.model, tuple(model_input["shape"]), count, seed)
+    _keep_vectors(ctx.workspace, vectors)
+    try:
+        firmware = build_firmware(archive, vectors, ctx.workspace / "virtcore" / backend, info["sha256"],
+                                  output_size=int(np.prod(model_output["shape"])))
+        outcome = run_firmware(firmware.elf, timeout_s)
+        usage = elf_size(firmware.elf)
+    except VirtCoreError as exc:
+        raise ActionError(f"benchd/virtual-core: {exc}") from exc
+    reference = ReferenceModel(ctx.model)
+    expected = [reference.run([vector])[0] for vector in vectors]
+    exact = [_bit_exact(result, want) for result, want in zip(outcome.results, expected, strict=False)]
+    instructions = [r.instructions for r in outcome.results if r.instructions is not None]
+    metrics: dict[str, Any] = {
+        "backend": backend,
+        "instructions": int(statistics.median(instructions)) if instructions else None,
+        "rom_bytes": usage.rom_bytes, "ram_bytes": usage.ram_bytes, "arena_bytes": firmware.mlf.workspace_bytes(),
+        "vectors": len(vectors), "bit_exact": sum(exact),
+        "outputs": [list(r.out) if r.out is not None else r.out_sha256 for r in outcome.results],
+    }
+    ctx.add_metrics("virtual", metrics)
+    for key in ("instructions", "rom_bytes", "ram_bytes", "bit_exact"):
+        ctx.set_output(key, metrics[key] if metrics[key] is not None else "")
+    ctx.summary(_summary(ctx.model.name, metrics, origin, outcome.seconds))
+    print(f"virtual-core ({backend}): {metrics['instructions']} instructions/inference, ROM {usage.rom_bytes} B, "
+          f"RAM {usage.ram_bytes} B, {sum(exact)}/{len(vectors)} bit-exact, vectors from {origin}", flush=True)
+    # Only the reference backend promises bit-exact outputs; TVM's are counted, not failed (issue 10).
+    _judge(outcome.exit_code, outcome.results, outcome.bad_lines, exact if backend == "reference-c" else [],
+           len(vectors), outcome.console)
+
+
+def _single_int8(info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if len(info["inputs"]) != 1 or len(info["outputs"]) != 1:
+        raise ActionError(f"benchd/virtual-core: {info['name']} has {len(info['inputs'])} inputs and "
+                          f"{len(info['outputs'])} outputs; the firmware binds exactly one of each")
+    model_input, model_output = info["inputs"][0], info["outputs"][0]
+    if model_input["dtype"] != "int8" or model_output["dtype"] != "int8":
+        raise ActionError(f"benchd/virtual-core: {info['name']} is {model_input['dtype']} → {model_output['dtype']}; "
+                          "the virtual core runs full-integer int8 models")
+    return model_input, model_output
+
+
+def _keep_vectors(workspace: Path, vectors: np.ndarray) -> None:
+    folder = workspace / "artifacts" / "vectors"
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "inputs.npy", vectors)
+
+
+def _bit_exact(result: InferenceResult, expected: np.ndarray) -> bool:
+    want = np.asarray(expected, dtype=np.int8).reshape(-1)
+    if result.out is not None:
+        return bool(np.array_equal(np.array(result.out, dtype=np.int8), want))
+    return result.out_sha256 == hashlib.sha256(want.tobytes()).hexdigest()
+
+
+def _summary(model: str, m: dict[str, Any], origin: str, seconds: float) -> str:
+    return (f"### Virtual ESP32-C3 core: `{model}` ({m['backend']})\n\n"
+            f"QEMU `virt`, RV32IMC, {m['vectors']} vector(s) from {origin}, {seconds:.1f} s\n\n"
+            "| instructions / inference | ROM | RAM | arena | bit-exact vs TFLite reference |\n|---|---|---|---|---|\n"
+            f"| {m['instructions']:,} | {m['rom_bytes']:,} B | {m['ram_bytes']:,} B | "
+            f"{m['arena_bytes'] if m['arena_bytes'] is not None else '-'} B | {m['bit_exact']}/{m['vectors']} |\n"
+            if m["instructions"] is not None else f"### Virtual ESP32-C3 core: `{model}`: no inference finished\n")
+
+
+def _judge(exit_code: int, results: tuple[InferenceResult, ...], bad_lines: tuple[str, ...], exact: list[bool],
+           vectors: int, console: str) -> None:
+    tail = " | ".join(line for line in console.strip().splitlines()[-3:])
+    if exit_code == 3:
+        raise ActionError(f"benchd/virtual-core: the firmware trapped on the RV32IMC core: {tail}")
+    if bad_lines:
+        raise ActionError(f"benchd/virtual-core: {len(bad_lines)} broken BENCHD_RESULT line(s), e.g. {bad_lines[0]}")
+    if len(results) != vectors:
+        raise ActionError(f"benchd/virtual-core: {len(results)} result line(s) for {vectors} vector(s); "
+                          f"last console lines: {tail}")
+    failed = [r.vector for r in results if not r.ok]
+    if failed:
+        raise ActionError(f"benchd/virtual-core: tvmgen_default_run returned an error on vector(s) {failed}")
+    wrong = [i for i, ok in enumerate(exact) if not ok]
+    if wrong:
+        raise ActionError(f"benchd/virtual-core: the output on the RV32IMC core differs from the TFLite reference "
+                          f"kernels on vector(s) {wrong} of {vectors}; see metrics.virtual.outputs and "
+                          "artifacts/vectors/inputs.npy to reproduce")
