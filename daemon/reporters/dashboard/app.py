@@ -3,14 +3,17 @@
 Endpoints are `async` on purpose: their work is short SQLite reads (WAL readers never wait for the
 daemon), and staying on the event loop's thread avoids a thread pool of non-daemon workers.
 When a token is configured every request needs it: `Authorization: Bearer …`, or `?token=…` once,
-which sets an HttpOnly cookie for the page's own polling.
+which sets an HttpOnly cookie for the page's own polling. Before that, the Host header must name this
+server (DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends `Host: evil.example`).
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +33,39 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",  # a ?token= in the address never leaks through links
     "Cache-Control": "no-store",
 }
+
+
+def host_allowed(host_header: str, local: tuple[str, int] | None, names: Collection[str]) -> bool:
+    """`Host` is the address and port the client connected to, `localhost` on that port, or one of `names`
+    (the public URL's host, e.g. behind a reverse proxy: any port). IP literals cannot be rebound."""
+    try:
+        parts = urlsplit("//" + host_header)
+        name, port = (parts.hostname or "").rstrip("."), parts.port
+    except ValueError:  # a port that is not a number
+        return False
+    if not name or parts.username is not None or parts.password is not None or parts.path:
+        return False
+    if name in names:
+        return True
+    if local is None:
+        return False
+    local_host, local_port = local
+    return name in ("localhost", local_host.lower()) and (port or 80) == local_port
+
+
+class _HostGate(BaseHTTPMiddleware):
+    def __init__(self, app: Any, names: Collection[str]) -> None:
+        super().__init__(app)
+        self.names = {n.lower().rstrip(".") for n in names if n}
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        server = request.scope.get("server")  # the local end of this connection, as uvicorn reports it
+        local = (str(server[0]), int(server[1])) if server and server[1] is not None else None
+        if not host_allowed(request.headers.get("host", ""), local, self.names):
+            return JSONResponse({"error": "this dashboard does not answer to that Host name: open it by its "
+                                 "address, as localhost, or set [dashboard] public_url"},
+                                status_code=421, headers=SECURITY_HEADERS)
+        return await call_next(request)
 
 
 class _TokenGate(BaseHTTPMiddleware):
@@ -53,7 +89,8 @@ class _TokenGate(BaseHTTPMiddleware):
         return response
 
 
-def build_app(store: Store, results: Path | None, token: str | None) -> Starlette:
+def build_app(store: Store, results: Path | None, token: str | None, hosts: Collection[str] = ()) -> Starlette:
+    """`hosts`: names besides the served address and `localhost` that the Host header may carry."""
     async def index(request: Request) -> Response:
         return HTMLResponse(INDEX_HTML)
 
@@ -90,7 +127,8 @@ def build_app(store: Store, results: Path | None, token: str | None) -> Starlett
         Route("/api/runs/{run_id}/log", log),
         Route("/api/boards", boards), Route("/healthz", health),
     ]  # GET only: the dashboard never changes anything
-    return Starlette(routes=routes, middleware=[Middleware(_TokenGate, token=token)])
+    return Starlette(routes=routes, middleware=[Middleware(_HostGate, names=hosts),
+                                                Middleware(_TokenGate, token=token)])
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:

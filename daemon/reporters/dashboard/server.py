@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from types import FrameType
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -49,6 +50,23 @@ def dashboard_token(settings: Settings, host: str, env: Mapping[str, str]) -> st
     return token
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def public_hosts(settings: Settings) -> tuple[str, ...]:
+    """The Host names the dashboard answers to besides its address and localhost: public_url's host."""
+    try:
+        name = urlsplit(settings.dashboard.public_url).hostname
+    except ValueError:
+        name = None
+    return (name,) if name else ()
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto given explicitly: asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets (else 40 ms per poll)
@@ -75,7 +93,8 @@ class DashboardServer:
         self.host = host or settings.dashboard.host
         self.port = settings.dashboard.port if port is None else port
         token = dashboard_token(settings, self.host, env)
-        app = build_app(store, settings.results, token)
+        named = () if _is_ip(self.host) else (self.host,)  # `host = "bench.lab"`: its own name is fine too
+        app = build_app(store, settings.results, token, public_hosts(settings) + named)
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws="none", http="h11",
                                 timeout_graceful_shutdown=STOP_TIMEOUT_S)
         self._server = uvicorn.Server(config)
