@@ -8,12 +8,14 @@ dedupe on the `Idempotency-Key` (the run id), which is the same for every attemp
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +29,8 @@ from daemon.store.db import Store
 from daemon.store.outbox import Delivery, Outbox
 
 SIGNATURE_HEADER = "X-Benchd-Signature-256"
-LEASE_MARGIN_S = 5.0  # a claim outlives the request timeout by this much
+LEASE_MARGIN_S = 5.0  # a claim outlives the attempt deadline by this much
+USER_AGENT = "benchd-webhook/1"
 _log = get_logger("benchd.webhook")
 
 
@@ -64,10 +67,12 @@ class WebhookReporter:
 
 
 class DeliveryWorker:
-    """One thread posting the outbox; sleeps until the next due retry, an enqueue, or stop().
+    """One thread per endpoint, each posting that endpoint's outbox rows in order and sleeping until its
+    next due retry, an enqueue, or stop(). A slow or hanging endpoint holds only its own thread.
 
-    A hanging endpoint holds the thread for at most its `timeout_s`. Deliveries queued by another
-    process (`benchd run` beside `benchd watch`) are noticed within `idle_check_s`.
+    Every attempt ends at the endpoint's `timeout_s`, however slowly the peer answers (one byte a second
+    resets a socket timeout forever; this is a deadline for the whole exchange). Deliveries queued by
+    another process (`benchd run` beside `benchd watch`) are noticed within `idle_check_s`.
     """
 
     def __init__(self, store: Store, endpoints: Sequence[WebhookSettings], env: Mapping[str, str], *,
@@ -78,10 +83,9 @@ class DeliveryWorker:
         self._secrets = {ep.url: env.get(ep.secret_env, "") for ep in endpoints}
         self.backoff_s, self.max_backoff_s, self.idle_check_s = backoff_s, max_backoff_s, idle_check_s
         self.clock = clock
-        self._client = httpx.Client(follow_redirects=False, headers={"User-Agent": "benchd-webhook/1"})
-        self._wake = threading.Event()
+        self._tls = httpx.create_ssl_context()  # once: building one per attempt costs ~20 ms
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._lanes: dict[str, tuple[threading.Thread, threading.Event]] = {}
         for url in self.outbox.pending_endpoints():
             if url not in self.endpoints or not self._secrets[url]:
                 _log.warning("webhook deliveries kept pending: endpoint not configured or its secret not set",
@@ -89,68 +93,91 @@ class DeliveryWorker:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> DeliveryWorker:
-        self.outbox.subscribe(self._wake)
-        self._thread = threading.Thread(target=self._loop, name="benchd-webhook", daemon=True)
-        self._thread.start()
+        for n, url in enumerate(self._deliverable(), 1):
+            wake = threading.Event()
+            self.outbox.subscribe(wake)  # an enqueue (for any endpoint) wakes every lane; each checks its own
+            thread = threading.Thread(target=self._serve, args=(url, wake), name=f"benchd-webhook-{n}", daemon=True)
+            self._lanes[url] = (thread, wake)
+            thread.start()
         return self
 
     def stop(self, timeout_s: float | None = None) -> None:
-        """Stop after the current attempt (bounded by the longest endpoint timeout)."""
+        """Stop after the current attempts (each bounded by its endpoint's timeout_s)."""
         self._stopping = True
-        self._wake.set()
-        if self._thread is not None:
-            longest = max((ep.timeout_s for ep in self.endpoints.values()), default=0.0)
-            self._thread.join(timeout_s if timeout_s is not None else longest + LEASE_MARGIN_S)
-            self._thread = None
-        self.outbox.unsubscribe(self._wake)
-        self._client.close()
+        for _, wake in self._lanes.values():
+            wake.set()
+        longest = max((ep.timeout_s for ep in self.endpoints.values()), default=0.0)
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else longest + LEASE_MARGIN_S)
+        for thread, wake in self._lanes.values():
+            thread.join(max(0.0, deadline - time.monotonic()))
+            self.outbox.unsubscribe(wake)
+        self._lanes = {}
 
     def wake(self) -> None:
-        self._wake.set()
+        for _, wake in self._lanes.values():
+            wake.set()
 
     def drain(self, timeout_s: float) -> int:
-        """Deliver in the caller's thread until nothing is due before the deadline; returns pending count."""
+        """Deliver until nothing is due before the deadline, each endpoint in its own thread (the slow
+        one does not hold back the others); returns how many deliveries stay pending."""
         deadline = self.clock() + timeout_s
-        while True:
-            self.deliver_due()
-            wait = self._next_wait()
-            if wait is None or self.clock() + wait >= deadline:
-                return len(self._deliverable_heads())
-            time.sleep(wait)
+        threads = [threading.Thread(target=self._drain_endpoint, args=(url, deadline), daemon=True,
+                                    name=f"benchd-webhook-drain-{n}")
+                   for n, url in enumerate(self._deliverable(), 1)]
+        for thread in threads:
+            thread.start()
+        longest = max((ep.timeout_s for ep in self.endpoints.values()), default=0.0)
+        join_until = time.monotonic() + timeout_s + longest + LEASE_MARGIN_S  # an attempt begun just in time
+        for thread in threads:
+            thread.join(max(0.0, join_until - time.monotonic()))
+        return len(self._deliverable_heads())
 
     # -- the work ---------------------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _deliverable(self) -> list[str]:
+        return [url for url in self.endpoints if self._secrets[url]]
+
+    def _serve(self, url: str, wake: threading.Event) -> None:
         try:
-            self._serve()
+            while not self._stopping:
+                wake.clear()  # before the pass: an enqueue during it wakes the next wait at once
+                try:
+                    self.deliver_due([url])
+                except Exception:  # e.g. the store busy beyond its timeout: try again later, never die
+                    _log.exception("webhook delivery pass failed", endpoint=redact(url))
+                if self._stopping:
+                    break
+                wait = self._next_wait([url])
+                wake.wait(self.idle_check_s if wait is None else min(wait, self.idle_check_s))
         finally:
             self.outbox.store.close()  # this thread's own SQLite connection
 
-    def _serve(self) -> None:
-        while not self._stopping:
-            self._wake.clear()  # before the pass: an enqueue during it wakes the next wait at once
-            try:
-                self.deliver_due()
-            except Exception:  # e.g. the store busy beyond its timeout: try again later, never die
-                _log.exception("webhook delivery pass failed")
-            if self._stopping:
-                break
-            wait = self._next_wait()
-            self._wake.wait(self.idle_check_s if wait is None else min(wait, self.idle_check_s))
+    def _drain_endpoint(self, url: str, deadline: float) -> None:
+        try:
+            while not self._stopping:
+                self.deliver_due([url])
+                wait = self._next_wait([url])
+                if wait is None or self.clock() + wait >= deadline:
+                    return
+                time.sleep(wait)
+        except Exception:
+            _log.exception("webhook delivery pass failed", endpoint=redact(url))
+        finally:
+            self.outbox.store.close()
 
-    def _deliverable_heads(self) -> list[Delivery]:
-        return self.outbox.heads(url for url in self.endpoints if self._secrets[url])
+    def _deliverable_heads(self, urls: Iterable[str] | None = None) -> list[Delivery]:
+        return self.outbox.heads(self._deliverable() if urls is None else urls)
 
-    def _next_wait(self) -> float | None:
-        heads = self._deliverable_heads()
+    def _next_wait(self, urls: Iterable[str] | None = None) -> float | None:
+        heads = self._deliverable_heads(urls)
         if not heads:
             return None
         due = min(max(d.next_at, d.lease_until) for d in heads)
         return max(0.0, due - self.clock())
 
-    def deliver_due(self) -> int:
-        """One pass over the heads that are due; returns how many were delivered."""
+    def deliver_due(self, urls: Iterable[str] | None = None) -> int:
+        """One pass over the due heads (of the given endpoints, else all), in the caller's thread."""
         delivered = 0
-        for head in self._deliverable_heads():
+        for head in self._deliverable_heads(urls):
             if self._stopping:
                 break
             ep = self.endpoints[head.endpoint]
@@ -177,16 +204,15 @@ class DeliveryWorker:
         status: int | None = None
         retry_after = 0.0
         try:
-            response = self._client.post(ep.url, content=d.body, headers=headers, timeout=ep.timeout_s)
-            status = response.status_code
+            status, reason, retry_header = post(ep.url, d.body, headers, ep.timeout_s, self._tls)
             if 200 <= status < 300:
                 self.outbox.delivered(d.id, status, self.clock())
                 _log.info("webhook delivered", run=d.run_id, endpoint=redact(ep.url), attempts=d.attempts)
                 return 1
-            error = f"HTTP {status} {response.reason_phrase}".strip()
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-        except httpx.TimeoutException:
-            error = f"no answer within timeout_s = {ep.timeout_s:g}"
+            error = f"HTTP {status} {reason}".strip()
+            retry_after = _retry_after(retry_header)
+        except (TimeoutError, httpx.TimeoutException):
+            error = f"no complete answer within timeout_s = {ep.timeout_s:g} (the deadline of one attempt)"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         delay = max(min(self.backoff_s * 2 ** (d.attempts - 1), self.max_backoff_s), retry_after)
@@ -194,6 +220,27 @@ class DeliveryWorker:
         _log.warning("webhook attempt failed", run=d.run_id, endpoint=redact(ep.url), attempt=d.attempts,
                      error=error, retry_in_s=round(delay, 3))
         return 0
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str], deadline_s: float,
+         tls: ssl.SSLContext | bool = True) -> tuple[int, str, str | None]:
+    """POST and return (status, reason, Retry-After) once the response head arrives, all within deadline_s.
+
+    httpx's timeouts bound each socket operation, so a peer sending a byte a second never trips them;
+    the attempt runs as a task on its own event loop instead, cancelled (connection closed) at the deadline.
+    The body of the answer is never read: the status is the acknowledgement.
+    """
+    async def exchange() -> tuple[int, str, str | None]:
+        async with asyncio.timeout(deadline_s), httpx.AsyncClient(
+                follow_redirects=False, timeout=deadline_s, headers={"User-Agent": USER_AGENT}, verify=tls) as client, \
+                client.stream("POST", url, content=body, headers=dict(headers)) as response:
+            return response.status_code, response.reason_phrase, response.headers.get("Retry-After")
+
+    loop = asyncio.new_event_loop()  # per attempt: nothing is shared between endpoints' threads
+    try:
+        return loop.run_until_complete(exchange())
+    finally:
+        loop.close()  # never waits for a resolver thread: a hung DNS lookup cannot outlive the deadline here
 
 
 def _retry_after(value: str | None) -> float:
