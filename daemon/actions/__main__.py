@@ -6,7 +6,7 @@ import importlib
 import sys
 
 from daemon.actions import ACTIONS
-from daemon.actions.base import ActionContext
+from daemon.actions.context import ActionContext
 from daemon.errors import BenchdError
 
 

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.bundle import load_bundle
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from daemon import modelfile
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 
 # Re-export for intake until it imports daemon.modelfile itself; remove this line then.
 describe_model = modelfile.describe_model

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 
 # Attributes TVM ≤ 0.9 put in target strings and v0.18.0's target parser no longer knows.
 OBSOLETE = ("link-params", "runtime", "system-lib")

@@ -13,7 +13,7 @@ import json
 import statistics
 from typing import Any
 
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.console import ConsoleJudge, ConsoleResult, watch
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 from daemon.modelfile import describe_model
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.resultline import InferenceResult
 from daemon.modelfile import describe_model
 from daemon.virtcore import VirtCoreError, build_firmware, elf_size, run_firmware, vectors_for

@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compile(args: argparse.Namespace, extra: list[str]) -> int:
-    from daemon.tvmc.compiler import LEGACY_HINT, compile_model, legacy_flags, warn_tuning_records
+    from daemon.tvmc.builder import LEGACY_HINT, compile_model, legacy_flags, warn_tuning_records
 
     legacy = legacy_flags(args.target, args.runtime, args.executor, args.output_format, args.pass_config, extra)
     if legacy:

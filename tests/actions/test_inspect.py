@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from model_tools import run_py
 
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 from daemon.actions.inspect import run
 
 

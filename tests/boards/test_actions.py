@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from daemon.actions import flash, monitor
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.discovery import discover
 from daemon.boards.health import BoardHealth
 from daemon.settings import BoardSettings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.actions.base import ActionContext, ActionError
+from daemon.actions.context import ActionContext, ActionError
 from daemon.actions.migrate_tuning import migrate_lines, migrate_record, migrate_target, run
 
 OLD = {
