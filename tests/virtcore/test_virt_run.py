@@ -110,3 +110,13 @@ def test_a_model_too_big_for_the_c3_sram_names_the_bytes_over(tmp_path: Path) ->
 def test_vectors_of_the_wrong_type_are_refused(tmp_path: Path) -> None:
     with pytest.raises(VirtCoreError, match="must be int8"):
         _build(tmp_path, 16, 8, vectors=np.zeros((2, 16), dtype=np.float32))
+
+
+def test_the_counter_is_retired_instructions_exactly(tmp_path: Path) -> None:
+    """A loop of known length adds exactly its instructions: rdinstret counts instructions, not host time."""
+    loop = 'int32_t n; __asm__ volatile("li %0, 1000\\n1: addi %0, %0, -1\\nbnez %0, 1b" : "=r"(n));'
+    plain, vectors = _build(tmp_path / "plain", 16, 8)
+    looping, _ = _build(tmp_path / "loop", 16, 8, vectors=vectors, body=loop)
+    base = [r.instructions for r in run_firmware(plain.elf, 30).results]
+    more = [r.instructions for r in run_firmware(looping.elf, 30).results]
+    assert [m - b for m, b in zip(more, base, strict=True)] == [1 + 2 * 1000] * 3  # type: ignore[operator]
