@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 from model_tools import tvm_available, tvmc
 
-pytest_plugins = ["models_fixture"]  # the session fixtures `samples` and `compiled_xs`
-
 pytestmark = [pytest.mark.tvm, tvm_available]
 
 MLF_FLAGS = ["--target", "c", "--runtime", "crt", "--executor", "aot", "--executor-aot-unpacked-api=1",

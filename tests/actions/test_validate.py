@@ -17,7 +17,6 @@ INDEPENDENT_RUN = """
 import sys, numpy as np, tvm
 from tvm import relax
 
-pytest_plugins = ["models_fixture"]  # the session fixtures `samples` and `compiled_xs`
 vm = relax.VirtualMachine(tvm.runtime.load_module(sys.argv[1]), tvm.cpu())
 xs = np.load(sys.argv[2])["x"]
 np.savez(sys.argv[3], y=np.stack([vm["main"](tvm.runtime.tensor(x)).numpy() for x in xs]))
