@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from daemon.actions import ACTIONS
 from daemon.errors import PipelineError
 from daemon.pipeline import expr
 from daemon.pipeline.model import Job, Step, Workflow
@@ -22,6 +23,7 @@ STEP_KEYS = {"id", "name", "run", "uses", "with", "env", "if", "timeout-minutes"
              "working-directory"}
 
 
+ACTION_NAME = re.compile(r"benchd/[a-z0-9][a-z0-9-]*")
 MAX_BYTES = 512 << 10  # a workflow is a page of YAML; anything near this is a mistake or an attack
 MAX_DEPTH = 64  # nesting levels (PyYAML's composer recurses: deeper input would exhaust the stack)
 MAX_NODES = 50_000  # values after expanding aliases (`&a`/`*a`): bounds "billion laughs"
@@ -205,7 +207,8 @@ def _flag(doc: _Doc, data: dict[str, Any], key: str, path: tuple[Any, ...], defa
     return value
 
 
-def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str], needs: list[str]) -> Step:
+def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str], needs: list[str],
+          actions: Collection[str] | None) -> Step:
     data = _mapping(doc, data, path, "a step")
     _keys(doc, data, STEP_KEYS, path, "a step")
     if ("run" in data) == ("uses" in data):
@@ -218,8 +221,9 @@ def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str
     if workdir is not None and not isinstance(workdir, str):
         raise doc.error((*path, "working-directory"), "working-directory must be a path (a string)")
     uses = data.get("uses")
-    if uses is not None and (not str(uses).startswith("benchd/") or str(uses)[7:] not in ACTIONS):
-        known = ", ".join("benchd/" + a for a in ACTIONS)
+    if uses is not None and (not isinstance(uses, str) or not ACTION_NAME.fullmatch(uses)
+                             or (actions is not None and uses[7:] not in actions)):
+        known = ", ".join("benchd/" + a for a in actions) if actions is not None else "benchd/<name>"
         raise doc.error((*path, "uses"), f"unknown action {uses!r} (built-in: {known})")
     step_id = str(data.get("id") or f"step-{index + 1}")
     if step_id in seen:
@@ -260,7 +264,7 @@ def _number(doc: _Doc, value: Any, path: tuple[Any, ...]) -> float | None:
     return float(value)
 
 
-def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str]) -> Job:
+def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str], actions: Collection[str] | None) -> Job:
     path = ("jobs", job_id)
     data = _mapping(doc, data, path, f"job {job_id}")
     _keys(doc, data, JOB_KEYS, path, f"job {job_id}")
@@ -295,7 +299,7 @@ def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str]) -> Job:
     if not isinstance(steps_data, list) or not steps_data:
         raise doc.error(path, f"job {job_id} needs a non-empty list of steps")
     seen: set[str] = set()
-    steps = tuple(_step(doc, s, (*path, "steps", i), i, seen, needs) for i, s in enumerate(steps_data))
+    steps = tuple(_step(doc, s, (*path, "steps", i), i, seen, needs, actions) for i, s in enumerate(steps_data))
     return Job(
         id=job_id,
         name=str(data.get("name") or job_id),
@@ -333,7 +337,9 @@ def _check_cycles(doc: _Doc, jobs: dict[str, Job]) -> None:
         visit(job_id, [])
 
 
-def load_workflow(file: Path) -> Workflow:
+def load_workflow(file: Path, actions: Collection[str] | None = None) -> Workflow:
+    """`actions`: the built-in action names (the service's ACTIONS table: the pipeline layer does not import
+    actions); a `uses:` naming another is an error here. None checks the `benchd/<name>` form only."""
     try:
         raw = file.read_bytes()
     except OSError as exc:
@@ -351,7 +357,7 @@ def load_workflow(file: Path) -> Workflow:
     if not jobs_data:
         raise doc.error(("jobs",), "a workflow needs at least one job")
     _check_expressions(doc, data.get("env"), ("env",))
-    jobs = {str(job_id): _job(doc, str(job_id), body, set(jobs_data)) for job_id, body in jobs_data.items()}
+    jobs = {str(job_id): _job(doc, str(job_id), body, set(jobs_data), actions) for job_id, body in jobs_data.items()}
     _check_cycles(doc, jobs)
     return Workflow(
         name=str(data.get("name") or file.stem),

@@ -3,8 +3,14 @@ from pathlib import Path
 
 import pytest
 
+from daemon.actions import ACTIONS
 from daemon.errors import PipelineError
-from daemon.pipeline.loader import find_workflow, load_workflow
+from daemon.pipeline import loader
+from daemon.pipeline.loader import find_workflow
+
+
+def load_workflow(path: Path) -> loader.Workflow:
+    return loader.load_workflow(path, actions=ACTIONS)  # as the service hands them over
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -210,3 +216,12 @@ def test_a_deeply_nested_expression_is_an_error_not_a_recursion_error(tmp_path):
     deep = "(" * 5000 + "true" + ")" * 5000
     fails_at(tmp_path, GOOD.replace("        run: echo hi", f"        if: {deep}\n        run: echo hi"), 8,
              "nested too deeply")
+
+
+def test_without_the_actions_table_only_the_form_of_uses_is_checked(tmp_path):
+    path = write(tmp_path, GOOD.replace("        run: echo hi", "        uses: benchd/someday"))
+    assert loader.load_workflow(path).jobs["a"].steps[0].action == "someday"
+    with pytest.raises(PipelineError, match="unknown action 'benchd/someday'"):
+        load_workflow(path)
+    with pytest.raises(PipelineError, match=rf"^{path}:8: unknown action 'actions/checkout@v4'"):
+        loader.load_workflow(write(tmp_path, GOOD.replace("        run: echo hi", "        uses: actions/checkout@v4")))
