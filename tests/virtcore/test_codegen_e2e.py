@@ -31,14 +31,7 @@ def _reference(model: Path, vectors: np.ndarray) -> list[np.ndarray]:
     return results
 
 
-# kws_xs (conv, depthwise, pointwise, average pool, FC, softmax) differs by 1 LSB on 2 of 12 outputs for these
-# vectors, on the host gcc build of the same archive too: a finding for the reference backend (issue 10), not
-# the core. strict: once the backend is fixed, this mark fails and must go.
-KWS_XS_OFF_BY_ONE = pytest.mark.xfail(reason="reference backend 1 LSB off TFLite on kws_xs (issue 10)", strict=True)
-
-
-@pytest.mark.parametrize("name", ["kws_dw1.tflite", "kws_cnn3.tflite",
-                                  pytest.param("kws_xs.tflite", marks=KWS_XS_OFF_BY_ONE)])
+@pytest.mark.parametrize("name", ["kws_dw1.tflite", "kws_cnn3.tflite", "kws_xs.tflite"])
 def test_sample_models_are_bit_exact_on_rv32imc(samples: dict[str, Path], tmp_path: Path, name: str) -> None:
     model = samples[name]
     report = codegen.compile_c(model, tmp_path / "mlf.tar")
