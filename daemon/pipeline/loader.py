@@ -297,7 +297,7 @@ def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str], actions: Collect
                 raise doc.error_line(line, f"needs.{ref[1]} is used but job {job_id} does not list it in `needs`")
     steps_data = data.get("steps")
     if not isinstance(steps_data, list) or not steps_data:
-        raise doc.error(path, f"job {job_id} needs a non-empty list of steps")
+        raise doc.error((*path, "steps"), f"job {job_id} needs a non-empty list of steps")
     seen: set[str] = set()
     steps = tuple(_step(doc, s, (*path, "steps", i), i, seen, needs, actions) for i, s in enumerate(steps_data))
     return Job(

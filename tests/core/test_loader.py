@@ -225,3 +225,8 @@ def test_without_the_actions_table_only_the_form_of_uses_is_checked(tmp_path):
         load_workflow(path)
     with pytest.raises(PipelineError, match=rf"^{path}:8: unknown action 'actions/checkout@v4'"):
         loader.load_workflow(write(tmp_path, GOOD.replace("        run: echo hi", "        uses: actions/checkout@v4")))
+
+
+def test_empty_steps_are_reported_at_steps_not_at_the_job(tmp_path):
+    fails_at(tmp_path, GOOD.replace("    steps:\n      - id: one\n        run: echo hi\n", "    steps:\n\n"), 6,
+             "job a needs a non-empty list of steps")
