@@ -17,6 +17,10 @@ class ModelError(BenchdError):
     """A dropped file is not a model benchd can work with."""
 
 
+class CodegenError(ModelError):
+    """The reference C backend cannot compile this model (the message names the operator and why)."""
+
+
 class StepFailed(BenchdError):
     """A step ended with a non-zero exit, a timeout or an action error."""
 

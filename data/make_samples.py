@@ -21,10 +21,11 @@ import flatbuffers
 import numpy as np
 
 FLOAT32, INT32, INT8 = 0, 2, 9  # tflite.TensorType
-SAME, RELU = 0, 1  # tflite.Padding, tflite.ActivationFunctionType
+SAME, VALID, RELU = 0, 1, 1  # tflite.Padding, tflite.ActivationFunctionType
 # BuiltinOperator codes and their BuiltinOptions union tags.
 OPS = {"AVERAGE_POOL_2D": (1, 5), "CONV_2D": (3, 1), "DEPTHWISE_CONV_2D": (4, 2),
-       "FULLY_CONNECTED": (9, 8), "RESHAPE": (22, 17), "SOFTMAX": (25, 9), "PAD": (34, 22)}
+       "FULLY_CONNECTED": (9, 8), "MAX_POOL_2D": (17, 5), "RESHAPE": (22, 17), "SOFTMAX": (25, 9),
+       "PAD": (34, 22)}
 OPTION_TABLES = {1: "Conv2DOptions", 2: "DepthwiseConv2DOptions", 5: "Pool2DOptions",
                  8: "FullyConnectedOptions", 9: "SoftmaxOptions", 17: "ReshapeOptions", 22: "PadOptions"}
 NP_TYPES = {FLOAT32: np.float32, INT32: np.int32, INT8: np.int8}
@@ -238,6 +239,117 @@ def build_kws(channels: int, blocks: int, quantized: bool, seed: int = 7) -> byt
     return g.serialize(inputs, [probs], f"benchd sample: KWS {kind}, {channels} channels, {blocks} blocks")
 
 
+def _pool(x: np.ndarray, size: int, op: str) -> np.ndarray:
+    """size x size pooling with stride size, VALID padding (the odd row/column is dropped)."""
+    n, h, w, c = x.shape
+    x = x[:, : h // size * size, : w // size * size, :].reshape(n, h // size, size, w // size, size, c)
+    return x.max(axis=(2, 4)) if op == "max" else x.mean(axis=(2, 4))
+
+
+class _Quantizer:
+    """Adds calibrated int8 layers to a GraphWriter: per-channel conv weights, per-tensor FC weights."""
+
+    def __init__(self, g: GraphWriter, cur: int, cur_q: dict[str, Any]) -> None:
+        self.g, self.cur, self.cur_q = g, cur, cur_q
+
+    def _params(self, name: str, w: np.ndarray, bias: np.ndarray, axis: int | None) -> tuple[int, int]:
+        wq, w_quant = _weights_q(w, axis)
+        b_scale = self.cur_q["scale"][0] * w_quant["scale"]
+        bq = np.round(bias / b_scale).astype(np.int32)
+        wt = self.g.tensor(f"{name}_weights", w.shape, INT8, w_quant, wq)
+        bt = self.g.tensor(f"{name}_bias", bias.shape, INT32,
+                           {"scale": b_scale, "zero_point": np.zeros(np.size(b_scale), np.int64)}, bq)
+        return wt, bt
+
+    def layer(self, kind: str, name: str, out: np.ndarray, w: np.ndarray | None = None,
+              bias: np.ndarray | None = None, **options: Any) -> None:
+        out_q = self.cur_q if kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D") else _activation_q(out)
+        inputs = [self.cur]
+        if w is not None and bias is not None:
+            axis = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}.get(kind)
+            inputs += list(self._params(name, w, bias, axis))
+        nxt = self.g.tensor(name, (1, *out.shape[1:]), INT8, out_q)
+        self.g.op(kind, inputs, [nxt], **options)
+        self.cur, self.cur_q = nxt, out_q
+
+
+def _kws_input(g: GraphWriter, rng: np.random.Generator) -> tuple[int, np.ndarray, dict[str, Any]]:
+    """The MFCC input (1x1960 int8) reshaped to 1x49x40x1, and a float calibration batch."""
+    in_q = {"scale": [0.6], "zero_point": [83]}
+    x = ((rng.integers(-128, 128, size=(32, 1960)) - 83) * 0.6).reshape(32, 49, 40, 1).astype(np.float32)
+    flat = g.tensor("input", (1, 1960), INT8, in_q)
+    shape4 = g.tensor("reshape_shape", (4,), INT32, data=np.array([1, 49, 40, 1]))
+    image = g.tensor("reshape", (1, 49, 40, 1), INT8, in_q)
+    g.op("RESHAPE", [flat, shape4], [image], NewShape=[1, 49, 40, 1])
+    return flat, x, in_q
+
+
+def _softmax_head(q: _Quantizer, logits: np.ndarray, w: np.ndarray, bias: np.ndarray, n: int) -> int:
+    q.layer("FULLY_CONNECTED", "logits", logits, w, bias, FusedActivationFunction=0)
+    probs = q.g.tensor("probabilities", (1, n), INT8, {"scale": [1 / 256], "zero_point": [-128]})
+    q.g.op("SOFTMAX", [q.cur], [probs], Beta=1.0)
+    return probs
+
+
+def _scaled_logits(features: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return w * (3.0 / float((features @ w.T).std()))  # logits with std ~3: neither flat nor one-hot
+
+
+def build_kws_dw1(seed: int = 11) -> bytes:
+    """MicroKWS-shaped, one real layer: depthwise 5x4 stride 2 (depth multiplier 4) + FC 4 + softmax."""
+    rng = np.random.default_rng(seed)
+    g = GraphWriter()
+    flat, x, in_q = _kws_input(g, rng)
+    q = _Quantizer(g, len(g.tensors) - 1, in_q)
+    w = rng.normal(0, np.sqrt(2 / 20), (1, 5, 4, 4)).astype(np.float32)
+    bias = rng.normal(0, 0.1, 4).astype(np.float32)
+    x = _conv(x, w.transpose(3, 1, 2, 0), bias, 2, False)  # multiplier 4 on one channel = a 4-filter conv
+    q.layer("DEPTHWISE_CONV_2D", "dw0", x, w, bias, Padding=SAME, StrideW=2, StrideH=2, DepthMultiplier=4,
+            FusedActivationFunction=RELU, DilationWFactor=1, DilationHFactor=1)
+    features = x.reshape(32, -1)
+    shape2 = g.tensor("flatten_shape", (2,), INT32, data=np.array([1, features.shape[1]]))
+    nxt = g.tensor("flatten", (1, features.shape[1]), INT8, q.cur_q)
+    g.op("RESHAPE", [q.cur, shape2], [nxt], NewShape=[1, features.shape[1]])
+    q.cur = nxt
+    fc_w = _scaled_logits(features, rng.normal(0, 1, (4, features.shape[1])).astype(np.float32))
+    fc_b = rng.normal(0, 0.1, 4).astype(np.float32)
+    probs = _softmax_head(q, features @ fc_w.T + fc_b, fc_w, fc_b, 4)
+    return g.serialize([flat], [probs], "benchd sample: KWS int8, depthwise 5x4/2 x4 + FC 4 (48 K MACs)")
+
+
+def build_kws_cnn3(seed: int = 13) -> bytes:
+    """MicroKWS-shaped CNN: conv 8x8x16 -> max pool -> conv 6x6x12 -> avg pool -> conv 4x4x16 -> avg pool
+    -> FC 32 -> FC 16 -> FC 10 -> softmax (5.7 M MACs)."""
+    rng = np.random.default_rng(seed)
+    g = GraphWriter()
+    flat, x, in_q = _kws_input(g, rng)
+    q = _Quantizer(g, len(g.tensors) - 1, in_q)
+    conv = {"Padding": SAME, "StrideW": 1, "StrideH": 1, "FusedActivationFunction": RELU, "DilationWFactor": 1,
+            "DilationHFactor": 1}
+    pool = {"Padding": VALID, "StrideW": 2, "StrideH": 2, "FilterWidth": 2, "FilterHeight": 2}
+    for i, (k, c, kind) in enumerate([(8, 16, "max"), (6, 12, "avg"), (4, 16, "avg")]):
+        w = rng.normal(0, np.sqrt(2 / (k * k * x.shape[3])), (c, k, k, x.shape[3])).astype(np.float32)
+        bias = rng.normal(0, 0.1, c).astype(np.float32)
+        x = _conv(x, w, bias, 1, False)
+        q.layer("CONV_2D", f"conv{i}", x, w, bias, **conv)
+        x = _pool(x, 2, kind)
+        q.layer("MAX_POOL_2D" if kind == "max" else "AVERAGE_POOL_2D", f"pool{i}", x, **pool)
+    features = x.reshape(32, -1)
+    shape2 = g.tensor("flatten_shape", (2,), INT32, data=np.array([1, features.shape[1]]))
+    nxt = g.tensor("flatten", (1, features.shape[1]), INT8, q.cur_q)
+    g.op("RESHAPE", [q.cur, shape2], [nxt], NewShape=[1, features.shape[1]])
+    q.cur = nxt
+    for units in (32, 16):
+        w = rng.normal(0, np.sqrt(2 / features.shape[1]), (units, features.shape[1])).astype(np.float32)
+        bias = rng.normal(0, 0.1, units).astype(np.float32)
+        features = np.maximum(features @ w.T + bias, 0.0)
+        q.layer("FULLY_CONNECTED", f"fc{units}", features, w, bias, FusedActivationFunction=RELU)
+    fc_w = _scaled_logits(features, rng.normal(0, 1, (10, features.shape[1])).astype(np.float32))
+    fc_b = rng.normal(0, 0.1, 10).astype(np.float32)
+    probs = _softmax_head(q, features @ fc_w.T + fc_b, fc_w, fc_b, 10)
+    return g.serialize([flat], [probs], "benchd sample: KWS int8 CNN, 3 conv + 3 FC (5.7 M MACs)")
+
+
 def build_unsupported() -> bytes:
     """A valid int8 model whose PAD TVM 0.27's TFLite frontend refuses (no QDQ lowering for quantized PAD)."""
     g = GraphWriter()
@@ -257,6 +369,8 @@ def write_samples(out_dir: Path) -> dict[str, Path]:
         "kws_xs.tflite": xs,
         "kws_s.tflite": build_kws(channels=24, blocks=2, quantized=True),
         "kws_float.tflite": build_kws(channels=8, blocks=1, quantized=False),
+        "kws_dw1.tflite": build_kws_dw1(),
+        "kws_cnn3.tflite": build_kws_cnn3(),
         "unsupported_op.tflite": build_unsupported(),
         "empty.tflite": b"",
         "truncated.tflite": xs[: len(xs) // 2],

@@ -1,0 +1,269 @@
+"""One lowering per supported operator: TFLite operator -> `Step` (a kernel call with folded constants).
+
+`LOWERINGS` is the seam: adding an operator is one function here, one kernel in kernels/, one entry.
+Each function checks what its kernel can do and raises CodegenError naming the operator otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from daemon.codegen.fixedpoint import softmax_exp_table
+from daemon.codegen.quant import activation_range, out_size, pad_before, quantize_multiplier
+from daemon.codegen.reader import Graph, OperatorInfo, TensorInfo
+from daemon.errors import CodegenError
+
+
+@dataclass(frozen=True)
+class Const:
+    """A reference, in a parameter struct, to one of the step's constant arrays."""
+
+    key: str
+
+
+@dataclass
+class Step:
+    op_index: int
+    opcode: str
+    kernel: str  # the C function
+    struct: str | None  # its parameter struct type (None: bd_copy)
+    fields: dict[str, Any]  # int | float | list[int] | Const | nested dict
+    consts: dict[str, np.ndarray] = field(default_factory=dict)
+    inputs: list[int] = field(default_factory=list)  # activation tensors, in call order
+    outputs: list[int] = field(default_factory=list)
+    scratch_bytes: int = 0
+    takes_scratch: bool = False  # the kernel has a scratch argument (a null pointer when it needs none)
+    macs: int = 0
+
+
+def _where(op: OperatorInfo) -> str:
+    return op.where()
+
+
+def _act(g: Graph, op: OperatorInfo) -> tuple[int, int]:
+    out = g.tensors[op.outputs[0]]
+    return activation_range(op.options.get("FusedActivationFunction", "NONE"), out.scale, out.zero_point,
+                            _where(op))
+
+
+def _need_rank(op: OperatorInfo, t: TensorInfo, rank: int) -> tuple[int, ...]:
+    if len(t.shape) != rank:
+        raise CodegenError(f"{_where(op)}: tensor {t.name!r} has shape {list(t.shape)}, expected {rank}-D")
+    return t.shape
+
+
+def _weights(op: OperatorInfo, t: TensorInfo, channels: int) -> tuple[np.ndarray, list[float]]:
+    """int8 symmetric weights and their per-channel scales (a per-tensor scale repeated)."""
+    if t.data is None or t.dtype != "int8":
+        raise CodegenError(f"{_where(op)}: weights {t.name!r} must be constant int8 (got {t.dtype}"
+                           f"{'' if t.data is not None else ', not constant'})")
+    if any(z != 0 for z in t.zero_points):
+        raise CodegenError(f"{_where(op)}: weights {t.name!r} have a non-zero zero point (int8 weights are "
+                           "symmetric in TFLite)")
+    if len(t.scales) not in (1, channels):
+        raise CodegenError(f"{_where(op)}: weights {t.name!r} have {len(t.scales)} scales for {channels} "
+                           "output channels")
+    scales = list(t.scales) * (channels if len(t.scales) == 1 else 1)
+    return t.array().astype(np.int32), scales
+
+
+def _bias(g: Graph, op: OperatorInfo, index: int, channels: int) -> np.ndarray:
+    if index < 0 or index >= len(op.inputs) or op.inputs[index] < 0:
+        return np.zeros(channels, np.int64)
+    t = g.tensors[op.inputs[index]]
+    if t.data is None or t.dtype != "int32" or t.size != channels:
+        raise CodegenError(f"{_where(op)}: bias {t.name!r} must be a constant int32 vector of {channels}")
+    return t.array().astype(np.int64).reshape(channels)
+
+
+def _requant(in_scale: float, w_scales: list[float], out_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [quantize_multiplier(in_scale * s / out_scale) for s in w_scales]
+    return np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int8)
+
+
+def _fold(bias: np.ndarray, w2d: np.ndarray, in_zp: int) -> np.ndarray:
+    """bias + (-in_zp) * sum(w) per unit, wrapped to int32 as the int32 accumulator would wrap."""
+    folded = bias + (-in_zp) * w2d.astype(np.int64).sum(axis=1)
+    return ((folded + 2**31) % 2**32 - 2**31).astype(np.int32)
+
+
+def _pack(w2d: np.ndarray) -> np.ndarray:
+    """[N][K] -> blocks of 4 units interleaved ([K][4] each), then the remaining units row by row."""
+    n, k = w2d.shape
+    blocks = n // 4 * 4
+    head = w2d[:blocks].reshape(n // 4, 4, k).transpose(0, 2, 1).ravel()
+    return np.concatenate([head, w2d[blocks:].ravel()]).astype(np.int8)
+
+
+def _matvec(x: TensorInfo, out: TensorInfo, w2d: np.ndarray, scales: list[float], bias: np.ndarray,
+            act: tuple[int, int], single_round: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    mult, shift = _requant(x.scale, scales, out.scale)
+    fields = {"depth": w2d.shape[1], "units": w2d.shape[0], "out_zp": out.zero_point, "act_min": act[0],
+              "act_max": act[1], "single_round": int(single_round), "weights": Const("weights"),
+              "bias": Const("bias"), "mult": Const("mult"), "shift": Const("shift")}
+    consts = {"weights": _pack(w2d), "bias": _fold(bias, w2d, x.zero_point), "mult": mult, "shift": shift}
+    return fields, consts
+
+
+def _geometry(op: OperatorInfo, in_h: int, in_w: int, k_h: int, k_w: int, dil_h: int = 1, dil_w: int = 1
+              ) -> dict[str, int]:
+    sh, sw, padding = op.options["StrideH"], op.options["StrideW"], op.options["Padding"]
+    if padding not in ("SAME", "VALID") or sh < 1 or sw < 1 or dil_h < 1 or dil_w < 1:
+        raise CodegenError(f"{_where(op)}: padding {padding}, strides {sh}x{sw}, dilation {dil_h}x{dil_w} "
+                           "are not supported")
+    oh, ow = out_size(padding, in_h, k_h, sh, dil_h), out_size(padding, in_w, k_w, sw, dil_w)
+    return {"out_h": oh, "out_w": ow, "stride_h": sh, "stride_w": sw,
+            "pad_top": pad_before(in_h, k_h, sh, dil_h, oh), "pad_left": pad_before(in_w, k_w, sw, dil_w, ow)}
+
+
+def _check_out(op: OperatorInfo, out: TensorInfo, shape: tuple[int, ...]) -> None:
+    if tuple(out.shape) != tuple(shape):
+        raise CodegenError(f"{_where(op)}: output {out.name!r} has shape {list(out.shape)} but the operator "
+                           f"computes {list(shape)}")
+
+
+def lower_conv(g: Graph, op: OperatorInfo) -> Step:
+    x, w, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    n, in_h, in_w, in_c = _need_rank(op, x, 4)
+    oc, k_h, k_w, w_c = _need_rank(op, w, 4)
+    if w_c != in_c:
+        raise CodegenError(f"{_where(op)}: grouped convolution ({in_c} input channels, filters of {w_c}) is "
+                           "not supported")
+    dil_h, dil_w = op.options["DilationHFactor"], op.options["DilationWFactor"]
+    geo = _geometry(op, in_h, in_w, k_h, k_w, dil_h, dil_w)
+    _check_out(op, out, (n, geo["out_h"], geo["out_w"], oc))
+    wq, scales = _weights(op, w, oc)
+    mv, consts = _matvec(x, out, wq.reshape(oc, -1), scales, _bias(g, op, 2, oc), _act(g, op), False)
+    gather = int(not (k_h == 1 and k_w == 1 and geo["pad_top"] == 0 and geo["pad_left"] == 0))
+    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": in_c, **geo, "k_h": k_h, "k_w": k_w,
+              "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point, "gather": gather, "mv": mv}
+    return Step(op.index, op.opcode, "bd_conv2d", "bd_conv_params", fields, consts, [x.index], [out.index],
+                scratch_bytes=k_h * k_w * in_c if gather else 0, takes_scratch=True,
+                macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w * in_c)
+
+
+def lower_fully_connected(g: Graph, op: OperatorInfo) -> Step:
+    x, w, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    if op.options.get("WeightsFormat", 0) != 0:
+        raise CodegenError(f"{_where(op)}: shuffled weights format is not supported")
+    units, depth = _need_rank(op, w, 2)
+    if x.size % depth:
+        raise CodegenError(f"{_where(op)}: input of {x.size} values is not a multiple of depth {depth}")
+    batches = x.size // depth
+    if out.size != batches * units:
+        raise CodegenError(f"{_where(op)}: output {out.name!r} has {out.size} values, expected {batches * units}")
+    wq, scales = _weights(op, w, units)
+    mv, consts = _matvec(x, out, wq, scales, _bias(g, op, 2, units), _act(g, op), True)
+    return Step(op.index, op.opcode, "bd_fully_connected", "bd_fc_params", {"batches": batches, "mv": mv},
+                consts, [x.index], [out.index], macs=batches * units * depth)
+
+
+def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
+    x, w, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    n, in_h, in_w, in_c = _need_rank(op, x, 4)
+    one, k_h, k_w, oc = _need_rank(op, w, 4)
+    if one != 1 or oc % in_c:
+        raise CodegenError(f"{_where(op)}: filter shape {list(w.shape)} does not fit {in_c} input channels")
+    dil_h, dil_w = op.options["DilationHFactor"], op.options["DilationWFactor"]
+    geo = _geometry(op, in_h, in_w, k_h, k_w, dil_h, dil_w)
+    _check_out(op, out, (n, geo["out_h"], geo["out_w"], oc))
+    wq, scales = _weights(op, w, oc)
+    w2d = wq.reshape(k_h * k_w, oc).T  # [oc][taps]
+    lo, hi = _act(g, op)
+    mult, shift = _requant(x.scale, scales, out.scale)
+    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": in_c, **geo, "depth_mult": oc // in_c,
+              "k_h": k_h, "k_w": k_w, "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point,
+              "out_zp": out.zero_point, "act_min": lo, "act_max": hi, "weights": Const("weights"),
+              "bias": Const("bias"), "mult": Const("mult"), "shift": Const("shift")}
+    consts = {"weights": np.ascontiguousarray(w2d).astype(np.int8).ravel(),
+              "bias": _fold(_bias(g, op, 2, oc), w2d, x.zero_point), "mult": mult, "shift": shift}
+    return Step(op.index, op.opcode, "bd_depthwise_conv2d", "bd_dwconv_params", fields, consts, [x.index],
+                [out.index], macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)
+
+
+def lower_pool(g: Graph, op: OperatorInfo) -> Step:
+    x, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    n, in_h, in_w, c = _need_rank(op, x, 4)
+    f_h, f_w = op.options["FilterHeight"], op.options["FilterWidth"]
+    geo = _geometry(op, in_h, in_w, f_h, f_w)
+    _check_out(op, out, (n, geo["out_h"], geo["out_w"], c))
+    lo, hi = _act(g, op)
+    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "channels": c, **geo, "f_h": f_h, "f_w": f_w,
+              "act_min": lo, "act_max": hi}
+    kernel = "bd_average_pool" if op.opcode == "AVERAGE_POOL_2D" else "bd_max_pool"
+    return Step(op.index, op.opcode, kernel, "bd_pool_params", fields, {}, [x.index], [out.index])
+
+
+def lower_softmax(g: Graph, op: OperatorInfo) -> Step:
+    x, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    if not x.shape:
+        raise CodegenError(f"{_where(op)}: a scalar input has no axis to normalize")
+    if abs(out.scale - 1 / 256) > 1e-9 or out.zero_point != -128:
+        raise CodegenError(f"{_where(op)}: int8 softmax needs output scale 1/256 and zero point -128 "
+                           f"(got {out.scale}, {out.zero_point})")
+    depth = x.shape[-1]
+    table = softmax_exp_table(x.scale, float(np.float32(op.options.get("Beta", 1.0))))
+    fields = {"rows": x.size // depth, "depth": depth, "exp_table": Const("exp_table")}
+    return Step(op.index, op.opcode, "bd_softmax", "bd_softmax_params", fields,
+                {"exp_table": np.array(table, np.int32)}, [x.index], [out.index])
+
+
+def _broadcast(op: OperatorInfo, a: TensorInfo, b: TensorInfo, out: TensorInfo) -> dict[str, Any]:
+    if max(len(a.shape), len(b.shape), len(out.shape)) > 4:
+        raise CodegenError(f"{_where(op)}: broadcasting over more than 4 dimensions is not supported")
+    dims = [1] * (4 - len(out.shape)) + list(out.shape)
+    fields: dict[str, Any] = {"dims": dims, "flat": int(a.shape == b.shape == out.shape)}
+    for key, t in (("stride1", a), ("stride2", b)):
+        shape = [1] * (4 - len(t.shape)) + list(t.shape)
+        strides, step = [0] * 4, 1
+        for d in range(3, -1, -1):
+            if shape[d] not in (1, dims[d]):
+                raise CodegenError(f"{_where(op)}: shapes {list(a.shape)} and {list(b.shape)} do not broadcast "
+                                   f"to {list(out.shape)}")
+            strides[d] = step if shape[d] == dims[d] and dims[d] != 1 else 0
+            step *= shape[d]
+        fields[key] = strides
+    return fields
+
+
+def lower_binary(g: Graph, op: OperatorInfo) -> Step:
+    a, b, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    for t in (a, b):
+        if t.data is not None:
+            raise CodegenError(f"{_where(op)}: a constant operand ({t.name!r}) is not supported yet")
+    lo, hi = _act(g, op)
+    fields = {**_broadcast(op, a, b, out), "in1_offset": -a.zero_point, "in2_offset": -b.zero_point,
+              "out_zp": out.zero_point, "act_min": lo, "act_max": hi, "left_shift": 0, "in1_mult": 0,
+              "in1_shift": 0, "in2_mult": 0, "in2_shift": 0}
+    if op.opcode == "ADD":
+        twice_max = 2 * max(a.scale, b.scale)
+        m1, s1 = quantize_multiplier(a.scale / twice_max)
+        m2, s2 = quantize_multiplier(b.scale / twice_max)
+        mo, so = quantize_multiplier(twice_max / ((1 << 20) * out.scale))
+        if max(s1, s2, so) > 0:
+            raise CodegenError(f"{_where(op)}: the output scale is too small for the int8 ADD rescaling "
+                               f"(output multiplier above one)")
+        fields.update(left_shift=20, in1_mult=m1, in1_shift=s1, in2_mult=m2, in2_shift=s2, out_mult=mo,
+                      out_shift=so)
+    else:
+        mo, so = quantize_multiplier(a.scale * b.scale / out.scale)
+        fields.update(out_mult=mo, out_shift=so)
+    kernel = "bd_add" if op.opcode == "ADD" else "bd_mul"
+    return Step(op.index, op.opcode, kernel, "bd_binary_params", fields, {}, [a.index, b.index], [out.index])
+
+
+LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
+    "CONV_2D": lower_conv,
+    "DEPTHWISE_CONV_2D": lower_depthwise,
+    "FULLY_CONNECTED": lower_fully_connected,
+    "AVERAGE_POOL_2D": lower_pool,
+    "MAX_POOL_2D": lower_pool,
+    "SOFTMAX": lower_softmax,
+    "ADD": lower_binary,
+    "MUL": lower_binary,
+}
+SUPPORTED = (*LOWERINGS, "RESHAPE")

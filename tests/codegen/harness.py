@@ -1,0 +1,204 @@
+"""Build and run generated archives: a host executable (gcc, sanitizers) and an RV32IMC image for QEMU.
+
+One executable per model reads many input vectors (stdin, raw int8, inputs back to back) and writes the
+outputs (stdout, raw int8), so 100 vectors cost one compile. The RV32 image has its vectors compiled in,
+prints outputs and the `rdinstret` count of each inference over the virt UART, and exits via the
+test device.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from daemon.codegen.archive import extract_archive
+
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+RV_GCC = "riscv64-unknown-elf-gcc"
+QEMU = "qemu-system-riscv32"
+HAVE_RV32 = shutil.which(RV_GCC) is not None and shutil.which(QEMU) is not None
+
+
+@dataclass(frozen=True)
+class Io:
+    inputs: list[tuple[str, int]]  # (struct member, bytes), model order
+    outputs: list[tuple[str, int]]
+
+
+def unpack(archive: Path, dest: Path) -> Io:
+    extract_archive(archive, dest)
+    main = json.loads((dest / "metadata.json").read_text())["modules"]["default"]
+    return Io([(t["member"], t["size"]) for t in main["inputs"].values()],
+              [(t["member"], t["size"]) for t in main["outputs"].values()])
+
+
+def _buffers(io: Io) -> list[str]:
+    lines = [f"static int8_t in{i}[{size}];" for i, (_, size) in enumerate(io.inputs)]
+    lines += [f"static int8_t out{i}[{size}];" for i, (_, size) in enumerate(io.outputs)]
+    lines += ["static void bind(struct tvmgen_default_inputs *in, struct tvmgen_default_outputs *out) {"]
+    lines += [f"    in->{name} = in{i};" for i, (name, _) in enumerate(io.inputs)]
+    lines += [f"    out->{name} = out{i};" for i, (name, _) in enumerate(io.outputs)]
+    return [*lines, "}"]
+
+
+def host_harness(io: Io) -> str:
+    reads = " && ".join(f"fread(in{i}, 1, {s}, stdin) == {s}" for i, (_, s) in enumerate(io.inputs))
+    writes = "\n".join(f"        fwrite(out{i}, 1, {s}, stdout);" for i, (_, s) in enumerate(io.outputs))
+    return "\n".join([
+        "#include <stdio.h>", '#include "tvmgen_default.h"', *_buffers(io),
+        "int main(void) {", "    struct tvmgen_default_inputs inputs;", "    struct tvmgen_default_outputs outputs;",
+        "    bind(&inputs, &outputs);", f"    while ({reads}) {{",
+        "        if (tvmgen_default_run(&inputs, &outputs) != 0) return 1;", writes, "    }", "    return 0;", "}", ""])
+
+
+def _sources(root: Path) -> list[str]:
+    return [str(p) for p in sorted((root / "codegen/host/src").glob("*.c"))]
+
+
+def build_host(archive: Path, work: Path, sanitize: bool = True) -> tuple[Path, Io]:
+    root = work / "mlf"
+    io = unpack(archive, root)
+    (work / "harness.c").write_text(host_harness(io))
+    exe = work / "model"
+    cmd = ["gcc", *CFLAGS, *(SANITIZE if sanitize else []), "-I", str(root / "codegen/host/include"),
+           *_sources(root), str(work / "harness.c"), "-o", str(exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return exe, io
+
+
+def run_host(exe: Path, io: Io, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """inputs: one (N, size) int8 array per model input; returns one (N, size) array per output."""
+    n = len(inputs[0])
+    stream = b"".join(b"".join(x[k].tobytes() for x in inputs) for k in range(n))
+    proc = subprocess.run([str(exe)], input=stream, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    per = sum(s for _, s in io.outputs)
+    raw = np.frombuffer(proc.stdout, np.int8).reshape(n, per)
+    outs, at = [], 0
+    for _, size in io.outputs:
+        outs.append(raw[:, at:at + size].copy())
+        at += size
+    return outs
+
+
+def reference(model: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """TFLite's reference kernels (ai-edge-litert, BUILTIN_REF) on every vector."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_path=str(model), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    results: list[list[np.ndarray]] = [[] for _ in outs]
+    for k in range(len(inputs[0])):
+        for detail, x in zip(ins, inputs, strict=True):
+            interp.set_tensor(detail["index"], x[k].reshape(detail["shape"]))
+        interp.invoke()
+        for j, detail in enumerate(outs):
+            results[j].append(interp.get_tensor(detail["index"]).reshape(-1).copy())
+    return [np.stack(r) for r in results]
+
+
+# -- RV32IMC under qemu-system-riscv32 -M virt --------------------------------------------------------
+RV_START = r"""
+    .section .text.start
+    .globl _start
+_start:
+    la sp, __stack_top
+    la t0, __bss_start
+    la t1, __bss_end
+1:  bgeu t0, t1, 2f
+    sw zero, 0(t0)
+    addi t0, t0, 4
+    j 1b
+2:  call main
+    j bd_exit
+"""
+
+RV_LINK = """
+ENTRY(_start)
+MEMORY { RAM (rwx) : ORIGIN = 0x80000000, LENGTH = 16M }
+SECTIONS {
+  .text : { *(.text.start) *(.text*) } > RAM
+  .rodata : { *(.rodata*) *(.srodata*) } > RAM
+  .data : { *(.data*) *(.sdata*) } > RAM
+  .bss (NOLOAD) : { . = ALIGN(4); __bss_start = .; *(.bss*) *(.sbss*) *(COMMON) . = ALIGN(4); __bss_end = .; } > RAM
+  . = ALIGN(16);
+  . = . + 0x10000;
+  __stack_top = .;
+}
+"""
+
+
+def rv_harness(io: Io, vectors: list[list[np.ndarray]]) -> str:
+    """Vectors compiled in; prints `OUT <hex bytes>` and `INSTRET <n>` per vector, then exits with 0."""
+    data = []
+    for i, (_, size) in enumerate(io.inputs):
+        rows = ",\n".join("{" + ",".join(str(int(v)) for v in vec[i]) + "}" for vec in vectors)
+        data.append(f"static const int8_t vec{i}[{len(vectors)}][{size}] = {{{rows}}};")
+    copy_in = "\n".join(f"        for (j = 0; j < {s}; j++) in{i}[j] = vec{i}[v][j];"
+                        for i, (_, s) in enumerate(io.inputs))
+    dump = "\n".join(f"        put_str(\"OUT\"); for (j = 0; j < {s}; j++) put_hex8(out{i}[j]); put_str(\"\\n\");"
+                     for i, (_, s) in enumerate(io.outputs))
+    return "\n".join([
+        "#include <stdint.h>", '#include "tvmgen_default.h"', *_buffers(io), *data,
+        "#define UART ((volatile uint8_t *)0x10000000)",
+        "static void put_char(char c) { *UART = (uint8_t)c; }",
+        "static void put_str(const char *s) { while (*s) put_char(*s++); }",
+        'static void put_hex8(int8_t v) { const char *d = "0123456789abcdef"; uint8_t u = (uint8_t)v;'
+        " put_char(' '); put_char(d[u >> 4]); put_char(d[u & 15]); }",
+        "static void put_dec(uint32_t v) { char b[12]; int n = 0; do { b[n++] = (char)('0' + v % 10); v /= 10; }"
+        " while (v); while (n) put_char(b[--n]); }",
+        "static uint32_t instret(void) { uint32_t v; __asm__ volatile(\"rdinstret %0\" : \"=r\"(v)); return v; }",
+        "void bd_exit(int code) { *(volatile uint32_t *)0x100000 = code ? (((uint32_t)code << 16) | 0x3333u)"
+        " : 0x5555u; for (;;) { } }",
+        "int main(void) {", "    struct tvmgen_default_inputs inputs;", "    struct tvmgen_default_outputs outputs;",
+        "    int v, j;", "    bind(&inputs, &outputs);",
+        f"    for (v = 0; v < {len(vectors)}; v++) {{", copy_in,
+        "        uint32_t t0 = instret();", "        int32_t rc = tvmgen_default_run(&inputs, &outputs);",
+        "        uint32_t t1 = instret();", dump,
+        '        put_str("INSTRET "); put_dec(t1 - t0); put_str(rc ? " FAIL\\n" : "\\n");', "    }",
+        "    bd_exit(0);", "    return 0;", "}", ""])
+
+
+def build_rv32(archive: Path, work: Path, vectors: list[list[np.ndarray]]) -> tuple[Path, Io]:
+    root = work / "mlf"
+    io = unpack(archive, root)
+    (work / "harness.c").write_text(rv_harness(io, vectors))
+    (work / "start.S").write_text(RV_START)
+    (work / "link.ld").write_text(RV_LINK)
+    elf = work / "model.elf"
+    cmd = [RV_GCC, "-march=rv32imc", "-mabi=ilp32", "-O2", "--specs=picolibc.specs", "-nostartfiles",
+           "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-T", str(work / "link.ld"),
+           "-I", str(root / "codegen/host/include"), str(work / "start.S"), *_sources(root),
+           str(work / "harness.c"), "-o", str(elf)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return elf, io
+
+
+def run_rv32(elf: Path, io: Io, timeout: float = 120) -> tuple[list[list[np.ndarray]], list[int]]:
+    """Per vector: its outputs, and the instructions retired by tvmgen_default_run."""
+    proc = subprocess.run([QEMU, "-M", "virt", "-bios", "none", "-nographic", "-kernel", str(elf)],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outs: list[list[np.ndarray]] = []
+    counts: list[int] = []
+    current: list[np.ndarray] = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("OUT"):
+            current.append(np.array([int(h, 16) for h in line.split()[1:]], np.uint8).astype(np.int8))
+        elif m := re.match(r"INSTRET (\d+)$", line.strip()):
+            counts.append(int(m.group(1)))
+            outs.append(current)
+            current = []
+        elif "FAIL" in line:
+            raise AssertionError(f"tvmgen_default_run failed on the core: {line}")
+    return outs, counts
