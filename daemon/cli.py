@@ -148,6 +148,8 @@ def _start_extras(settings: Settings, daemon: Any) -> list[Any]:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.intake.intake import Queued
+    from daemon.record import RunRecord
     from daemon.service import Daemon
 
     model = Path(args.model)
@@ -156,54 +158,62 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     progress = _Progress(sys.stderr)
     daemon = Daemon(settings, progress=progress)  # the same intake and runner as `benchd watch`, in the foreground
     store = daemon.store
-    accepted = daemon.intake.accept(model, force=args.force, move=False)
-    assert accepted is not None
-    if accepted.status == "queued":
-        row = store.claim_run(accepted.run_id)
+    decision = daemon.drop(model, force=args.force, move=False)
+    if decision is None:
+        raise BenchdError(f"{model} disappeared before benchd could read it")
+    if isinstance(decision, Queued):
+        row = store.claim_run(decision.run_id)
         if row is None:
-            raise BenchdError(f"run {accepted.run_id} was taken by a running daemon; see `benchd status`")
-        result = daemon.execute(row)
+            raise BenchdError(f"run {decision.run_id} was taken by a running daemon; see `benchd status`")
+        record = daemon.execute(row)
         from daemon.reporters.registry import flush_deliveries
 
         pending = flush_deliveries(settings, store, timeout_s=15)
         if pending:
             sys.stderr.write(f"  {pending} webhook delivery(ies) pending: `benchd watch` will retry them\n")
     else:
-        done = store.get_run(accepted.run_id)
-        if done is None or not done["result_dir"]:
-            raise BenchdError(f"run {accepted.run_id} has no result yet; see `benchd status`")
-        result = json.loads((Path(done["result_dir"]) / "result.json").read_text())
-    progress.done(result, accepted)
+        done = store.get_run(decision.run_id)
+        if done is None or not done.result_dir:
+            raise BenchdError(f"run {decision.run_id} has no result yet; see `benchd status`")
+        record = RunRecord.from_json((Path(done.result_dir) / "result.json").read_text(encoding="utf-8"))
+    progress.done(record, decision)
     if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-    return EXIT.get(result["status"], 2)
+        sys.stdout.write(record.to_json())
+    return EXIT.get(record.status, 2)
 
 
 class _Progress:
-    """A live, line-based progress display for `benchd run` (stderr, so --json stays clean)."""
+    """A live, line-based progress display for `benchd run` (stderr, so --json stays clean): a journal
+    subscriber like the reporters."""
 
+    name = "progress"
     MARK = {"success": "ok", "failure": "FAILED", "error": "ERROR", "skipped": "skipped"}
 
     def __init__(self, out: Any) -> None:
         self.out = out
 
-    def __call__(self, event: str, **f: Any) -> None:
-        if event == "step_started":
-            self.out.write(f"  .. {f['job']} / {f['name']}\n")
-        elif event == "step_finished":
-            error = f" - {f['error']}" if f.get("error") else ""
-            self.out.write(f"  {self.MARK.get(f['status'], f['status'])} {f['job']} / {f['step']} "
-                           f"({f['duration_s']:.1f} s){error}\n")
-        elif event == "job_skipped":
-            self.out.write(f"  -- {f['job']} skipped: {f['reason']}\n")
+    def on_event(self, event: Any, record: Any) -> None:
+        from daemon.record import JobStarted, StepFinished, StepStarted
+
+        if isinstance(event, StepStarted):
+            self.out.write(f"  .. {event.job_id} / {event.step.name or event.step.id}\n")
+        elif isinstance(event, StepFinished) and event.step.status not in ("skipped", "cancelled"):
+            step = event.step
+            error = f" - {step.error}" if step.error else ""
+            self.out.write(f"  {self.MARK.get(step.status, step.status)} {event.job_id} / {step.id} "
+                           f"({step.duration_s:.1f} s){error}\n")
+        elif isinstance(event, JobStarted) and event.job.status == "skipped":
+            self.out.write(f"  -- {event.job.id} skipped: {event.job.skip_reason}\n")
+        else:
+            return
         self.out.flush()
 
-    def done(self, result: dict[str, Any], accepted: Any) -> None:
-        if accepted.status == "duplicate":
-            self.out.write(f"{accepted.message} (use --force to run again)\n")
-        for error in result.get("errors", []):
-            self.out.write(f"  {error['where']}: {error['message']}\n")
-        self.out.write(f"{result['status']}: {result['model'].get('name')} (run {result['run_id']})\n")
+    def done(self, record: Any, decision: Any) -> None:
+        if decision.__class__.__name__ == "Duplicate":
+            self.out.write(f"same content and pipeline as run {decision.of_run} (use --force to run again)\n")
+        for error in record.errors:
+            self.out.write(f"  {error.where}: {error.message}\n")
+        self.out.write(f"{record.status}: {record.model.name} (run {record.run_id})\n")
         self.out.flush()
 
 

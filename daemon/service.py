@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -42,6 +41,7 @@ class Daemon:
         self._wake = threading.Condition()
         self._stopping = False
         self._workers: list[threading.Thread] = []
+        self._watching = False
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, watch: bool = True) -> None:
@@ -49,13 +49,14 @@ class Daemon:
         requeued, failed = self.store.recover_interrupted()
         if requeued or failed:
             _log.warning("recovered interrupted runs", requeued=requeued, failed=failed)
-        for i in range(self.settings.parallel_runs):
-            worker = threading.Thread(target=self._work, name=f"benchd-worker-{i}", daemon=True)
+        self._workers = [threading.Thread(target=self._work, name=f"benchd-worker-{i}", daemon=True)
+                         for i in range(self.settings.parallel_runs)]
+        for worker in self._workers:
             worker.start()
-            self._workers.append(worker)
         self.drops.start()
         if watch:
             self.watcher.start()
+            self._watching = True
         for path in self.watcher.scan():
             self.drops.put(path)
         _log.info("watching", inbox=str(self.settings.inbox), results=str(self.settings.results),
@@ -64,7 +65,8 @@ class Daemon:
     def stop(self, grace: float = 10.0) -> None:
         """Stop taking drops; let running steps finish for `grace` seconds, then stop them. A run cut
         short this way goes back to the queue and runs again at the next start."""
-        self.watcher.stop()
+        if self._watching:
+            self.watcher.stop()
         self.drops.stop()
         with self._wake:
             self._stopping = True
@@ -118,7 +120,8 @@ class Daemon:
     def execute(self, row: RunRow) -> RunRecord:
         out = result_dir(self.settings.results, row.model_name, row.id)
         sidecar, sidecar_error = wiring.sidecar(row.sidecar)
-        journal = Journal([*self._subscribers(row, out, sidecar)])
+        extra = [self.progress] if self.progress is not None else []
+        journal = Journal(wiring.subscribers(self.store, self.reporters, row, out, sidecar, extra))
         started = time.time()
         status = self._run(row, out, journal)
         if status == "cancelled" and self.runner.cancel.is_set():
@@ -132,10 +135,6 @@ class Daemon:
         self.store.finish_run(row.id, record.status, record.errors[0].message if record.errors else None, out)
         self._file_away(row, record.status)
         return record
-
-    def _subscribers(self, row: RunRow, out: Path, sidecar: dict[str, object]) -> Sequence[Subscriber]:
-        extra = [self.progress] if self.progress is not None else []
-        return wiring.subscribers(self.store, self.reporters, row, out, sidecar, extra)
 
     def _run(self, row: RunRow, out: Path, journal: Journal) -> str:
         model = ModelInfo(row.model_name, row.sha256 or None, row.size)

@@ -26,13 +26,13 @@ from daemon.store.rows import RunRow
 
 
 def load(pipeline_file: str) -> Workflow:
-    return load_workflow(Path(pipeline_file))
+    return load_workflow(Path(pipeline_file), actions.ACTIONS)
 
 
 def pipeline_ref(settings: Settings) -> Callable[[], PipelineRef]:
     def current() -> PipelineRef:
         try:
-            wf = load_workflow(find_workflow(settings.pipeline, settings.pipelines_dir))
+            wf = load_workflow(find_workflow(settings.pipeline, settings.pipelines_dir), actions.ACTIONS)
         except BenchdError as exc:  # a broken pipeline still gets every drop an error result
             return PipelineRef(settings.pipeline, "", str(exc))
         return PipelineRef(str(wf.file), wf.sha256)

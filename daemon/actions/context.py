@@ -21,10 +21,6 @@ class ActionError(BenchdError):
     """The action failed for a reason a lab engineer can act on; the message says which."""
 
 
-def input_env_name(name: str) -> str:
-    return "BENCHD_INPUT_" + name.upper().replace("-", "_")
-
-
 @dataclass
 class ActionContext:
     name: str

@@ -97,6 +97,8 @@ def fold(record: RunRecord, event: Event) -> RunRecord:
             return _merge_metrics(record, event.metrics)
         case Log():
             entry = ErrorEntry(event.where, event.message)
+            if entry in record.errors or entry in record.warnings:
+                return record  # the same note twice (a reporter failing at start and at the end) says nothing new
             if event.level == "error":
                 return replace(record, errors=record.errors + (entry,))
             return replace(record, warnings=record.warnings + (entry,))

@@ -16,13 +16,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from daemon.errors import ReportError
 from daemon.log import get_logger
+from daemon.record import RunRecord
 from daemon.reporters.base import RunInfo
 from daemon.settings import WebhookSettings
 from daemon.store.db import Store
@@ -56,12 +56,12 @@ class WebhookReporter:
     def on_start(self, run: RunInfo) -> None:
         pass  # one post per run, at the end: receivers get a complete result.json
 
-    def report(self, run: RunInfo, result: dict[str, Any]) -> None:
+    def report(self, run: RunInfo, record: RunRecord) -> None:
         if not self._has_secret:
             raise ReportError(f"webhook {redact(self.settings.url)}: no signing secret: set the environment "
                               f"variable {self.settings.secret_env} for benchd (never in benchd.toml); "
                               "the result was not queued")
-        body = json.dumps(result, ensure_ascii=False, sort_keys=True).encode()
+        body = json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True).encode()
         if self.outbox.enqueue(self.settings.url, run.run_id, body):
             _log.info("webhook queued", run=run.run_id, endpoint=redact(self.settings.url))
 

@@ -148,7 +148,7 @@ class Outbox:
         return [Delivery.from_row(r) for r in rows]
 
     def pending_endpoints(self) -> list[str]:
-        return [r[0] for r in self.store.query("SELECT DISTINCT endpoint FROM outbox WHERE state = 'pending'")]
+        return [r["endpoint"] for r in self.store.query("SELECT DISTINCT endpoint FROM outbox WHERE state = 'pending'")]
 
     def of_run(self, run_id: str) -> list[Delivery]:
         return [Delivery.from_row(r) for r in self.store.query(

@@ -26,7 +26,7 @@ from report_fixtures import make_run, sample_result  # noqa: E402
 
 from daemon.reporters.base import RunInfo  # noqa: E402
 from daemon.reporters.dashboard.server import DashboardServer  # noqa: E402
-from daemon.reporters.result import write_json  # noqa: E402
+from daemon.reporters.files import write_json  # noqa: E402
 from daemon.reporters.webhook import DeliveryWorker, WebhookReporter  # noqa: E402
 from daemon.settings import DashboardSettings, Settings, WebhookSettings  # noqa: E402
 from daemon.store.db import Store  # noqa: E402

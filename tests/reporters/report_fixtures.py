@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from daemon.reporters.result import write_json
+from daemon.record import RunRecord
+from daemon.reporters.files import write_json
 from daemon.store.db import Store
 
 SECRET = "s3cret-for-tests"
@@ -57,6 +58,11 @@ def sample_result(run_id: str, status: str = "success", **extra: Any) -> dict[st
     }
     result.update(extra)
     return result
+
+
+def record_of(result: dict[str, Any]) -> RunRecord:
+    """A sample result as the typed record reporters receive."""
+    return RunRecord.from_dict(result)
 
 
 def make_run(store: Store, results: Path, status: str = "success", model: str = "kws.tflite",

@@ -13,7 +13,7 @@ import pytest
 from report_fixtures import make_run, sample_result
 
 from daemon.reporters.dashboard.server import DashboardServer
-from daemon.reporters.result import write_json
+from daemon.reporters.files import write_json
 from daemon.settings import DashboardSettings, Settings
 from daemon.store.db import Store
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_fixtures import sample_result
+from report_fixtures import record_of, sample_result
 from structlog.testing import capture_logs
 
 from daemon.errors import ReportError
@@ -99,7 +99,7 @@ def run(tmp_path: Path, sidecar: dict[str, Any] | None = None) -> RunInfo:
 def test_pending_then_success_with_link_to_the_dashboard(github: FakeGithub, tmp_path: Path) -> None:
     reporter = GithubReporter(GithubSettings(api_url=github.url), {"GITHUB_TOKEN": TOKEN}, "http://bench:8737")
     reporter.on_start(run(tmp_path))
-    reporter.report(run(tmp_path), sample_result("run-1"))
+    reporter.report(run(tmp_path), record_of(sample_result("run-1")))
     assert [s["state"] for s in github.statuses] == ["pending", "success"]
     assert {s["context"] for s in github.statuses} == {"benchd"}
     assert github.statuses[1]["target_url"] == "http://bench:8737/#run=run-1"
@@ -110,7 +110,7 @@ def test_failure_names_the_failing_part_within_140_chars(github: FakeGithub, tmp
     reporter = GithubReporter(GithubSettings(api_url=github.url), {"GITHUB_TOKEN": TOKEN})
     long_error = [{"where": "compile-host", "message": "validate failed: " + "x" * 300}]
     reporter.report(run(tmp_path, {**SIDECAR, "context": "bench/c3"}),
-                    sample_result("run-1", "failure", errors=long_error))
+                    record_of(sample_result("run-1", "failure", errors=long_error)))
     (status,) = github.statuses
     assert status["state"] == "failure" and status["context"] == "bench/c3" and "target_url" not in status
     assert "compile-host: validate failed" in status["description"] and len(status["description"]) <= 140
@@ -119,7 +119,7 @@ def test_failure_names_the_failing_part_within_140_chars(github: FakeGithub, tmp
 def test_missing_token_is_a_clear_error_without_any_request(github: FakeGithub, tmp_path: Path) -> None:
     reporter = GithubReporter(GithubSettings(api_url=github.url, token_env="BENCH_GH"), {})
     with pytest.raises(ReportError, match="set the environment variable BENCH_GH to a token"):
-        reporter.report(run(tmp_path), sample_result("run-1"))
+        reporter.report(run(tmp_path), record_of(sample_result("run-1")))
     assert github.statuses == []
 
 
@@ -127,7 +127,7 @@ def test_rejected_token_is_explained_and_never_logged(github: FakeGithub, tmp_pa
     bad = "ghp_revoked_but_still_secret"
     reporter = GithubReporter(GithubSettings(api_url=github.url), {"GITHUB_TOKEN": bad})
     with capture_logs() as logs, pytest.raises(ReportError) as err:
-        reporter.report(run(tmp_path), sample_result("run-1"))
+        reporter.report(run(tmp_path), record_of(sample_result("run-1")))
     assert "HTTP 401 'Bad credentials'" in str(err.value) and "renew it" in str(err.value)
     assert bad not in str(err.value) and bad not in repr(logs)
 
@@ -142,7 +142,7 @@ def test_no_sidecar_or_a_malformed_one_posts_nothing(github: FakeGithub, tmp_pat
     reporter = GithubReporter(GithubSettings(api_url=github.url), {})  # no token needed when nothing is posted
     for sidecar in ({}, {"_error": "kws.tflite.json: not valid JSON"}):
         reporter.on_start(run(tmp_path, sidecar))
-        reporter.report(run(tmp_path, sidecar), sample_result("run-1"))
+        reporter.report(run(tmp_path, sidecar), record_of(sample_result("run-1")))
     assert github.statuses == []
 
 
@@ -151,24 +151,30 @@ def test_unreachable_api_is_a_report_error(tmp_path: Path) -> None:
 
     reporter = GithubReporter(GithubSettings(api_url=f"http://127.0.0.1:{free_port()}"), {"GITHUB_TOKEN": TOKEN})
     with pytest.raises(ReportError, match="unreachable .*api_url"):
-        reporter.report(run(tmp_path), sample_result("run-1"))
+        reporter.report(run(tmp_path), record_of(sample_result("run-1")))
 
 
 def test_a_rejected_token_leaves_the_runs_status_alone(github: FakeGithub, tmp_path: Path, monkeypatch) -> None:
-    """Through the daemon's own reporter loop: the error lands in result["errors"], the status stays."""
-    from daemon.service import Reporting
+    """Through the run's journal: the error lands in the record's errors, the status stays."""
+    from daemon.record import Journal, RunFinished, RunStarted
+    from daemon.reporters.base import JournalReporter
+    from daemon.reporters.files import FilesReporter
+    from daemon.reporters.registry import build_reporters
     from daemon.store.db import Store
 
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_wrong")
     settings = Settings(report=ReportSettings(github=GithubSettings(api_url=github.url), junit=True))
     store = Store(tmp_path / "benchd.sqlite3")
     try:
-        reporting = Reporting(settings, store)
-        result = sample_result("run-1")
-        reporting.on_start(run(tmp_path))
-        errors = reporting.report(run(tmp_path), result)
+        record = record_of(sample_result("run-1"))
+        journal = Journal([*(JournalReporter(r, run(tmp_path)) for r in build_reporters(settings, store)),
+                           FilesReporter(tmp_path)])
+        journal.emit(RunStarted("run-1", record.model, record.pipeline, 0.0))
+        journal.emit(RunFinished("success", 1.0, 1.0))
     finally:
         store.close()
-    assert result["status"] == "success"
-    assert [e["where"] for e in errors] == ["report/github"] and "Bad credentials" in errors[0]["message"]
+    written = json.loads((tmp_path / "result.json").read_text())
+    assert written["status"] == "success"
+    assert [e["where"] for e in written["errors"]] == ["report/github"]
+    assert "Bad credentials" in written["errors"][0]["message"]
     assert (tmp_path / "junit.xml").is_file(), "the other reporters still ran"

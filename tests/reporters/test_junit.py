@@ -7,14 +7,14 @@ from pathlib import Path
 # junitparser is a dev dependency: a missing one must fail, never skip.
 import junitparser
 import pytest
-from report_fixtures import sample_result
+from report_fixtures import record_of, sample_result
 
 from daemon.reporters.base import RunInfo
 from daemon.reporters.junit import JunitReporter
 
 
 def write(tmp_path: Path, result: dict) -> Path:
-    JunitReporter().report(RunInfo(result["run_id"], "kws.tflite", "ab" * 32, tmp_path / "out"), result)
+    JunitReporter().report(RunInfo(result["run_id"], "kws.tflite", "ab" * 32, tmp_path / "out"), record_of(result))
     return tmp_path / "out" / "junit.xml"
 
 

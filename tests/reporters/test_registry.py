@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import httpx
-from report_fixtures import SECRET, Receiver, free_port, sample_result, wait_for
+from report_fixtures import SECRET, Receiver, free_port, record_of, sample_result, wait_for
 
 from daemon.reporters.base import RunInfo
 from daemon.reporters.registry import REPORTERS, build_reporters, flush_deliveries, start_background
@@ -37,7 +37,8 @@ def test_watch_background_delivers_and_serves(store: Store, receiver: Receiver, 
     try:
         assert len(background) == 2
         for reporter in build_reporters(settings, store, ENV):
-            reporter.report(RunInfo("run-1", "kws.tflite", "ab" * 32, tmp_path / "r"), sample_result("run-1"))
+            info = RunInfo("run-1", "kws.tflite", "ab" * 32, tmp_path / "r")
+            reporter.report(info, record_of(sample_result("run-1")))
         wait_for(lambda: receiver.accepted() == ["run-1"], what="delivery by the background worker")
         url = f"http://127.0.0.1:{settings.dashboard.port}/healthz"
         assert httpx.get(url, timeout=5).json() == {"ok": True}

@@ -36,28 +36,31 @@ def test_malformed_sidecar_says_what_is_wrong_and_how_it_should_look(text: str, 
     assert message in str(err.value)
 
 
-def test_intake_records_a_malformed_sidecar_and_still_queues_the_run(tmp_path, samples) -> None:
-    """Through the daemon's intake: the error is kept for the result, the model is still benchmarked."""
+def test_a_malformed_sidecar_is_an_error_in_the_result_and_the_model_still_runs(samples, tmp_path):
+    """Through the daemon: the sidecar's error is kept for the result, the model is still benchmarked."""
     import json
     import shutil
 
-    from daemon.intake.intake import Intake
+    from daemon.service import Daemon
     from daemon.settings import Settings
-    from daemon.store.db import Store
 
-    settings = Settings(inbox=tmp_path / "inbox", results=tmp_path / "results", state=tmp_path / "state")
+    wf = tmp_path / "wf.yml"
+    wf.write_text("jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+    settings = Settings(inbox=tmp_path / "inbox", results=tmp_path / "results", state=tmp_path / "state",
+                        pipeline=str(wf), executor="local")
     settings.inbox.mkdir()
     model = settings.inbox / "kws.tflite"
     shutil.copy(samples["kws_xs.tflite"], model)
     (settings.inbox / "kws.tflite.json").write_text('{"repo": "lab/kws", "sha": ')
-    store = Store(settings.db_path)
+    daemon = Daemon(settings)
     try:
-        accepted = Intake(settings, store).accept(model, move=False)
-        assert accepted is not None and accepted.status == "queued"
-        row = store.get_run(accepted.run_id)
-        assert row is not None
-        assert json.loads(row["sidecar"]) == {
-            "_error": "kws.tflite.json: not valid JSON (Expecting value at line 1 column 28); "
-                      'expected e.g. {"repo": "owner/name", "sha": "<full 40-hex commit id>", "context": "benchd"}'}
+        decision = daemon.drop(model)
+        row = daemon.store.claim_run(decision.run_id)
+        record = daemon.execute(row)
     finally:
-        store.close()
+        daemon.store.close()
+    assert [j.status for j in record.jobs] == ["success"]
+    assert [e.where for e in record.errors] == ["sidecar"]
+    assert "not valid JSON (Expecting value at line 1 column 28)" in record.errors[0].message
+    written = json.loads(next(settings.results.rglob("result.json")).read_text())
+    assert written["errors"][0]["where"] == "sidecar"

@@ -8,7 +8,7 @@ from pathlib import Path
 from report_fixtures import make_run
 
 from daemon.reporters import views
-from daemon.reporters.result import write_json
+from daemon.reporters.files import write_json
 from daemon.store.db import Store
 from daemon.store.outbox import Outbox
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report_fixtures import SECRET, Receiver, free_port, sample_result, wait_for
+from report_fixtures import SECRET, Receiver, free_port, record_of, sample_result, wait_for
 from structlog.testing import capture_logs
 
 from daemon.errors import ReportError
@@ -26,7 +26,7 @@ def info(run_id: str, tmp_path: Path) -> RunInfo:
 
 
 def report(store: Store, settings: WebhookSettings, run_id: str, tmp_path: Path) -> None:
-    WebhookReporter(settings, store, ENV).report(info(run_id, tmp_path), sample_result(run_id))
+    WebhookReporter(settings, store, ENV).report(info(run_id, tmp_path), record_of(sample_result(run_id)))
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_a_run_is_queued_once_and_never_posted_again_after_2xx(store: Store, rec
 def test_missing_secret_is_a_clear_error_and_nothing_is_queued(store: Store, tmp_path: Path) -> None:
     reporter = WebhookReporter(WebhookSettings(url="http://127.0.0.1:9/hooks/T000/SECRETPATH"), store, {})
     with pytest.raises(ReportError, match="set the environment variable BENCHD_WEBHOOK_SECRET") as err:
-        reporter.report(info("run-1", tmp_path), sample_result("run-1"))
+        reporter.report(info("run-1", tmp_path), record_of(sample_result("run-1")))
     assert "SECRETPATH" not in str(err.value), "a URL's path may be a credential: not in messages"
     assert Outbox(store).all() == []
 

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DAEMON = textwrap.dedent("""
     import sys, threading
     from pathlib import Path
+    from daemon.record import RunRecord
     from daemon.reporters.base import RunInfo
     from daemon.reporters.webhook import DeliveryWorker, WebhookReporter
     from daemon.settings import WebhookSettings
@@ -33,7 +34,7 @@ DAEMON = textwrap.dedent("""
     reporter = WebhookReporter(settings, store, env)
     for run_id in ("run-1", "run-2"):
         info = RunInfo(run_id, "kws.tflite", "ab" * 32, db.parent / run_id)
-        reporter.report(info, {"schema": 1, "run_id": run_id, "status": "success"})
+        reporter.report(info, RunRecord(run_id=run_id, status="success"))
     print("queued", flush=True)
     threading.Event().wait()
 """)
