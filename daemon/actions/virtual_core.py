@@ -21,6 +21,7 @@ from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.resultline import InferenceResult
 from daemon.modelfile import describe_model
 from daemon.virtcore import VirtCoreError, build_firmware, elf_size, run_firmware, vectors_for
+from daemon.virtcore.toolchain import toolchain_versions
 
 DEFAULT_ARCHIVE = "reference-c.tar"
 BACKENDS = ("reference-c", "tvm")
@@ -61,6 +62,7 @@ def run(ctx: ActionContext) -> None:
         "rom_bytes": usage.rom_bytes, "ram_bytes": usage.ram_bytes, "arena_bytes": firmware.mlf.workspace_bytes(),
         "vectors": len(vectors), "bit_exact": sum(exact),
         "outputs": [list(r.out) if r.out is not None else r.out_sha256 for r in outcome.results],
+        "toolchain": toolchain_versions(),  # beside the image digest: which compiler and QEMU made the figures
     }
     ctx.add_metrics("virtual", metrics)
     for key in ("instructions", "rom_bytes", "ram_bytes", "bit_exact"):

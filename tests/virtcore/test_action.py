@@ -34,6 +34,8 @@ def test_an_archive_that_is_not_the_model_is_caught(samples: dict[str, Path], tm
     assert virtual["outputs"] == [expected_transform(v, 12) for v in vectors]  # what the firmware computed
     assert virtual["bit_exact"] == 0 and virtual["vectors"] == 2 and virtual["backend"] == "reference-c"
     assert virtual["instructions"] > 12 and virtual["rom_bytes"] > 2 * 1960 and virtual["ram_bytes"] > 0
+    assert "riscv64-unknown-elf-gcc" in virtual["toolchain"]["gcc-riscv64-unknown-elf"]
+    assert "QEMU emulator version" in virtual["toolchain"]["qemu-system-riscv32"]
 
 
 def test_tvm_outputs_are_counted_not_failed_and_inputs_npy_is_used(samples: dict[str, Path], tmp_path: Path) -> None:
@@ -59,3 +61,11 @@ def test_a_float_model_is_refused(samples: dict[str, Path], tmp_path: Path) -> N
     write_archive(tmp_path / "reference-c.tar", 1960, 12)
     proc = _action(samples["kws_float.tflite"], tmp_path)
     assert proc.returncode == 1 and "runs full-integer int8 models" in proc.stdout
+
+
+def test_the_image_record_of_versions_wins_over_asking_the_tools(tmp_path: Path) -> None:
+    from daemon.virtcore.toolchain import toolchain_versions
+
+    record = tmp_path / "riscv-versions.json"
+    record.write_text('{"qemu-system-misc": "1:7.2+dfsg-7+deb12u18+b3"}')
+    assert toolchain_versions(record) == {"qemu-system-misc": "1:7.2+dfsg-7+deb12u18+b3"}
