@@ -28,7 +28,7 @@ def run(ctx: ActionContext) -> None:
     firmware = Path(ctx.get("firmware") or ctx.workspace / "firmware")
     top = ctx.get_int("baud", BAUDS[0])
     bauds = tuple(b for b in BAUDS if b <= top) or (BAUDS[-1],)
-    state, settings = state_dir(ctx.env, ctx.workspace), board_settings(ctx.env)
+    state, settings = state_dir(ctx.env, ctx.workspace), board_settings(ctx.env, ctx.workspace)
     run_id = ctx.env.get("BENCHD_RUN_ID", "")
     bundle = load_bundle(firmware)
     board = find_board(ref, ctx.workspace, settings, state)

@@ -64,7 +64,7 @@ def run(ctx: ActionContext) -> None:
     timeout_s = ctx.get_float("timeout-seconds", 30.0)
     judge = ConsoleJudge(ctx.get("expect", "BENCHD_RESULT") or "BENCHD_RESULT", ctx.get_int("count", 1),
                          ctx.get_int("boot-loop-after", 3))
-    state, settings = state_dir(ctx.env, ctx.workspace), board_settings(ctx.env)
+    state, settings = state_dir(ctx.env, ctx.workspace), board_settings(ctx.env, ctx.workspace)
     run_id = ctx.env.get("BENCHD_RUN_ID", "")
     board = find_board(ref, ctx.workspace, settings, state)
     folder = board_dir(ctx.workspace, board.id)

@@ -7,7 +7,6 @@ as long as one. A board leased by a running job is not touched; it is reported f
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -134,10 +133,9 @@ def discover(settings: BoardSettings, state: Path | None = None,
 
 def find_board(board: str, workspace: Path | None, settings: BoardSettings, state: Path | None) -> Board:
     """An id (or port) from `$BENCHD_WORKSPACE/.benchd/boards.json`, else from a fresh discovery."""
-    listed: list[dict[str, Any]] = []
-    path = workspace / ".benchd" / "boards.json" if workspace else None
-    if path is not None and path.is_file():
-        listed = json.loads(path.read_text(encoding="utf-8"))
+    from daemon.boards.stepenv import read_boards_file
+
+    listed = read_boards_file(workspace).get("boards") or []
     for entry in listed:
         if board in (entry.get("id"), entry.get("port")):
             keys = Board.__dataclass_fields__

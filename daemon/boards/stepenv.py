@@ -1,20 +1,47 @@
 """What a board action (a step process) needs from benchd's configuration, read the one sanctioned way.
 
-Step processes do not get a Settings object handed over; they rebuild the `[boards]` section through
-`load_settings` from the environment the runner passes on (`BENCHD_BOARDS_*`, `BENCHD_CONFIG`), so the
-precedence rules stay those of settings.py. The state folder comes from `BENCHD_STATE`.
+The runner writes `$BENCHD_WORKSPACE/.benchd/boards.json` at the run's start: the boards it found and the
+`[boards]` settings in force, as values. Steps read that file; they never rebuild settings from the
+environment. Run by hand outside benchd (no such file), a board action falls back to `load_settings`.
+The state folder comes from `BENCHD_STATE`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from daemon.errors import BoardError, ConfigError
 from daemon.settings import BoardSettings, load_settings
 
 
-def board_settings(env: Mapping[str, str]) -> BoardSettings:
+def boards_file(workspace: Path) -> Path:
+    return workspace / ".benchd" / "boards.json"
+
+
+def read_boards_file(workspace: Path | None) -> dict[str, Any]:
+    """{"settings": {...}, "boards": [...]} as the runner wrote it; empty when there is none."""
+    path = boards_file(workspace) if workspace else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BoardError(f"{path} is unreadable ({exc}): re-run the pipeline") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def board_settings(env: Mapping[str, str], workspace: Path | None = None) -> BoardSettings:
+    listed = read_boards_file(workspace).get("settings")
+    if isinstance(listed, dict):
+        try:
+            return BoardSettings(allow=tuple(listed["allow"]), deny=tuple(listed["deny"]),
+                                 ports=tuple(listed["ports"]), quarantine_after=int(listed["quarantine_after"]),
+                                 lease_s=float(listed["lease_s"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BoardError(f"{boards_file(workspace or Path())} has no valid settings ({exc})") from exc
     try:
         return load_settings(env=env).boards
     except ConfigError as exc:

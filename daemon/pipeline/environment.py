@@ -31,11 +31,3 @@ def write_boards_file(path: Path, settings: BoardSettings, boards: Sequence[Any]
                      "quarantine_after": settings.quarantine_after, "lease_s": settings.lease_s},
         "boards": [b.to_dict() for b in boards],
     }), encoding="utf-8")
-
-
-def board_environment(settings: BoardSettings) -> dict[str, str]:
-    """The [boards] section for board actions that still read it from the environment."""
-    return {"BENCHD_BOARDS_ALLOW": ",".join(settings.allow), "BENCHD_BOARDS_DENY": ",".join(settings.deny),
-            "BENCHD_BOARDS_PORTS": ",".join(settings.ports),
-            "BENCHD_BOARDS_QUARANTINE_AFTER": str(settings.quarantine_after),
-            "BENCHD_BOARDS_LEASE_S": str(settings.lease_s)}

@@ -224,8 +224,6 @@ class StepSequence:
         files = {k: io_dir / f"{slug}.{k}" for k in ("output", "metrics", "summary")}
         env = environment.step_environment(run.r.settings, run.req.run_id, run.req.model_path, run.workspace,
                                            key, step.id, files)
-        if job.runs_on.startswith("board:"):
-            env.update(environment.board_environment(run.r.settings.boards))
         env.update({**run.base_values["env"], **steps.render_env(job.env, ctx), **steps.render_env(step.env, ctx)})
         log_path = run.out_dir / "logs" / _slug(key) / f"{step.index + 1}-{_slug(step.id)}.log"
         log_rel = str(log_path.relative_to(run.out_dir))

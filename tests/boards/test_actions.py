@@ -11,6 +11,7 @@ from daemon.actions import flash, monitor
 from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.discovery import discover
 from daemon.boards.health import BoardHealth
+from daemon.pipeline.environment import write_boards_file
 from daemon.settings import BoardSettings
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(60)]
@@ -27,10 +28,10 @@ def context(name: str, workspace: Path, state: Path, **inputs: str) -> ActionCon
 def setup(sim, tmp_path: Path, firmware: Path) -> tuple[Path, Path, str]:
     workspace, state = tmp_path / "ws", tmp_path / "state"
     (workspace / ".benchd").mkdir(parents=True)
-    (workspace / "benchd.toml").write_text("[boards]\nquarantine_after = 2\n")
     (workspace / "firmware").symlink_to(firmware)
-    boards = discover(BoardSettings(ports=tuple(sim.ports)), state)
-    (workspace / ".benchd" / "boards.json").write_text(json.dumps([b.to_dict() for b in boards]))
+    settings = BoardSettings(ports=tuple(sim.ports), quarantine_after=2)
+    boards = discover(settings, state)
+    write_boards_file(workspace / ".benchd" / "boards.json", settings, boards)  # as the runner does
     return workspace, state, boards[0].id
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from daemon.boards.bundle import load_bundle
 from daemon.boards.discovery import discover
+from daemon.pipeline.environment import write_boards_file
 from daemon.settings import BoardSettings
 from tests.boards.conftest import MODEL_SHA
 
@@ -47,8 +48,9 @@ def test_two_boards_flashed_in_parallel_then_monitored(simulator, firmware: Path
     workspace, state = tmp_path / "ws", tmp_path / "state"
     (workspace / ".benchd").mkdir(parents=True)
     (workspace / "firmware").symlink_to(firmware)
-    boards = discover(BoardSettings(ports=tuple(sim.ports)), state)
-    (workspace / ".benchd" / "boards.json").write_text(json.dumps([b.to_dict() for b in boards]))
+    settings = BoardSettings(ports=tuple(sim.ports))
+    boards = discover(settings, state)
+    write_boards_file(workspace / ".benchd" / "boards.json", settings, boards)  # as the runner does
     ids = [b.id for b in boards]
     assert len(set(ids)) == 2 and all(b.chip == "ESP32-C3" for b in boards)
 
