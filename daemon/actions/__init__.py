@@ -10,6 +10,7 @@ ACTIONS: dict[str, str] = {
     "monitor": "daemon.actions.monitor",
     "migrate-tuning": "daemon.actions.migrate_tuning",
     "virtual-core": "daemon.actions.virtual_core",
+    "compile-c": "daemon.actions.compile_c",
 }
 
 

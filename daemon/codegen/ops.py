@@ -172,6 +172,14 @@ def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
     geo = _geometry(op, in_h, in_w, k_h, k_w, dil_h, dil_w)
     _check_out(op, out, (n, geo["out_h"], geo["out_w"], oc))
     wq, scales = _weights(op, w, oc)
+    if in_c == 1:
+        # One input channel: every output channel is a plain filter over it, i.e. a CONV_2D with oc
+        # filters of k_h x k_w x 1 (same arithmetic, same padding rule), and the faster kernel.
+        mv, consts = _matvec(x, out, wq.reshape(k_h * k_w, oc).T, scales, _bias(g, op, 2, oc), _act(g, op), False)
+        fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": 1, **geo, "k_h": k_h, "k_w": k_w,
+                  "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point, "gather": 1, "mv": mv}
+        return Step(op.index, op.opcode, "bd_conv2d", "bd_conv_params", fields, consts, [x.index], [out.index],
+                    scratch_bytes=k_h * k_w, takes_scratch=True, macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)
     w2d = wq.reshape(k_h * k_w, oc).T  # [oc][taps]
     lo, hi = _act(g, op)
     mult, shift = _requant(x.scale, scales, out.scale)

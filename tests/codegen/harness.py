@@ -186,8 +186,9 @@ def build_rv32(archive: Path, work: Path, vectors: list[list[np.ndarray]]) -> tu
 
 def run_rv32(elf: Path, io: Io, timeout: float = 120) -> tuple[list[list[np.ndarray]], list[int]]:
     """Per vector: its outputs, and the instructions retired by tvmgen_default_run."""
-    proc = subprocess.run([QEMU, "-M", "virt", "-bios", "none", "-nographic", "-kernel", str(elf)],
-                          capture_output=True, text=True, timeout=timeout)
+    # -icount shift=0: rdinstret counts retired instructions exactly (else it reads host ticks)
+    cmd = [QEMU, "-M", "virt", "-bios", "none", "-nographic", "-icount", "shift=0", "-kernel", str(elf)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     outs: list[list[np.ndarray]] = []
     counts: list[int] = []

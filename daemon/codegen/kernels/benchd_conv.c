@@ -15,34 +15,40 @@ static int8_t finish(const bd_matvec_params *p, int32_t acc, int32_t o) {
     return bd_clamp8(scaled + p->out_zp, p->act_min, p->act_max);
 }
 
-void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
-    const int32_t depth = p->depth;
+/* out[o] for every unit o: the input vector is `rows` runs of depth / rows bytes, `stride` bytes apart
+ * (rows == 1: one contiguous vector). The packed weights run through the rows in the same order. */
+static void matvec_rows(const bd_matvec_params *p, const int8_t *x, int32_t rows, int32_t stride, int8_t *out) {
+    const int32_t run = p->depth / rows;
     const int8_t *w = p->weights;
     int32_t o = 0;
     for (; o + 4 <= p->units; o += 4) {
         int32_t a0 = p->bias[o], a1 = p->bias[o + 1], a2 = p->bias[o + 2], a3 = p->bias[o + 3];
-        const int8_t *xp = x;
-        int32_t k = depth;
-        for (; k >= 2; k -= 2) {
-            const int32_t x0 = xp[0], x1 = xp[1];
-            a0 += x0 * w[0];
-            a1 += x0 * w[1];
-            a2 += x0 * w[2];
-            a3 += x0 * w[3];
-            a0 += x1 * w[4];
-            a1 += x1 * w[5];
-            a2 += x1 * w[6];
-            a3 += x1 * w[7];
-            xp += 2;
-            w += 8;
-        }
-        if (k) {
-            const int32_t x0 = xp[0];
-            a0 += x0 * w[0];
-            a1 += x0 * w[1];
-            a2 += x0 * w[2];
-            a3 += x0 * w[3];
-            w += 4;
+        const int8_t *row = x;
+        int32_t r;
+        for (r = 0; r < rows; r++, row += stride) {
+            const int8_t *xp = row;
+            int32_t k = run;
+            for (; k >= 2; k -= 2) {
+                const int32_t x0 = xp[0], x1 = xp[1];
+                a0 += x0 * w[0];
+                a1 += x0 * w[1];
+                a2 += x0 * w[2];
+                a3 += x0 * w[3];
+                a0 += x1 * w[4];
+                a1 += x1 * w[5];
+                a2 += x1 * w[6];
+                a3 += x1 * w[7];
+                xp += 2;
+                w += 8;
+            }
+            if (k) {
+                const int32_t x0 = xp[0];
+                a0 += x0 * w[0];
+                a1 += x0 * w[1];
+                a2 += x0 * w[2];
+                a3 += x0 * w[3];
+                w += 4;
+            }
         }
         out[o] = finish(p, a0, o);
         out[o + 1] = finish(p, a1, o + 1);
@@ -51,12 +57,31 @@ void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
     }
     for (; o < p->units; o++) {
         int32_t acc = p->bias[o];
-        int32_t k;
-        for (k = 0; k < depth; k++) {
-            acc += (int32_t)x[k] * w[k];
+        const int8_t *row = x;
+        int32_t r, k;
+        for (r = 0; r < rows; r++, row += stride) {
+            for (k = 0; k < run; k++) {
+                acc += (int32_t)row[k] * w[k];
+            }
+            w += run;
         }
-        w += depth;
         out[o] = finish(p, acc, o);
+    }
+}
+
+void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
+    matvec_rows(p, x, 1, 0, out);
+}
+
+/* Short rows (a few bytes, the common case for one-channel inputs) cost less copied inline than
+ * through a memcpy call. */
+static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+    if (n > 32) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    while (n--) {
+        *dst++ = *src++;
     }
 }
 
@@ -74,7 +99,7 @@ static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, in
         }
         src = image + (size_t)iy * p->in_w * in_c;
         if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-            memcpy(dst, src + (size_t)ix0 * in_c, (size_t)row_bytes);
+            copy_bytes(dst, src + (size_t)ix0 * in_c, row_bytes);
             continue;
         }
         for (kx = 0; kx < p->k_w; kx++) {
@@ -90,6 +115,8 @@ static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, in
 
 void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t out_c = p->mv.units;
+    const int32_t span_h = (p->k_h - 1) * p->dil_h;
+    const int32_t row_step = p->dil_h * p->in_w * p->in_c;
     int32_t b, oy, ox;
     for (b = 0; b < p->batches; b++) {
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * p->in_c;
@@ -97,14 +124,16 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (ox = 0; ox < p->out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                const int8_t *patch;
-                if (p->gather) {
-                    gather(p, image, iy0, ix0, scratch);
-                    patch = scratch;
+                if (!p->gather) {
+                    bd_matvec(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, out);
+                } else if (p->dil_w == 1 && iy0 >= 0 && iy0 + span_h < p->in_h && ix0 >= 0 &&
+                           ix0 + p->k_w <= p->in_w) {
+                    /* inside the image: read the patch's rows in place */
+                    matvec_rows(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, p->k_h, row_step, out);
                 } else {
-                    patch = image + ((size_t)iy0 * p->in_w + ix0) * p->in_c;
+                    gather(p, image, iy0, ix0, scratch);
+                    bd_matvec(&p->mv, scratch, out);
                 }
-                bd_matvec(&p->mv, patch, out);
                 out += out_c;
             }
         }

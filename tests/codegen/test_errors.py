@@ -1,0 +1,131 @@
+"""Models the reference backend refuses: each one a CodegenError whose message gives the reason."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import models
+import numpy as np
+import pytest
+
+from daemon.codegen import compile_c, main
+from daemon.errors import CodegenError, ModelError
+
+MS = models.MS
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "model.tflite"
+    path.write_bytes(data)
+    return path
+
+
+def _two_ops(first: str, second_type: int = MS.INT8) -> bytes:
+    g = MS.GraphWriter()
+    q = {"scale": [0.05], "zero_point": [-3]}
+    x = g.tensor("input", (1, 16), MS.INT8, q)
+    y = g.tensor("softmaxed", (1, 16), MS.INT8, {"scale": [1 / 256], "zero_point": [-128]})
+    g.op("SOFTMAX", [x], [y], Beta=1.0)
+    pads = g.tensor("paddings", (2, 2), MS.INT32, data=np.array([[0, 0], [2, 2]]))
+    z = g.tensor("padded", (1, 20), MS.INT8, {"scale": [1 / 256], "zero_point": [-128]})
+    g.op(first, [y, pads], [z])
+    return bytes(g.serialize([x], [z], "two ops"))
+
+
+def test_unsupported_operator_is_named_with_its_index(tmp_path: Path) -> None:
+    with pytest.raises(CodegenError, match=r"operator 1 \(PAD\) is not supported"):
+        compile_c(_write(tmp_path, _two_ops("PAD")), tmp_path / "out.tar")
+    assert not (tmp_path / "out.tar").exists()
+
+
+def test_the_seed_sample_with_pad(samples: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(CodegenError, match=r"unsupported_op.tflite: operator 0 \(PAD\)"):
+        compile_c(samples["unsupported_op.tflite"], tmp_path / "out.tar")
+
+
+def test_float_model(samples: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(CodegenError, match="float model"):
+        compile_c(samples["kws_float.tflite"], tmp_path / "out.tar")
+
+
+def test_uint8_model(tmp_path: Path) -> None:
+    g = MS.GraphWriter()
+    x = g.tensor("input", (1, 8), 3, {"scale": [0.1], "zero_point": [128]})  # TensorType UINT8 = 3
+    y = g.tensor("output", (1, 8), 3, {"scale": [1 / 256], "zero_point": [0]})
+    g.op("SOFTMAX", [x], [y], Beta=1.0)
+    with pytest.raises(CodegenError, match="uint8"):
+        compile_c(_write(tmp_path, bytes(g.serialize([x], [y], "uint8"))), tmp_path / "out.tar")
+
+
+def test_dynamic_shape(tmp_path: Path) -> None:
+    # The input gets a shape signature of [-1, 10] (batch unknown): the writer is patched to add it.
+    g = MS.GraphWriter()
+    x = g.tensor("input", (1, 10), MS.INT8, {"scale": [0.1], "zero_point": [0]})
+    y = g.tensor("output", (1, 10), MS.INT8, {"scale": [1 / 256], "zero_point": [-128]})
+    g.op("SOFTMAX", [x], [y], Beta=1.0)
+    original = MS.GraphWriter._tensor
+
+    def with_signature(b, t):  # type: ignore[no-untyped-def]
+        if t["name"] != "input":
+            return original(b, t)
+        sig = b.CreateNumpyVector(np.array([-1, 10], np.int32))
+        q = MS._table(b, "QuantizationParameters", Scale=b.CreateNumpyVector(np.array([0.1], np.float32)),
+                      ZeroPoint=b.CreateNumpyVector(np.array([0], np.int64)))
+        name, shape = b.CreateString("input"), b.CreateNumpyVector(np.array([1, 10], np.int32))
+        return MS._table(b, "Tensor", Shape=shape, ShapeSignature=sig, Type=MS.INT8, Buffer=0, Name=name,
+                         Quantization=q)
+
+    MS.GraphWriter._tensor = staticmethod(with_signature)
+    try:
+        data = bytearray(g.serialize([x], [y], "dynamic"))
+    finally:
+        MS.GraphWriter._tensor = staticmethod(original)
+    with pytest.raises(CodegenError, match=r"dynamic shape \[-1, 10\]"):
+        compile_c(_write(tmp_path, bytes(data)), tmp_path / "out.tar")
+
+
+def test_two_subgraphs(tmp_path: Path) -> None:
+    import flatbuffers
+    from tflite.Model import Model
+
+    # The model's one subgraph listed twice (as a WHILE or IF body would add a second one).
+    g = MS.GraphWriter()
+    x = g.tensor("input", (1, 10), MS.INT8, {"scale": [0.1], "zero_point": [0]})
+    y = g.tensor("output", (1, 10), MS.INT8, {"scale": [1 / 256], "zero_point": [-128]})
+    g.op("SOFTMAX", [x], [y], Beta=1.0)
+    original = MS._offsets
+
+    def twice(b: flatbuffers.Builder, offsets: list[int]) -> int:
+        return original(b, offsets * 2 if len(offsets) == 1 and twice.subgraph == offsets[0] else offsets)
+
+    twice.subgraph = -1  # type: ignore[attr-defined]
+    original_table = MS._table
+
+    def table(b, kind, **fields):  # type: ignore[no-untyped-def]
+        out = original_table(b, kind, **fields)
+        if kind == "SubGraph":
+            twice.subgraph = out  # type: ignore[attr-defined]
+        return out
+
+    MS._offsets, MS._table = twice, table
+    try:
+        data = g.serialize([x], [y], "two subgraphs")
+    finally:
+        MS._offsets, MS._table = original, original_table
+    assert Model.GetRootAsModel(data, 0).SubgraphsLength() == 2
+    with pytest.raises(CodegenError, match="2 subgraphs"):
+        compile_c(_write(tmp_path, data), tmp_path / "out.tar")
+
+
+def test_codegen_error_is_a_model_error() -> None:
+    assert issubclass(CodegenError, ModelError)
+
+
+def test_main_exits_2_with_the_reason(samples: dict[str, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(samples["unsupported_op.tflite"]), "--output", str(tmp_path / "x.tar")]) == 2
+    assert "operator 0 (PAD) is not supported" in capsys.readouterr().err
+    assert main([str(samples["kws_dw1.tflite"]), "--output", str(tmp_path / "ok.tar")]) == 0
+    planned = re.search(r"arena (\d+) B \(lower bound (\d+) B\)", capsys.readouterr().out)
+    assert planned and planned.group(1) == planned.group(2) and int(planned.group(1)) <= 3960
