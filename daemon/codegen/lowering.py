@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from daemon.codegen.fusion import fuse_conv_pool
 from daemon.codegen.ops import LOWERINGS, SUPPORTED, Step
 from daemon.codegen.reader import Graph
 from daemon.errors import CodegenError
@@ -76,7 +77,7 @@ def lower(graph: Graph) -> Program:
             _union(parent, src.index, dst.index)
             continue
         steps.append(LOWERINGS[op.opcode](graph, op))
-    return _place(graph, steps, parent)
+    return _place(graph, fuse_conv_pool(graph, steps, set(parent)), parent)
 
 
 def _place(graph: Graph, steps: list[Step], parent: dict[int, int]) -> Program:

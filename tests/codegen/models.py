@@ -141,3 +141,29 @@ def reshape_chain(seed: int = 0) -> bytes:
     y = g.tensor("StatefulPartitionedCall:0", (1, 24), INT8, q)
     g.op("RESHAPE", [y4, s2], [y], NewShape=[1, 24])
     return bytes(g.serialize([x], [y], "codegen test"))
+
+
+def conv_pool(kind: str, shape: tuple[int, int, int, int], filters: int, kernel: tuple[int, int],
+              pool_size: tuple[int, int], pool_stride: tuple[int, int], pool_padding: str = "VALID",
+              act: str = "RELU", seed: int = 0) -> bytes:
+    """CONV_2D (SAME, stride 1) -> AVERAGE/MAX_POOL_2D: the pair the generator fuses."""
+    rng = np.random.default_rng(seed)
+    g = MS.GraphWriter()
+    n, h, w_, c = shape
+    in_q = _q(rng)
+    x = g.tensor("input", shape, INT8, in_q)
+    wq, w_quant, scales = _weights(rng, (filters, *kernel, c), 0, True)
+    wt = g.tensor("weights", (filters, *kernel, c), INT8, w_quant, wq)
+    bt = _bias(g, rng, in_q["scale"][0], scales, filters)
+    mid_q = _q(rng, _out_scale(in_q["scale"][0], scales, kernel[0] * kernel[1] * c))
+    mid = g.tensor("conv", (n, h, w_, filters), INT8, mid_q)
+    g.op("CONV_2D", [x, wt, bt], [mid], Padding=PAD["SAME"], StrideW=1, StrideH=1, FusedActivationFunction=ACT[act],
+         DilationWFactor=1, DilationHFactor=1)
+    if pool_padding == "SAME":
+        oh, ow = -(-h // pool_stride[0]), -(-w_ // pool_stride[1])
+    else:
+        oh, ow = (h - pool_size[0]) // pool_stride[0] + 1, (w_ - pool_size[1]) // pool_stride[1] + 1
+    y = g.tensor("output", (n, oh, ow, filters), INT8, mid_q)
+    g.op(kind, [mid], [y], Padding=PAD[pool_padding], StrideW=pool_stride[1], StrideH=pool_stride[0],
+         FilterWidth=pool_size[1], FilterHeight=pool_size[0], FusedActivationFunction=0)
+    return bytes(g.serialize([x], [y], "codegen test"))

@@ -54,6 +54,13 @@ CASES = {
     "add_broadcast_relu": models.binary("ADD", (1, 4, 5, 3), (1, 1, 1, 3), (1, 4, 5, 3), act="RELU", seed=1),
     "mul": models.binary("MUL", (1, 4, 5, 3), (1, 4, 5, 3), (1, 4, 5, 3), seed=2),
     "mul_broadcast_relu6": models.binary("MUL", (2, 1, 3), (4, 1), (2, 4, 3), act="RELU6", seed=3),
+    # CONV_2D + pool fused (non-overlapping windows), with and without clipped windows
+    "fused_conv_max": models.conv_pool("MAX_POOL_2D", (1, 9, 8, 2), 6, (3, 3), (2, 2), (2, 2), act="NONE"),
+    "fused_conv_avg_same": models.conv_pool("AVERAGE_POOL_2D", (1, 9, 7, 3), 5, (4, 3), (2, 3), (2, 3),
+                                            pool_padding="SAME", seed=1),
+    "fused_conv_max_stride_gap": models.conv_pool("MAX_POOL_2D", (1, 11, 10, 1), 4, (5, 4), (2, 2), (3, 3),
+                                                  seed=2),
+    "not_fused_overlapping": models.conv_pool("AVERAGE_POOL_2D", (1, 8, 8, 2), 4, (3, 3), (3, 3), (1, 1), seed=3),
     # RESHAPE: an alias, also into the model output
     "reshape_chain": models.reshape_chain(),
 }

@@ -86,3 +86,14 @@ def test_tensor_names_are_sanitized_as_tvm_does(tmp_path: Path) -> None:
     with tarfile.open(tmp_path / "mlf.tar") as tar:
         header = tar.extractfile("codegen/host/include/tvmgen_default.h").read().decode()  # type: ignore[union-attr]
     assert "void* serving_default_x_0;" in header and "void* StatefulPartitionedCall_0;" in header
+
+
+def test_conv_and_pool_are_fused_and_the_feature_map_is_never_stored(samples: dict[str, Path], tmp_path: Path) -> None:
+    report = compile_c(samples["kws_cnn3.tflite"], tmp_path / "mlf.tar")
+    with tarfile.open(tmp_path / "mlf.tar") as tar:
+        meta = json.load(tar.extractfile("metadata.json"))  # type: ignore[arg-type]
+    kernels = [s["kernel"] for s in meta["benchd"]["steps"]]
+    assert kernels.count("bd_conv2d_pool") == 3 and "bd_max_pool" not in kernels
+    stored = {n for t in meta["benchd"]["tensors"] for n in t["names"]}
+    assert "conv0" not in stored  # 49 x 40 x 16 = 31,360 bytes never allocated
+    assert report.arena_bytes <= 33_320  # issue 10's goal for the 3-conv model

@@ -113,28 +113,70 @@ static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, in
     }
 }
 
+/* One output pixel of the convolution: all its channels into out. */
+static void conv_pixel(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int8_t *out,
+                       int8_t *scratch) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    if (!p->gather) {
+        bd_matvec(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, out);
+    } else if (p->dil_w == 1 && iy0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h && ix0 >= 0 &&
+               ix0 + p->k_w <= p->in_w) {
+        /* inside the image: read the patch's rows in place */
+        matvec_rows(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, p->k_h,
+                    p->dil_h * p->in_w * p->in_c, out);
+    } else {
+        gather(p, image, iy0, ix0, scratch);
+        bd_matvec(&p->mv, scratch, out);
+    }
+}
+
 void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t out_c = p->mv.units;
-    const int32_t span_h = (p->k_h - 1) * p->dil_h;
-    const int32_t row_step = p->dil_h * p->in_w * p->in_c;
     int32_t b, oy, ox;
     for (b = 0; b < p->batches; b++) {
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; oy++) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            for (ox = 0; ox < p->out_w; ox++) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                if (!p->gather) {
-                    bd_matvec(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, out);
-                } else if (p->dil_w == 1 && iy0 >= 0 && iy0 + span_h < p->in_h && ix0 >= 0 &&
-                           ix0 + p->k_w <= p->in_w) {
-                    /* inside the image: read the patch's rows in place */
-                    matvec_rows(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, p->k_h, row_step, out);
-                } else {
-                    gather(p, image, iy0, ix0, scratch);
-                    bd_matvec(&p->mv, scratch, out);
+            for (ox = 0; ox < p->out_w; ox++, out += out_c) {
+                conv_pixel(p, image, oy, ox, out, scratch);
+            }
+        }
+    }
+}
+
+void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
+    const bd_conv_params *c = &p->conv;
+    const int32_t out_c = c->mv.units;
+    int8_t *window = scratch;                            /* the window's conv outputs, [f_h * f_w][out_c] */
+    int8_t *patch = scratch + p->f_h * p->f_w * out_c;   /* conv_pixel's gather buffer */
+    int32_t b, py, px, y, x, ch, k;
+    for (b = 0; b < c->batches; b++) {
+        const int8_t *image = in + (size_t)b * c->in_h * c->in_w * c->in_c;
+        for (py = 0; py < p->out_h; py++) {
+            const int32_t wy = py * p->stride_h - p->pad_top;
+            const int32_t y0 = wy < 0 ? 0 : wy;
+            const int32_t y1 = wy + p->f_h < c->out_h ? wy + p->f_h : c->out_h;
+            for (px = 0; px < p->out_w; px++, out += out_c) {
+                const int32_t wx = px * p->stride_w - p->pad_left;
+                const int32_t x0 = wx < 0 ? 0 : wx;
+                const int32_t x1 = wx + p->f_w < c->out_w ? wx + p->f_w : c->out_w;
+                int32_t count = 0;
+                for (y = y0; y < y1; y++) {
+                    for (x = x0; x < x1; x++, count++) {
+                        conv_pixel(c, image, y, x, window + count * out_c, patch);
+                    }
                 }
-                out += out_c;
+                for (ch = 0; ch < out_c; ch++) {
+                    int32_t acc = p->average ? 0 : -128;
+                    for (k = 0; k < count; k++) {
+                        const int32_t v = window[k * out_c + ch];
+                        acc = p->average ? acc + v : (v > acc ? v : acc);
+                    }
+                    if (p->average && count > 0) {
+                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                    }
+                    out[ch] = bd_clamp8(acc, p->act_min, p->act_max);
+                }
             }
         }
     }

@@ -79,6 +79,19 @@ typedef struct {
 /* scratch: k_h * k_w * in_c bytes (unused when gather is 0) */
 void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch);
 
+/* -- CONV_2D followed by AVERAGE/MAX_POOL_2D over windows that do not overlap, fused: the convolution's
+ * output is never stored, only the few pixels under one pooling window at a time (bit-exact: the pool
+ * sees the same int8 values). ------------------------------------------------------------------------ */
+typedef struct {
+    bd_conv_params conv;
+    int32_t average;        /* 1: AVERAGE_POOL_2D, 0: MAX_POOL_2D */
+    int32_t out_h, out_w, f_h, f_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t act_min, act_max;
+} bd_conv_pool_params;
+
+/* scratch: f_h * f_w * out_c bytes, then the convolution's gather buffer */
+void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out, int8_t *scratch);
+
 /* -- FULLY_CONNECTED --------------------------------------------------------------------------------- */
 typedef struct {
     int32_t batches;
