@@ -43,3 +43,7 @@ class FlashError(BoardError):
 
 class ReportError(BenchdError):
     """A reporter could not deliver a result (never fatal to the run)."""
+
+
+class VirtCoreError(BenchdError):
+    """Building or running a firmware for the virtual core (QEMU `virt`) failed; the message says how to fix it."""

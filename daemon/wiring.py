@@ -17,8 +17,8 @@ from daemon.pipeline.loader import find_workflow, load_workflow
 from daemon.pipeline.model import Workflow
 from daemon.pipeline.runner import ActionLauncher, BoardSource
 from daemon.record import PipelineInfo, Subscriber
-from daemon.reporters.base import JournalReporter, Reporter, RunInfo
 from daemon.reporters.files import FilesReporter
+from daemon.reporters.reporter import JournalReporter, Reporter, RunInfo
 from daemon.settings import Settings
 from daemon.store import Store
 from daemon.store.recorder import StoreRecorder

@@ -8,9 +8,6 @@ from typing import Any
 from daemon import modelfile
 from daemon.actions.context import ActionContext, ActionError
 
-# Re-export for intake until it imports daemon.modelfile itself; remove this line then.
-describe_model = modelfile.describe_model
-
 
 def _summary(info: dict[str, Any]) -> str:
     rows = ["| tensor | name | shape | dtype | scale | zero point |", "|---|---|---|---|---|---|"]

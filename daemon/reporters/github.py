@@ -16,7 +16,7 @@ import httpx
 from daemon.errors import ReportError
 from daemon.log import get_logger
 from daemon.record import RunRecord
-from daemon.reporters.base import RunInfo
+from daemon.reporters.reporter import RunInfo
 from daemon.settings import GithubSettings
 
 API_VERSION = "2022-11-28"

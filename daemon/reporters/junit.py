@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.record import RunRecord
-from daemon.reporters.base import RunInfo
+from daemon.reporters.reporter import RunInfo
 
 FAILED = {"failure": "failure", "error": "error", "cancelled": "error"}
 

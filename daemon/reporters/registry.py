@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from daemon.reporters.base import Reporter
+from daemon.reporters.reporter import Reporter
 from daemon.settings import Settings
 from daemon.store.db import Store
 

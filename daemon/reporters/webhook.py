@@ -23,7 +23,7 @@ import httpx
 from daemon.errors import ReportError
 from daemon.log import get_logger
 from daemon.record import RunRecord
-from daemon.reporters.base import RunInfo
+from daemon.reporters.reporter import RunInfo
 from daemon.settings import WebhookSettings
 from daemon.store.db import Store
 from daemon.store.outbox import Delivery, Outbox

@@ -5,10 +5,10 @@ run, time-bounded), `elfsize` (ROM/RAM). Needs Debian's gcc-riscv64-unknown-elf,
 and qemu-system-misc (the benchd/riscv image has them).
 """
 
-from daemon.virtcore.archive import MlfTree, extract_archive
+from daemon.errors import VirtCoreError
 from daemon.virtcore.build import Firmware, build_firmware
 from daemon.virtcore.elfsize import MemoryUsage, elf_size
-from daemon.virtcore.errors import VirtCoreError
+from daemon.virtcore.extract import MlfTree, extract_archive
 from daemon.virtcore.qemu import VirtRun, run_firmware
 from daemon.virtcore.vectors import vectors_for
 

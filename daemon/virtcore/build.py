@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.virtcore.archive import MlfTree, extract_archive
-from daemon.virtcore.errors import VirtCoreError
+from daemon.errors import VirtCoreError
+from daemon.virtcore.extract import MlfTree, extract_archive
 
 CC = "riscv64-unknown-elf-gcc"
 ARCH_FLAGS = ("-march=rv32imc", "-mabi=ilp32")

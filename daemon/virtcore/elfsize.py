@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from daemon.virtcore.errors import VirtCoreError
+from daemon.errors import VirtCoreError
 
 SHF_ALLOC = 0x2
 ROM_ONLY = (".text*", "*rodata*")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.boards.resultline import InferenceResult, ResultLineError, parse_line
-from daemon.virtcore.errors import VirtCoreError
+from daemon.errors import VirtCoreError
 
 QEMU = "qemu-system-riscv32"
 CPU = "rv32,a=false,f=false,d=false"  # the ESP32-C3 is RV32IMC (+Zicsr for its counters)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.virtcore.errors import VirtCoreError
+from daemon.errors import VirtCoreError
 
 DEFAULT_COUNT = 3
 DEFAULT_SEED = 0

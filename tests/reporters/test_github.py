@@ -15,8 +15,8 @@ from report_fixtures import record_of, sample_result
 from structlog.testing import capture_logs
 
 from daemon.errors import ReportError
-from daemon.reporters.base import RunInfo
 from daemon.reporters.github import GithubReporter
+from daemon.reporters.reporter import RunInfo
 from daemon.settings import GithubSettings, ReportSettings, Settings
 
 TOKEN = "ghp_testtoken0123456789"
@@ -157,9 +157,9 @@ def test_unreachable_api_is_a_report_error(tmp_path: Path) -> None:
 def test_a_rejected_token_leaves_the_runs_status_alone(github: FakeGithub, tmp_path: Path, monkeypatch) -> None:
     """Through the run's journal: the error lands in the record's errors, the status stays."""
     from daemon.record import Journal, RunFinished, RunStarted
-    from daemon.reporters.base import JournalReporter
     from daemon.reporters.files import FilesReporter
     from daemon.reporters.registry import build_reporters
+    from daemon.reporters.reporter import JournalReporter
     from daemon.store.db import Store
 
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_wrong")

@@ -9,8 +9,8 @@ import junitparser
 import pytest
 from report_fixtures import record_of, sample_result
 
-from daemon.reporters.base import RunInfo
 from daemon.reporters.junit import JunitReporter
+from daemon.reporters.reporter import RunInfo
 
 
 def write(tmp_path: Path, result: dict) -> Path:

@@ -11,7 +11,7 @@ from report_fixtures import SECRET, Receiver, free_port, record_of, sample_resul
 from structlog.testing import capture_logs
 
 from daemon.errors import ReportError
-from daemon.reporters.base import RunInfo
+from daemon.reporters.reporter import RunInfo
 from daemon.reporters.webhook import DeliveryWorker, WebhookReporter, sign
 from daemon.settings import WebhookSettings
 from daemon.store.db import Store

@@ -23,7 +23,7 @@ DAEMON = textwrap.dedent("""
     import sys, threading
     from pathlib import Path
     from daemon.record import RunRecord
-    from daemon.reporters.base import RunInfo
+    from daemon.reporters.reporter import RunInfo
     from daemon.reporters.webhook import DeliveryWorker, WebhookReporter
     from daemon.settings import WebhookSettings
     from daemon.store.db import Store

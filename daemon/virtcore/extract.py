@@ -11,7 +11,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from daemon.virtcore.errors import VirtCoreError
+from daemon.errors import VirtCoreError
 
 HEADER = "codegen/host/include/tvmgen_default.h"
 # The CRT pieces an AOT "c" interface model calls; the rest of runtime/ is the graph executor's.
