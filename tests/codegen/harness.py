@@ -24,6 +24,7 @@ SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-o
 RV_GCC = "riscv64-unknown-elf-gcc"
 QEMU = "qemu-system-riscv32"
 HAVE_RV32 = shutil.which(RV_GCC) is not None and shutil.which(QEMU) is not None
+VECTORS = 200  # >= 100 random inputs per model; one compiled executable runs them all
 
 
 @dataclass(frozen=True)
@@ -203,3 +204,19 @@ def run_rv32(elf: Path, io: Io, timeout: float = 120) -> tuple[list[list[np.ndar
         elif "FAIL" in line:
             raise AssertionError(f"tvmgen_default_run failed on the core: {line}")
     return outs, counts
+
+
+def random_inputs(io: Io, count: int = VECTORS, seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, (count, size)).astype(np.int8) for _, size in io.inputs]
+
+
+def assert_bit_exact(model: Path, exe: Path, io: Io, inputs: list[np.ndarray]) -> None:
+    got = run_host(exe, io, inputs)
+    want = reference(model, inputs)
+    for g, w in zip(got, want, strict=True):
+        differ = int((g != w).any(axis=1).sum())
+        worst = int(np.abs(g.astype(int) - w).max())
+        assert differ == 0, f"{differ} of {len(g)} vectors differ from TFLite, by up to {worst} LSB"
+        # A test that only ever sees saturated outputs would prove little.
+        assert len(np.unique(w)) > 8, f"outputs barely vary ({np.unique(w)}): the test model is too degenerate"

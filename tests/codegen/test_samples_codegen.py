@@ -9,7 +9,7 @@ from pathlib import Path
 import harness
 import numpy as np
 import pytest
-from conftest import assert_bit_exact, random_inputs
+from harness import assert_bit_exact, random_inputs
 from model_tools import tvm_available
 
 from daemon.codegen import compile_c

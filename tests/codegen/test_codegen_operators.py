@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import models
 import pytest
-from conftest import assert_bit_exact, random_inputs
+from harness import assert_bit_exact, random_inputs
 from model_tools import tvm_available
 
 pytestmark = [pytest.mark.tvm, tvm_available]
