@@ -120,6 +120,8 @@ def _merge_metrics(record: RunRecord, items: Iterable[dict[str, Any]]) -> RunRec
             elif section == "boards" and isinstance(data, list):
                 boards = tuple(BoardResult.from_dict(b) for b in data if isinstance(b, dict))
                 metrics = replace(metrics, boards=metrics.boards + boards)
+            elif section == "virtual_matrix" and isinstance(data, dict):
+                metrics = replace(metrics, virtual_matrix={**(metrics.virtual_matrix or {}), **data})
             elif section in _BLOCKS and isinstance(data, dict):
                 before = getattr(metrics, section)
                 merged = {**(before.to_dict() if before is not None else {}), **data}

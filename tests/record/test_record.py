@@ -173,3 +173,17 @@ def test_results_written_by_the_daemon_round_trip(tmp_path, samples):
         validate(text)
         assert RunRecord.from_json(text).to_json() == text
         assert not (path.parent / "progress.json").exists()
+
+
+def test_both_backends_stay_side_by_side_in_the_virtual_matrix():
+    journal = Journal()
+    journal.emit(RunStarted("r", ModelInfo("m"), PipelineInfo(), 0.0))
+    ref = {"instructions": 400_000, "rom_bytes": 30_000, "ram_bytes": 4_000, "bit_exact": 3, "vectors": 3}
+    tvm = {"instructions": 6_100_000, "rom_bytes": 60_000, "ram_bytes": 9_000, "bit_exact": 0, "vectors": 3}
+    journal.emit(MetricsRecorded(({"virtual": {"backend": "reference-c", **ref}},
+                                  {"virtual_matrix": {"reference-c": ref}})))
+    journal.emit(MetricsRecorded(({"virtual_matrix": {"tvm": tvm}},)))
+    metrics = journal.record.metrics
+    assert metrics.virtual is not None and metrics.virtual.backend == "reference-c"
+    assert metrics.virtual_matrix == {"reference-c": ref, "tvm": tvm}
+    validate(journal.record.to_json())

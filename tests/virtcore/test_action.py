@@ -23,11 +23,12 @@ def _action(model: Path, workspace: Path, **inputs: str):  # type: ignore[no-unt
 
 def test_an_archive_that_is_not_the_model_is_caught(samples: dict[str, Path], tmp_path: Path) -> None:
     model = samples["kws_xs.tflite"]  # int8 1x1960 -> 1x12
-    write_archive(tmp_path / "reference-c.tar", 1960, 12)
+    (tmp_path / "artifacts" / "reference-c").mkdir(parents=True)
+    write_archive(tmp_path / "artifacts" / "reference-c" / "mlf.tar", 1960, 12)  # where compile-c puts it
     proc = _action(model, tmp_path, vectors="2", seed="5")
     assert proc.returncode == 1
     assert "differs from the TFLite reference kernels on vector(s) [0, 1] of 2" in proc.stdout
-    virtual = json.loads((tmp_path / "metrics").read_text())["virtual"]
+    virtual = json.loads((tmp_path / "metrics").read_text().splitlines()[0])["virtual"]
     vectors = np.load(tmp_path / "artifacts/vectors/inputs.npy")
     assert vectors.shape == (2, 1, 1960) and vectors.dtype == np.int8
     assert np.array_equal(vectors, np.random.default_rng(5).integers(-128, 128, (2, 1, 1960), dtype=np.int8))
@@ -46,9 +47,10 @@ def test_tvm_outputs_are_counted_not_failed_and_inputs_npy_is_used(samples: dict
     write_archive(tmp_path / "mlf.tar", 1960, 12)
     proc = _action(model, tmp_path, archive=str(tmp_path / "mlf.tar"), backend="tvm")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    virtual = json.loads((tmp_path / "metrics").read_text())["virtual"]
-    assert virtual["backend"] == "tvm" and virtual["vectors"] == 3 and virtual["bit_exact"] == 0
-    assert virtual["outputs"] == [expected_transform(v, 12) for v in mine]
+    (line,) = (tmp_path / "metrics").read_text().splitlines()  # TVM's figures: the matrix only, never metrics.virtual
+    matrix = json.loads(line)["virtual_matrix"]
+    assert list(matrix) == ["tvm"] and matrix["tvm"]["vectors"] == 3 and matrix["tvm"]["bit_exact"] == 0
+    assert matrix["tvm"]["outputs"] == [expected_transform(v, 12) for v in mine]
     assert "from file kws.inputs.npy" in proc.stdout and "| 0/3 |" in (tmp_path / "summary.md").read_text()
 
 
@@ -58,7 +60,8 @@ def test_a_missing_archive_says_which_job_makes_it(samples: dict[str, Path], tmp
 
 
 def test_a_float_model_is_refused(samples: dict[str, Path], tmp_path: Path) -> None:
-    write_archive(tmp_path / "reference-c.tar", 1960, 12)
+    (tmp_path / "artifacts" / "reference-c").mkdir(parents=True)
+    write_archive(tmp_path / "artifacts" / "reference-c" / "mlf.tar", 1960, 12)  # where compile-c puts it
     proc = _action(samples["kws_float.tflite"], tmp_path)
     assert proc.returncode == 1 and "runs full-integer int8 models" in proc.stdout
 
