@@ -84,7 +84,8 @@ class JobRecord(Record):
 
 @dataclass(frozen=True)
 class HostMetrics(Record):
-    latency_ms: float | None = omitted()
+    latency_ms: float | None = omitted()  # median per inference
+    latency_p95_ms: float | None = omitted()
     max_abs_diff: int | None = omitted()
     top1_agreement: float | None = omitted()
     extra: dict[str, Any] = field(default_factory=dict)
@@ -134,6 +135,8 @@ class Metrics(Record):
     boards: tuple[BoardResult, ...] = ()
     reference_c: ReferenceCMetrics | None = omitted()
     virtual: VirtualMetrics | None = omitted()
+    # backend (reference-c, tvm) -> its figures on the virtual core, side by side when both archives exist
+    virtual_matrix: dict[str, Any] | None = omitted()
     extra: dict[str, Any] = field(default_factory=dict)  # sections an action of a workflow adds
 
 
