@@ -11,6 +11,7 @@ ACTIONS: dict[str, str] = {
     "migrate-tuning": "daemon.actions.migrate_tuning",
     "virtual-core": "daemon.actions.virtual_core",
     "compile-c": "daemon.actions.compile_c",
+    "virt-bundle": "daemon.actions.virt_bundle",
 }
 
 

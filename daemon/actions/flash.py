@@ -4,6 +4,8 @@ Inputs (`with:`): board (an id from `boards.esp32c3`, or a port), firmware (fold
 flasher_args.json; default $BENCHD_WORKSPACE/firmware), baud (top of the fallback ladder, 2000000),
 lock-timeout (seconds to wait for a board another run holds, 300).
 Outputs: flash_s, baud, mac. A failure is recorded in the board's health and in metrics.boards[].
+A `virt` bundle (daemon/boards/virtimage.py) goes only to simulated boards: for a real one the step fails
+with the reason before anything is written, and the board's health is left alone (not its fault).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
 from daemon.boards.lease import BoardLease
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
+from daemon.boards.virtimage import is_virt_bundle, read_bundle_info
 from daemon.errors import BoardError
 
 
 def run(ctx: ActionContext) -> None:
-    from daemon.boards.flasher import BAUDS, flash_with_retries  # esptool loads in this step process only
+    from daemon.boards.flasher import BAUDS, NotSimulated, flash_with_retries  # esptool: this process only
 
     ref = ctx.require("board")
     firmware = Path(ctx.get("firmware") or ctx.workspace / "firmware")
@@ -41,6 +44,12 @@ def run(ctx: ActionContext) -> None:
         raise ActionError(f"board {board.id} on {board.port} is an {board.chip}, not an ESP32-C3: skipped, not "
                           "flashed; add it to boards.deny or unplug it")
     entry = {"id": board.id, "port": board.port, "chip": board.chip, "mac": board.mac}
+    virt = is_virt_bundle([image.data for image in bundle.images])
+    if virt and board.chip != "unknown" and not board.simulated:
+        ctx.add_metrics("boards", [{**entry, "status": "refused", "error": "virt image for a real board"}])
+        raise ActionError(f"benchd/flash: board {board.id} on {board.port} is a real ESP32-C3 and {firmware} holds a "
+                          "`virt` image (QEMU's virt machine, for simulated boards only): not flashed. Give real "
+                          "boards the ESP-IDF firmware job's build (`firmware:` under `with:`)")
     start = time.monotonic()
     try:
         with BoardLease(state, board.id, settings.lease_s, wait_s=ctx.get_float("lock-timeout", 300.0),
@@ -49,6 +58,9 @@ def run(ctx: ActionContext) -> None:
                 print(f"::warning::board {board.id}: took over the lease of pid {lease.recovered_from}, "
                       "which died while holding it", flush=True)
             report = flash_with_retries(board.port, bundle, bauds, expect_mac=board.mac or None)
+    except NotSimulated as exc:
+        ctx.add_metrics("boards", [{**entry, "status": "refused", "error": str(exc)}])
+        raise ActionError(f"benchd/flash: board {board.id}: {exc}") from exc
     except BoardError as exc:
         health.record(board.id, "flash", False, str(exc), run_id)
         ctx.add_metrics("boards", [{**entry, "status": "flash-failed", "flash_s": round(time.monotonic() - start, 3),
@@ -57,7 +69,10 @@ def run(ctx: ActionContext) -> None:
     health.record(board.id, "flash", True, f"{bundle.size} bytes at {report.baud} baud", run_id)
     flashed = {**entry, "chip": report.chip.chip, "mac": report.chip.mac, "revision": report.chip.description,
                "flash_size": report.chip.flash_size, "flash_s": round(report.seconds, 3), "baud": report.baud,
-               "retries": report.attempts, "images": report.md5}
+               "retries": report.attempts, "images": report.md5, "image": "virt" if virt else "esp-idf"}
+    if virt:  # what the monitor needs to check the executed outputs against the reference
+        info = read_bundle_info(firmware)
+        flashed.update(vectors=str(info.vectors) if info.vectors else None, backend=info.backend)
     folder = board_dir(ctx.workspace, board.id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "flash.json").write_text(json.dumps(flashed, indent=2), encoding="utf-8")

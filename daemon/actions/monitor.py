@@ -5,13 +5,19 @@ timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-tim
 The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines (version 1
 or 2, daemon/boards/resultline.py) become this board's entry in metrics.boards[] (merged with what
 benchd/flash measured): cycles (real board) or instructions (a virtual core) per inference, and the outputs.
+A board flashed with a `virt` image runs it (daemon/boards/sim/app.py): its outputs are checked against the
+TFLite reference kernels on the vectors the bundle was built with, as benchd/virtual-core checks its own
+(`bit_exact`: how many equal); for the reference backend a difference fails the step.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.console import ConsoleJudge, ConsoleResult, watch
@@ -21,10 +27,13 @@ from daemon.boards.lease import BoardLease
 from daemon.boards.resultline import InferenceResult, ResultLineError, parse_result
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
 from daemon.errors import BoardError
+from daemon.virtcore.reference import exact_flags, reference_outputs  # the interpreter loads only when called
 
 
-def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str) -> dict[str, Any]:
-    """One metrics.boards[] entry (ARCHITECTURE.md section 4) from the flash record and the console."""
+def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str,
+                expected: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """One metrics.boards[] entry (ARCHITECTURE.md section 4) from the flash record and the console;
+    with `expected` (the reference outputs of the flashed vectors), also how many outputs are bit-exact."""
     results = _parsed(outcome.results)
     cycles = [r.cycles for r in results if r.cycles is not None]
     instructions = [r.instructions for r in results if r.instructions is not None]
@@ -37,6 +46,9 @@ def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str) -> di
         "top": [list(pair) for pair in results[-1].top] if results else [],
         "outputs": [list(r.out) if r.out is not None else r.out_sha256 for r in results if r.version >= 2] or None,
         "inferences": len(results),
+        "image": flashed.get("image"),
+        "bit_exact": sum(exact_flags(results, expected)) if expected is not None else None,
+        "vectors": len(expected) if expected is not None else None,
         "all_ok": bool(results) and len(results) == len(outcome.results) and all(r.ok for r in results),
         "model_sha256": shas[0] if len(shas) == 1 else shas,
         "resets": outcome.resets,
@@ -83,8 +95,10 @@ def run(ctx: ActionContext) -> None:
         health.record(board.id, "run", False, str(exc), run_id)
         ctx.add_metrics("boards", [{**flashed, "status": "error", "error": str(exc), "log": str(log_path)}])
         raise ActionError(f"benchd/monitor: board {board.id}: {exc}") from exc
-    entry = board_entry(flashed, outcome, str(log_path))
+    entry = board_entry(flashed, outcome, str(log_path), _expected(ctx, flashed))
     failed = not outcome.ok or not entry["all_ok"] and bool(outcome.results)
+    inexact = (entry["bit_exact"] is not None and flashed.get("backend") == "reference-c"
+               and (entry["bit_exact"] < entry["vectors"] or entry["inferences"] < entry["vectors"]))
     if outcome.ok and judge.bad_results:
         print(f"::warning::board {board.id}: {len(judge.bad_results)} BENCHD_RESULT line(s) were not valid JSON, "
               f"e.g. {judge.bad_results[0]!r}", flush=True)
@@ -92,11 +106,33 @@ def run(ctx: ActionContext) -> None:
     ctx.add_metrics("boards", [entry])
     for key in ("cycles_per_inference", "status"):
         ctx.set_output(key, entry[key] if entry[key] is not None else "")
-    ctx.summary(f"- `{board.id}`: {outcome.status}, {entry['inferences']} inference(s), "
-                f"{entry['cycles_per_inference']} cycles/inference, log `{log_path.name}`")
+    for key in ("instructions", "bit_exact"):
+        if entry[key] is not None:
+            ctx.set_output(key, entry[key])
+    exact = f", {entry['bit_exact']}/{entry['vectors']} bit-exact" if entry["bit_exact"] is not None else ""
+    speed = (f"{entry['instructions']} instructions/inference (executed under QEMU)" if entry["instructions"]
+             else f"{entry['cycles_per_inference']} cycles/inference")
+    ctx.summary(f"- `{board.id}`: {outcome.status}, {entry['inferences']} inference(s), {speed}{exact}, "
+                f"log `{log_path.name}`")
     print(f"monitor {board.id}: {outcome.message}", flush=True)
     if not outcome.ok:
         raise ActionError(f"benchd/monitor: board {board.id}: {outcome.message} (log: {log_path})")
     if failed:
         raise ActionError(f"benchd/monitor: board {board.id} reported a failed inference (\"ok\": false); "
                           f"see {log_path}")
+    if inexact:
+        raise ActionError(f"benchd/monitor: board {board.id}: {entry['bit_exact']} of {entry['vectors']} outputs "
+                          "equal the TFLite reference kernels' (the reference backend must be bit-exact); see "
+                          f"metrics.boards[].outputs and {flashed.get('vectors')}")
+
+
+def _expected(ctx: ActionContext, flashed: dict[str, Any]) -> list[np.ndarray] | None:
+    """The reference outputs for a virt image's vectors; None when there is nothing to compare against."""
+    if flashed.get("image") != "virt":
+        return None
+    vectors = Path(flashed["vectors"]) if flashed.get("vectors") else None
+    if vectors is None or not vectors.is_file() or not ctx.model.is_file():
+        print(f"::warning::board {flashed.get('id')}: outputs not checked: the bundle's vectors "
+              f"({vectors}) or the model ({ctx.model}) are missing", flush=True)
+        return None
+    return reference_outputs(ctx.model, np.load(vectors, allow_pickle=False))

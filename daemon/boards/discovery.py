@@ -42,6 +42,7 @@ class Board:
     flash_size: str | None = None
     usb: dict[str, Any] | None = None  # {vid, pid, serial, bridge}; None for socket:// and fixed ports
     quarantined: bool = False
+    simulated: bool = False  # shows benchd's simulator mark (daemon/boards/virtimage.py): may run `virt` images
     error: str | None = None  # why the board could not be probed (busy, no answer)
     health: dict[str, Any] = field(default_factory=dict)
 
@@ -85,7 +86,7 @@ def _probe_one(port: str, usb: dict[str, Any] | None, probe: Callable[[str], Any
         return Board(id=board_id(serial_no, "") or board_id(None, port), port=port, chip="unknown", usb=usb,
                      error=str(exc))
     return Board(id=board_id(serial_no, info.mac), port=port, chip=info.chip, revision=info.description,
-                 mac=info.mac, flash_size=info.flash_size, usb=usb)
+                 mac=info.mac, flash_size=info.flash_size, usb=usb, simulated=bool(getattr(info, "simulated", False)))
 
 
 def discover(settings: BoardSettings, state: Path | None = None,

@@ -25,6 +25,7 @@ from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError
 
 from daemon.boards.bundle import FirmwareBundle
+from daemon.boards.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK, is_virt_bundle
 from daemon.errors import FlashError
 
 BAUDS = (2_000_000, 921_600, 460_800, 115_200)  # fastest first; each failed transfer steps down one
@@ -50,12 +51,17 @@ class WrongChip(FlashError):
     """The board answered, but it is not the chip the firmware was built for."""
 
 
+class NotSimulated(WrongChip):
+    """A `virt` image (QEMU's virt machine) was routed to a real board: only simulated boards run it."""
+
+
 @dataclass
 class ChipInfo:
     chip: str
     description: str
     mac: str
     flash_size: str | None
+    simulated: bool = False  # the board shows benchd's simulator mark in eFuse BLOCK_USR_DATA (virtimage.py)
 
 
 @dataclass
@@ -156,7 +162,15 @@ def _info(esp: Any) -> ChipInfo:
         size = detect_flash_size(esp) if esp.CHIP_NAME == EXPECTED_CHIP else None
     except FatalError:
         size = None
-    return ChipInfo(esp.CHIP_NAME, esp.get_chip_description(), mac, size)
+    return ChipInfo(esp.CHIP_NAME, esp.get_chip_description(), mac, size, _is_simulated(esp))
+
+
+def _is_simulated(esp: Any) -> bool:
+    """Reads eFuse BLOCK_USR_DATA (harmless on any C3) for the simulator's mark."""
+    if esp.CHIP_NAME != EXPECTED_CHIP:
+        return False
+    words = [esp.read_reg(EFUSE_USR_DATA0 + 4 * i) for i in range(len(SIMULATOR_MARK) // 4)]
+    return b"".join(word.to_bytes(4, "little") for word in words) == SIMULATOR_MARK
 
 
 def _reset_after(esp: Any, port: str) -> None:
@@ -185,6 +199,12 @@ def flash_once(port: str, bundle: FirmwareBundle, baud: int, expect_mac: str | N
             if expect_mac and info.mac != expect_mac:
                 raise WrongChip(f"{port} now holds another board (MAC {info.mac}, expected {expect_mac}): boards "
                                 "were swapped since discovery; not flashed, run `benchd boards` again")
+            if is_virt_bundle([image.data for image in bundle.images]) and not info.simulated:
+                raise NotSimulated(f"the board on {port} (MAC {info.mac}) is a real {EXPECTED_CHIP}, and "
+                                   f"{bundle.folder} holds a `virt` image, built for QEMU's virt machine (benchd's "
+                                   "simulated boards), which a real chip cannot boot: not flashed. Flash the ESP-IDF "
+                                   "firmware job's build to real boards; `benchd boards simulate` gives boards that "
+                                   "run virt images")
             esp = run_stub(esp)
             if baud != ROM_BAUD:
                 esp.change_baud(baud)

@@ -158,11 +158,15 @@ class _Line:
             _, data = self._events.pop(0)
             if board.mode == "app" and (self.conn is not None or self.master is not None):
                 self._send(data)
+        console = board.app.read()  # a flashed virt firmware's UART (sim/app.py); dropped when nobody listens
+        if console and board.mode == "app" and (self.conn is not None or self.master is not None):
+            self._send(console)
 
     def close(self) -> None:
         self.stop_event.set()
         if self.thread.is_alive():
             self.thread.join(timeout=5)
+        self.board.power_off()  # no QEMU outlives its simulator
         self._drop()
         for fd in (self.master, self._slave):
             if fd is not None:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from daemon.boards.sim import bootlog
+from daemon.boards.sim.app import VirtApp
 from daemon.boards.sim.slip import encode
+from daemon.boards.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK  # identifies a simulated board
 from daemon.errors import BoardError
 
 FAULTS = ("unplug", "unplug-once", "bad-md5", "silent", "boot-loop", "panic", "wrong-chip")
@@ -73,6 +75,7 @@ class SimulatedBoard:
     _written: int = 0
     _inflate: zlib._Decompress | None = None
     _unplugged_once: bool = False
+    app: VirtApp = field(default_factory=VirtApp)  # runs a flashed `virt` image under QEMU (sim/app.py)
 
     def __post_init__(self) -> None:
         if not self.flash:
@@ -82,6 +85,9 @@ class SimulatedBoard:
             self._regs[EFUSE_MAC0] = int.from_bytes(mac[2:6], "big")
             self._regs[EFUSE_MAC0 + 4] = int.from_bytes(mac[0:2], "big")
             self._regs[EFUSE_MAC0 + 12] = 4 << 18  # minor revision 4: "revision v0.4"
+            for word in range(len(SIMULATOR_MARK) // 4):
+                self._regs[EFUSE_USR_DATA0 + 4 * word] = int.from_bytes(SIMULATOR_MARK[4 * word : 4 * word + 4],
+                                                                        "little")
         else:
             self._regs[ESP32_MAGIC_REG] = ESP32_MAGIC
             self._regs[ESP32_MAC_WORDS[1]] = int.from_bytes(mac[0:2], "big")
@@ -92,12 +98,18 @@ class SimulatedBoard:
         """Reset into the app; returns the console output as (seconds after reset, bytes)."""
         self.mode, self.baud, self._inflate = "app", 115200, None
         self.reset_pending = self.boot_requested = False
+        if self.app.boot(self.flash, self.spec.faults):
+            return []  # a flashed virt image runs: its UART output comes from self.app.read()
         return bootlog.timeline(self.spec, self.flash)
+
+    def power_off(self) -> None:
+        self.app.stop()
 
     def enter_download_mode(self) -> None:
         # Over a real line esptool pulls EN and GPIO9 low; a socket cannot, so a SYNC to a running
         # app stands for that reset (see BOARD_SIMULATOR.md, "Transport").
         self.mode, self.baud = "rom", 115200
+        self.app.stop()
 
     # -- protocol -------------------------------------------------------------------------------------
     def on_frame(self, frame: bytes) -> list[bytes]:

@@ -1,0 +1,119 @@
+"""The application a simulated board runs after a reset, when what it was flashed with can run.
+
+A `virt` image (daemon/boards/virtimage.py) at the app partition is booted under `qemu-system-riscv32 -M virt`
+(the virtual core's own argv, daemon/virtcore/qemu.py), and QEMU's UART is the board's console: the ROM
+banner a C3 prints on power-on, then every byte the firmware writes. Anything else flashed there, and the
+injected boot faults (silence, boot loop, panic), keep their canned timelines (bootlog.py).
+
+No temporary files: the ELF goes to QEMU through a memfd. No threads: the board's line polls `read()`.
+QEMU runs in its own process group, killed on the next reset, on download mode, past `time_bound_s`, and
+when the simulator stops.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import structlog
+
+from daemon.boards.sim.bootlog import ROM_BANNER
+from daemon.boards.virtimage import find_elf
+from daemon.virtcore.qemu import QEMU, qemu_argv
+
+CANNED_FAULTS = frozenset({"silent", "boot-loop", "panic"})  # the faults that tell their own boot story
+DEFAULT_TIME_BOUND_S = 120.0  # a firmware still running after this is stopped (the monitor will have timed out)
+_log = structlog.get_logger("benchd.boards.sim")
+
+
+class VirtApp:
+    """QEMU running one board's flashed virt firmware; at most one at a time, owned by the board."""
+
+    def __init__(self, time_bound_s: float = DEFAULT_TIME_BOUND_S) -> None:
+        self.time_bound_s = time_bound_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pending = b""
+        self._deadline = 0.0
+        self.boots = 0  # how many times a flashed firmware was started (tests and logs)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None
+
+    def boot(self, flash: bytes | bytearray, faults: Iterable[str] = ()) -> bool:
+        """Power-on: start the flashed virt firmware; False when the board should play a canned timeline."""
+        self.stop()
+        if CANNED_FAULTS & set(faults):
+            return False
+        elf = find_elf(flash)
+        if elf is None:
+            return False
+        self._pending = ROM_BANNER.format(rst="0x1 (POWERON)").encode()
+        self._start(elf)
+        return True
+
+    def _start(self, elf: bytes) -> None:
+        fd = os.memfd_create("benchd-virt-elf")  # QEMU opens /dev/fd/N: no file to clean up after a crash
+        try:
+            os.write(fd, elf)
+            os.lseek(fd, 0, os.SEEK_SET)
+            self._proc = subprocess.Popen(qemu_argv(Path(f"/dev/fd/{fd}")), stdin=subprocess.DEVNULL,  # noqa: S603
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, pass_fds=(fd,),
+                                          start_new_session=True)
+        except OSError as exc:
+            # The board stays silent, as a chip whose app does not start; the log says why.
+            _log.warning("sim.virt_boot_failed", error=str(exc), hint=f"install {QEMU} (apt-get install "
+                         "qemu-system-misc) to run virt images on simulated boards")
+            self._pending = b""
+            return
+        finally:
+            os.close(fd)
+        assert self._proc.stdout is not None
+        os.set_blocking(self._proc.stdout.fileno(), False)
+        self._deadline = time.monotonic() + self.time_bound_s
+        self.boots += 1
+        _log.debug("sim.virt_booted", pid=self._proc.pid, elf_bytes=len(elf))
+
+    def read(self) -> bytes:
+        """What the UART printed since the last call (never blocks); reaps QEMU once it has exited."""
+        data, self._pending = self._pending, b""
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            return data
+        if time.monotonic() > self._deadline:
+            _log.warning("sim.virt_time_bound", pid=proc.pid, seconds=self.time_bound_s)
+            self.stop()
+            return data
+        try:
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
+        except BlockingIOError:
+            chunk = None
+        if chunk:
+            return data + chunk
+        if chunk == b"":  # EOF: the firmware left through the test device, QEMU has exited
+            self._reap(proc)
+        return data
+
+    def stop(self) -> None:
+        """Kill QEMU's whole process group and reap it; harmless when nothing runs."""
+        proc, self._proc, self._pending = self._proc, None, b""
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._reap(proc)
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if self._proc is proc:
+            self._proc = None
+        _log.debug("sim.virt_exited", pid=proc.pid, exit_code=proc.returncode)
