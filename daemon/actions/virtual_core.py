@@ -1,12 +1,13 @@
 """`benchd/virtual-core`: an MLF archive built for the virtual ESP32-C3 (QEMU `virt`, RV32IMC) and run on test
 vectors; every output is checked against the TFLite reference kernels.
 
-Inputs (`with:`): archive (default $BENCHD_WORKSPACE/artifacts/reference-c/mlf.tar), backend (reference-c |
-tvm, a label), vectors (3), seed (0), timeout-seconds (60). The step fails when an output of the reference backend is not
-bit-exact (TVM's are only counted: it does not claim to be). The vectors are seeded random int8, or
-MODEL.inputs.npy beside the model; they are kept as artifacts/vectors/inputs.npy. Writes metrics.virtual =
-{backend, instructions (median per inference), rom_bytes, ram_bytes, arena_bytes, vectors, bit_exact, outputs}
-for the reference backend, and every backend's figures under metrics.virtual_matrix[backend], side by side.
+Inputs (`with:`): archive (default $BENCHD_WORKSPACE/artifacts/reference-c/mlf.tar, where benchd/compile-c
+writes it), backend (reference-c | tvm, a label), vectors (3), seed (0), timeout-seconds (60). The step fails
+when an output of the reference backend is not bit-exact (TVM's are only counted: it does not claim to be).
+The vectors are seeded random int8, or MODEL.inputs.npy beside the model; they are kept as
+artifacts/vectors/inputs.npy. Writes metrics.virtual = {backend, instructions (median per inference),
+rom_bytes, ram_bytes, arena_bytes, vectors, bit_exact, outputs} for the reference backend, and every
+backend's figures under metrics.virtual_matrix[backend], side by side.
 """
 
 from __future__ import annotations
