@@ -59,8 +59,8 @@ def test_the_action_reports_bit_exact_metrics(samples: dict[str, Path], tmp_path
     assert virtual["bit_exact"] == 3 and virtual["vectors"] == 3 and virtual["backend"] == "reference-c"
     vectors = np.load(tmp_path / "artifacts/vectors/inputs.npy")
     assert virtual["outputs"] == [o.tolist() for o in _reference(model, vectors)]
-    assert virtual["arena_bytes"] == json.loads(_metadata(tmp_path / "artifacts" / "reference-c" / "mlf.tar"))["memory"]["functions"][
-        "main"][0]["workspace_size_bytes"]
+    metadata = json.loads(_metadata(tmp_path / "artifacts" / "reference-c" / "mlf.tar"))
+    assert virtual["arena_bytes"] == metadata["memory"]["functions"]["main"][0]["workspace_size_bytes"]
     assert "| 3/3 |" in (tmp_path / "summary.md").read_text()
 
 
