@@ -14,6 +14,15 @@ import pytest
 TIER_MARKERS = ("tvm", "docker", "board", "browser")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A run without a benchd.toml keeps its folders in the user data directory: never the real one in tests
+    (subprocesses inherit the variable too)."""
+    import tempfile
+
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="benchd-test-data-")
+    os.environ.pop("BENCHD_CONFIG", None)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--board", action="store_true", help="run the tests that need real ESP32-C3 boards")
 
@@ -56,3 +65,39 @@ def no_leaked_threads():
 # -- shared fixtures -------------------------------------------------------------------------------
 # `samples` (the project's own sample models) and `compiled_xs` (kws_xs through tvmc), for every module.
 pytest_plugins = ["models_fixture"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_result_json_round_trips():
+    """Every result.json the suite's runs write (through the one writer, in this process) loads into a
+    RunRecord, dumps back byte for byte, and holds to the shipped JSON Schema."""
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    from daemon.record import RunRecord
+    from daemon.reporters.files import FilesReporter
+
+    written = []
+    original = FilesReporter.write
+
+    def spy(self, record):  # type: ignore[no-untyped-def]
+        path = original(self, record)
+        written.append(path)
+        return path
+
+    FilesReporter.write = spy  # type: ignore[method-assign]
+    yield
+    FilesReporter.write = original  # type: ignore[method-assign]
+    schema = json.loads(resources.files("daemon.record").joinpath("result.schema.json").read_text(encoding="utf-8"))
+    checked = 0
+    for path in written:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue  # a test's tmp folder already gone
+        assert RunRecord.from_json(text).to_json() == text, f"{path} does not round-trip"
+        jsonschema.validate(json.loads(text), schema)
+        checked += 1
+    assert checked or not written
