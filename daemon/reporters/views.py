@@ -1,20 +1,19 @@
 """The read model: what `benchd status` prints and the dashboard shows, computed once, from the store.
 
 Plain dicts of JSON types, so `status --json`, the dashboard API and tests share one shape.
-Live state (jobs, steps, step logs) comes from the store tables; metrics from result.json, or from
-progress.json while the run is still going.
+Live state (jobs, steps, step logs) comes from the store tables; the run record (result.json, or
+progress.json while the run is still going) gives the jobs' pipeline order, skip reasons, warnings and metrics.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from daemon.record import iso
+from daemon.record import RunRecord, iso
 from daemon.reporters.files import result_dir
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
@@ -22,7 +21,7 @@ from daemon.store.rows import RunRow
 LOG_CHUNK = 64 * 1024  # one log request returns at most this much (a tail when starting from 0)
 
 
-def _duration(started: float | None, finished: float | None, now: float) -> float | None:
+def elapsed(started: float | None, finished: float | None, now: float) -> float | None:
     if started is None:
         return None
     return round((finished if finished is not None else now) - started, 3)
@@ -46,7 +45,7 @@ def _summary(r: RunRow, jobs: dict[str, int], now: float) -> dict[str, Any]:
     return {
         "id": r.id, "model": r.model_name, "status": r.status, "pipeline": _pipeline_name(r.pipeline),
         "sha256": r.sha256, "created_at": iso(r.created_at), "started_at": iso(r.started_at),
-        "finished_at": iso(r.finished_at), "duration_s": _duration(r.started_at, r.finished_at, now),
+        "finished_at": iso(r.finished_at), "duration_s": elapsed(r.started_at, r.finished_at, now),
         "jobs": {"total": sum(jobs.values()), "success": jobs.get("success", 0),
                  "failed": sum(jobs.get(s, 0) for s in ("failure", "error")), "running": jobs.get("running", 0)},
         "error": r.error, "duplicate_of": r.duplicate_of, "result_dir": r.result_dir,
@@ -75,15 +74,15 @@ def format_status_table(rows: list[dict[str, Any]]) -> str:
 
 
 @lru_cache(maxsize=256)
-def _read_json(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
+def _read_record(path: str, mtime_ns: int, size: int) -> RunRecord | None:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return RunRecord.from_json(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError):
         return None  # being replaced right now, or not ours: the next poll sees the new one
-    return data if isinstance(data, dict) else None
 
 
-def _result_of(folder: Path | None) -> dict[str, Any] | None:
+def record_of(folder: Path | None) -> RunRecord | None:
+    """The run's typed record: result.json once finished, progress.json while it runs."""
     if folder is None:
         return None
     for name in ("result.json", "progress.json"):
@@ -92,11 +91,11 @@ def _result_of(folder: Path | None) -> dict[str, Any] | None:
             st = path.stat()
         except OSError:
             continue
-        return _read_json(str(path), st.st_mtime_ns, st.st_size)
+        return _read_record(str(path), st.st_mtime_ns, st.st_size)
     return None
 
 
-def _folder(row: RunRow, results: Path | None) -> Path | None:
+def folder_of(row: RunRow, results: Path | None) -> Path | None:
     if row.result_dir:
         return Path(row.result_dir)
     return result_dir(results, row.model_name, row.id) if results is not None else None
@@ -107,22 +106,48 @@ def run_detail(store: Store, run_id: str, results: Path | None = None) -> dict[s
     if row is None:
         return None
     now = time.time()
+    record = record_of(folder_of(row, results))
     steps: dict[str, list[dict[str, Any]]] = {}
     for s in store.steps_of(run_id):
         steps.setdefault(s.job_id, []).append({
             "idx": s.idx, "id": s.step_id, "status": s.status, "exit_code": s.exit_code,
             "error": s.error, "started_at": iso(s.started_at),
-            "duration_s": _duration(s.started_at, s.finished_at, now), "has_log": bool(s.log_path),
+            "duration_s": elapsed(s.started_at, s.finished_at, now), "has_log": bool(s.log_path),
         })
     jobs = [{"id": j.job_id, "status": j.status, "executor": j.executor, "image_ref": j.image_ref,
              "image_digest": j.image_digest, "started_at": iso(j.started_at),
-             "duration_s": _duration(j.started_at, j.finished_at, now), "steps": steps.get(j.job_id, [])}
+             "duration_s": elapsed(j.started_at, j.finished_at, now), "steps": steps.get(j.job_id, []),
+             "skip_reason": None, "warning": None}
             for j in store.jobs_of(run_id)]
-    result = _result_of(_folder(row, results)) or {}
     summary = _summary(row, _job_counts(store, [run_id]).get(run_id, {}), now)
-    return {**summary, "jobs": jobs, "done": row.status in RUN_DONE,
-            "metrics": result.get("metrics") or {"host": {}, "boards": []}, "errors": result.get("errors") or [],
+    metrics: dict[str, Any] = {"host": {}, "boards": []}
+    errors: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    if record is not None:
+        jobs = _in_pipeline_order(jobs, record)
+        metrics = record.metrics.to_dict()
+        errors = [{"where": e.where, "message": e.message} for e in record.errors]
+        warnings = [{"where": w.where, "message": w.message} for w in record.warnings]
+    return {**summary, "jobs": jobs, "done": row.status in RUN_DONE, "metrics": metrics, "errors": errors,
+            "warnings": warnings, "can_rerun": bool(row.model_path or row.duplicate_of),
             "deliveries": deliveries(store, run_id)}
+
+
+def _in_pipeline_order(jobs: list[dict[str, Any]], record: RunRecord) -> list[dict[str, Any]]:
+    """The record's order (the run's own) with its skip reasons and warnings; the store's jobs table is
+    ordered by start time, and a job the record does not know yet (just started) goes last."""
+    live = {j["id"]: j for j in jobs}
+    ordered = []
+    for job in record.jobs:
+        base = live.pop(job.id, None) or {
+            "id": job.id, "status": job.status, "executor": job.executor,
+            "image_ref": job.image.ref if job.image else None, "image_digest": job.image.digest if job.image else None,
+            "started_at": None, "duration_s": round(sum(s.duration_s or 0 for s in job.steps), 3),
+            "steps": [{"idx": i, "id": s.id, "status": s.status, "exit_code": s.exit_code, "error": s.error,
+                       "started_at": None, "duration_s": s.duration_s, "has_log": False}
+                      for i, s in enumerate(job.steps)]}
+        ordered.append({**base, "skip_reason": job.skip_reason, "warning": job.warning})
+    return ordered + list(live.values())
 
 
 def deliveries(store: Store, run_id: str) -> list[dict[str, Any]]:
@@ -171,10 +196,10 @@ def boards(store: Store, runs: int = 50) -> list[dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
     for row in store.query("SELECT id, result_dir, finished_at FROM runs WHERE result_dir IS NOT NULL "
                            "ORDER BY finished_at DESC LIMIT ?", (runs,)):
-        result = _result_of(Path(row["result_dir"]))
-        for board in ((result or {}).get("metrics") or {}).get("boards") or []:
-            key = str(board.get("id"))
+        record = record_of(Path(row["result_dir"]))
+        for board in record.metrics.boards if record is not None else ():
+            key = str(board.id)
             if key not in latest:
-                latest[key] = {**board, "run_id": row["id"], "run_status": result.get("status") if result else None,
+                latest[key] = {**board.to_dict(), "run_id": row["id"], "run_status": record.status if record else None,
                                "finished_at": iso(row["finished_at"])}
     return sorted(latest.values(), key=lambda b: str(b.get("id")))

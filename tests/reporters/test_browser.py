@@ -51,7 +51,7 @@ def test_dashboard_shows_a_finished_run_and_follows_a_running_one(page: Any, sto
         row = page.wait_for_selector(f'#runs tr[data-run="{done}"]', timeout=WAIT_MS)
         assert "kws.tflite" in row.inner_text() and "success" in row.inner_text()
         page.wait_for_selector("#host-metrics >> text=latency_ms", timeout=WAIT_MS)
-        page.wait_for_selector('#boards tr[data-board="A0B1C2"] >> text=123456', timeout=WAIT_MS)
+        page.wait_for_selector('#boards tr[data-board="A0B1C2"] >> text=123,456', timeout=WAIT_MS)
         assert "compile-host" in page.inner_text("#detail")
 
         # a new run starts while the page is open: it appears, and its step log streams in

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from report_fixtures import make_run
+from report_fixtures import make_run, sample_result
 
 from daemon.reporters import views
 from daemon.reporters.files import write_json
@@ -50,7 +50,8 @@ def test_run_detail_has_jobs_steps_metrics_and_deliveries(store: Store, tmp_path
 
 def test_running_run_reads_progress_json_from_the_results_folder(store: Store, tmp_path: Path) -> None:
     run_id, folder = make_run(store, tmp_path / "results", finished=False)
-    write_json(folder / "progress.json", {"metrics": {"host": {"latency_ms": 2.5}, "boards": []}, "errors": []})
+    progress = sample_result(run_id, "running", metrics={"host": {"latency_ms": 2.5}, "boards": []})
+    write_json(folder / "progress.json", progress)
     detail = views.run_detail(store, run_id, tmp_path / "results")
     assert detail is not None and not detail["done"] and detail["metrics"]["host"] == {"latency_ms": 2.5}
 

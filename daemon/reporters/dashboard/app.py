@@ -1,15 +1,20 @@
-"""The dashboard's ASGI app (Starlette): one static page plus a read-only JSON API over `views`.
+"""The dashboard's ASGI app (Starlette): one static page, a JSON API over `views` and `history`, and two
+controls (re-run, cancel: POST, through `store.controls`).
 
 Endpoints are `async` on purpose: their work is short SQLite reads (WAL readers never wait for the
 daemon), and staying on the event loop's thread avoids a thread pool of non-daemon workers.
 When a token is configured every request needs it: `Authorization: Bearer …`, or `?token=…` once,
 which sets an HttpOnly cookie for the page's own polling. Before that, the Host header must name this
 server (DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends `Host: evil.example`).
+A POST also needs the page's CSRF token (from `GET /api/session`, which another origin cannot read) in
+`X-CSRF-Token`, and an `Origin`, when sent, that names this server: a form on another site cannot re-run
+or cancel anything, even against a loopback dashboard without a token.
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -22,11 +27,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from daemon.reporters import views
+from daemon.reporters import history, views
 from daemon.reporters.dashboard.page import APP_JS, INDEX_HTML, STYLE_CSS
+from daemon.store import controls
 from daemon.store.db import Store
 
 COOKIE = "benchd_token"
+CSRF_HEADER = "x-csrf-token"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -118,17 +125,67 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
     async def boards(request: Request) -> Response:
         return JSONResponse(views.boards(store))
 
+    async def board(request: Request) -> Response:
+        found = history.board_history(store, request.query_params.get("id", ""), results)
+        return JSONResponse(found) if found else JSONResponse({"error": "no such board"}, status_code=404)
+
+    async def model(request: Request) -> Response:
+        found = history.model_history(store, request.query_params.get("name", ""), results)
+        return JSONResponse(found) if found else JSONResponse({"error": "no runs of that model"}, status_code=404)
+
+    async def compare(request: Request) -> Response:
+        q = request.query_params
+        found = history.compare(store, q.get("a", ""), q.get("b", ""), results)
+        return JSONResponse(found) if found else JSONResponse({"error": "no such run"}, status_code=404)
+
+    async def session(request: Request) -> Response:
+        return JSONResponse({"csrf": csrf})
+
+    async def rerun(request: Request) -> Response:
+        if (refused := _refuse_post(request, csrf)) is not None:
+            return refused
+        try:
+            done = controls.rerun(store, request.path_params["run_id"])
+        except controls.ControlError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"run_id": done.run_id, "queued": done.queued}, status_code=202)
+
+    async def cancel(request: Request) -> Response:
+        if (refused := _refuse_post(request, csrf)) is not None:
+            return refused
+        try:
+            row = controls.request_cancel(store, request.path_params["run_id"])
+        except controls.ControlError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"run_id": row.id, "requested": True}, status_code=202)
+
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    csrf = secrets.token_urlsafe(32)  # one per server process; the page reads it once
     routes = [
         Route("/", index), Route("/app.js", script), Route("/style.css", style),
         Route("/api/runs", runs), Route("/api/runs/{run_id}", run),
         Route("/api/runs/{run_id}/log", log),
-        Route("/api/boards", boards), Route("/healthz", health),
-    ]  # GET only: the dashboard never changes anything
+        Route("/api/runs/{run_id}/rerun", rerun, methods=["POST"]),
+        Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),
+        Route("/api/model", model), Route("/api/compare", compare), Route("/api/session", session),
+        Route("/api/boards", boards), Route("/api/board", board), Route("/healthz", health),
+    ]  # GET only but for the two controls
     return Starlette(routes=routes, middleware=[Middleware(_HostGate, names=hosts),
                                                 Middleware(_TokenGate, token=token)])
+
+
+def _refuse_post(request: Request, csrf: str) -> Response | None:
+    """403 unless the request carries the CSRF token and, when it names an origin, comes from this server."""
+    offered = request.headers.get(CSRF_HEADER, "")
+    if not offered or not hmac.compare_digest(offered.encode(), csrf.encode()):
+        return JSONResponse({"error": "missing or wrong CSRF token: use the dashboard's own buttons "
+                             "(reload the page if the server restarted)"}, status_code=403)
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+        return JSONResponse({"error": f"a control from another origin ({origin}) is refused"}, status_code=403)
+    return None
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:
