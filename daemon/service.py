@@ -26,6 +26,7 @@ from daemon.store import Store
 from daemon.store.rows import RunRow
 
 _log = structlog.get_logger("daemon")
+QUEUE_POLL_S = 1.0  # a run queued by another process (the dashboard's re-run) is claimed within this
 
 
 class Daemon:
@@ -113,7 +114,7 @@ class Daemon:
             while not self._stopping:
                 if (row := self.store.claim_next_run()) is not None:
                     return row
-                self._wake.wait()
+                self._wake.wait(QUEUE_POLL_S)
         return None
 
     # -- run → report → finish → file away --------------------------------------------------------
