@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_actions import context
+from test_actions import setup as setup_boards
 
 from daemon.actions import flash
 from daemon.actions.context import ActionError
@@ -20,11 +22,8 @@ from daemon.boards.console import ConsoleJudge, watch
 from daemon.boards.flasher import NotSimulated, flash_with_retries, probe, reset_to_app
 from daemon.boards.health import BoardHealth
 from daemon.boards.sim.app import VirtApp
-from daemon.boards.virtimage import (APP_OFFSET, EFUSE_USR_DATA0, SIMULATOR_MARK, find_elf, pack_image,
-                                     write_virt_bundle)
+from daemon.boards.virtimage import APP_OFFSET, EFUSE_USR_DATA0, SIMULATOR_MARK, find_elf, pack_image, write_virt_bundle
 from daemon.errors import FlashError
-from test_actions import context
-from test_actions import setup as setup_boards
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(120)]
 TOOLS = ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")
@@ -185,7 +184,7 @@ def test_a_firmware_past_its_time_bound_is_stopped(riscv_tools, tmp_path: Path) 
 def _endless_elf(tmp_path: Path) -> Path:
     source, elf = tmp_path / "loop.S", tmp_path / "loop.elf"
     source.write_text(".globl _start\n_start:\n  j _start\n")
-    subprocess.run(["riscv64-unknown-elf-gcc", "-march=rv32imc", "-mabi=ilp32", "-nostdlib",  # noqa: S607
+    subprocess.run(["riscv64-unknown-elf-gcc", "-march=rv32imc", "-mabi=ilp32", "-nostdlib",
                     "-Wl,-Ttext=0x80000000", str(source), "-o", str(elf)], check=True, capture_output=True)
     return elf
 
