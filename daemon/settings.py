@@ -1,6 +1,8 @@
 """One frozen settings object: defaults < benchd.toml < BENCHD_* environment < CLI flags.
 
-Nothing else in benchd reads os.environ for configuration.
+Nothing else in benchd reads os.environ for configuration. Where the folders are: beside the benchd.toml
+in use (--config, $BENCHD_CONFIG, else the current directory or its nearest parent), or, with none, in the
+user's data directory (platformdirs: ~/.local/share/benchd on Linux), so benchd works from any directory.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class DockerSettings:
     cpus: float = 2.0  # CPU limit of a job container
     extra_ca: str = ""  # PEM bundle injected into image builds (TLS-intercepting proxies)
     registry: str = ""  # registry holding the lab's benchd/* images (never Docker Hub: anyone can publish there)
+    step_user: str = "1000:1000"  # uid:gid container steps run as when benchd is root (else benchd's own ids)
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,18 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    days: float = 0.0  # finished runs older than this are pruned (result folder, logs, snapshot); 0 = keep
+    runs: int = 0  # keep at most this many finished runs, newest first; 0 = no limit
+
+
+@dataclass(frozen=True)
 class Settings:
     inbox: Path = Path("data/inbox")  # where models are dropped
     results: Path = Path("data/results")  # results/<stem>/<run-id>/
     state: Path = Path("data/state")  # SQLite store, workspaces, leases
-    pipeline: str = "microkws"  # name in pipelines/ or a path to a workflow file
-    pipelines_dir: Path = Path("pipelines")  # where pipeline names are looked up
+    pipeline: str = "microkws"  # a name (pipelines/NAME.yml beside the config, else built in) or a workflow file
+    pipelines_dir: Path = Path("pipelines")  # NAME.yml here overrides the built-in pipeline of that name
     executor: str = "auto"  # auto | docker | local
     parallel_runs: int = 1  # runs executed at once
     max_model_mb: float = 50.0  # larger drops are rejected
@@ -84,6 +93,8 @@ class Settings:
     boards: BoardSettings = field(default_factory=BoardSettings)
     docker: DockerSettings = field(default_factory=DockerSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    config: Path | None = None  # the benchd.toml in use (None: none found; folders in the user data directory)
 
     @property
     def db_path(self) -> Path:
@@ -100,7 +111,7 @@ class Settings:
 
 _CHOICES = {"executor": EXECUTOR_CHOICES, "float_models": ("warn", "reject")}
 # Numbers checked where they are read, so that the message names the file key, the variable or the flag.
-_AT_LEAST = {"parallel_runs": 1, "quarantine_after": 1, "stable_s": 0, "port": 0}
+_AT_LEAST = {"parallel_runs": 1, "quarantine_after": 1, "stable_s": 0, "port": 0, "days": 0, "runs": 0}
 _ABOVE_ZERO = {"max_model_mb", "step_timeout_minutes", "lease_s", "cpus", "timeout_s", "max_age_hours"}
 _KINDS = ((bool, "true or false"), (int, "a whole number"), (float, "a number"), (Path, "a path, as text"),
           (tuple, "a list of strings"), (str, "text"))
@@ -171,7 +182,7 @@ def _merge(obj: Any, data: Mapping[str, Any], source: str, prefix: str = "") -> 
     if not isinstance(data, Mapping):
         raise ConfigError(f"{_where(source, prefix.rstrip('.'))}: expected a table, not {data!r}")
     changes: dict[str, Any] = {}
-    names = {f.name: f for f in dataclasses.fields(obj)}
+    names = {f.name: f for f in dataclasses.fields(obj) if f.name != "config"}  # config: where the file is
     for key, value in data.items():
         name = key.replace("-", "_")
         where = _where(source, prefix + name)
@@ -208,7 +219,7 @@ def _from_environment(obj: Any, env: Mapping[str, str], prefix: str) -> dict[str
             nested = _from_environment(current, env, var)
             if nested:
                 found[f.name] = nested
-        elif f.name in ("webhook", "github"):
+        elif f.name in ("webhook", "github", "config"):
             continue
         elif var in env:
             found[f.name] = env[var]
@@ -221,6 +232,19 @@ def _absolute(settings: Settings, base: Path) -> Settings:
         settings, **{f.name: base / getattr(settings, f.name) for f in dataclasses.fields(settings)
                      if isinstance(getattr(settings, f.name), Path)}
     )
+
+
+def user_data_dir() -> Path:
+    """Where benchd keeps its folders when no benchd.toml is found (XDG_DATA_HOME is honoured)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("benchd", appauthor=False))
+
+
+def _in_user_data_dir(settings: Settings) -> Settings:
+    home = user_data_dir()
+    return dataclasses.replace(settings, inbox=home / "inbox", results=home / "results", state=home / "state",
+                               pipelines_dir=home / "pipelines")
 
 
 def find_config(explicit: str | None, env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
@@ -247,7 +271,8 @@ def load_settings(
     """Build the settings once, at the edge (cli.py), from every source in order.
 
     Folders in benchd.toml, and the default folders when there is one, are relative to the file's folder;
-    folders from the environment or flags are relative to the current directory.
+    without a file the default folders are in the user data directory; folders from the environment or
+    flags are relative to the current directory.
     """
     env = os.environ if env is None else env
     settings = Settings()
@@ -260,6 +285,9 @@ def load_settings(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config file {path}: {exc}") from exc
         settings = _absolute(_merge(settings, data, str(path)), path.absolute().parent)
+        settings = dataclasses.replace(settings, config=path.absolute())
+    else:
+        settings = _in_user_data_dir(settings)
     settings = _merge(settings, _from_environment(settings, env, "BENCHD"), "environment")
     if overrides:
         settings = _merge(settings, {k: v for k, v in overrides.items() if v is not None}, "command line")

@@ -1,6 +1,6 @@
 """Write the sample models benchd's tests and demos use, without downloads or TensorFlow.
 
-    python data/make_samples.py [OUT_DIR]        # default: data/samples/
+    python data/make_samples.py [OUT_DIR]        # default: data/samples/ (--help: the options)
 
 The KWS models are MicroKWS-shaped (1x1960 int8 -> 1x49x40x1 -> conv -> depthwise conv -> pointwise
 conv -> average pool -> fully connected -> softmax, 12 classes). Weights are seeded, activation ranges
@@ -384,7 +384,17 @@ def write_samples(out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "samples"
-    for path in write_samples(target).values():
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write benchd's sample int8 .tflite models (no downloads).")
+    parser.add_argument("out_dir", nargs="?", type=Path, default=Path(__file__).resolve().parent / "samples",
+                        metavar="OUT_DIR", help="folder to write into, created if needed (default: data/samples/)")
+    args = parser.parse_args(argv)  # --help and bad options exit here, before anything is written
+    for path in write_samples(args.out_dir).values():
         print(f"{path}  {path.stat().st_size} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,11 +25,29 @@ def _elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cwd
 
 
-def test_defaults_without_a_config_file(tmp_path: Path) -> None:
+def test_defaults_without_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
     s = load_settings(env={})
     assert s.executor == "auto" and s.pipeline == "microkws" and s.parallel_runs == 1 and s.max_model_mb == 50.0
-    assert s.results == tmp_path / "cwd" / "data" / "results"  # absolute: steps run elsewhere
+    home = tmp_path / "share" / "benchd"  # the user data directory, wherever benchd is started
+    assert (s.inbox, s.results, s.state, s.pipelines_dir) == (home / "inbox", home / "results", home / "state",
+                                                              home / "pipelines")
+    assert s.config is None and not (tmp_path / "cwd" / "data").exists()
     assert s.boards.ports == () and s.report.webhook == () and s.dashboard.port == 8737
+
+
+def test_the_config_in_use_is_recorded_and_cannot_be_set(tmp_path: Path, _elsewhere: Path) -> None:
+    config = _toml(_elsewhere, "")
+    assert load_settings(env={}).config == config
+    with pytest.raises(ConfigError, match="config: unknown key"):
+        load_settings(str(_toml(tmp_path, 'config = "x"\n')), env={})
+
+
+def test_the_checkout_ships_a_config_that_keeps_its_data_folder() -> None:
+    root = Path(__file__).resolve().parent.parent
+    s = load_settings(str(root / "benchd.toml"), env={})
+    assert (s.inbox, s.results, s.state) == (root / "data" / "inbox", root / "data" / "results", root / "data" / "state")
+    assert s.pipelines_dir == root / "pipelines"  # the checkout's pipelines/ is the override beside it
 
 
 def test_each_layer_overrides_the_one_before(tmp_path: Path) -> None:

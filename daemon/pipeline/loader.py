@@ -28,6 +28,9 @@ MAX_BYTES = 512 << 10  # a workflow is a page of YAML; anything near this is a m
 MAX_DEPTH = 64  # nesting levels (PyYAML's composer recurses: deeper input would exhaust the stack)
 MAX_NODES = 50_000  # values after expanding aliases (`&a`/`*a`): bounds "billion laughs"
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60.0  # a week; larger values overflow the runner's timers
+# The pipelines that ship inside the package (package data), found by name from any directory. The
+# checkout's top-level pipelines/ holds the same files (tests/pipeline/test_builtin.py keeps them equal).
+BUILTIN_PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
 
 _SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used (true, 10, 1.5, null)
 _KINDS = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}
@@ -207,6 +210,19 @@ def _flag(doc: _Doc, data: dict[str, Any], key: str, path: tuple[Any, ...], defa
     return value
 
 
+def _step_name(data: dict[str, Any], step_id: str) -> str:
+    """How reports and the terminal call a step: its `name:`, else its action, else its `id:`; an unnamed
+    `run:` step is `run: <first words>`, never a long shell line cut anywhere."""
+    if data.get("name"):
+        return str(data["name"])
+    if data.get("uses"):
+        return str(data["uses"])
+    if data.get("id"):
+        return str(data["id"])
+    first = str(data.get("run", "")).strip().splitlines()[0]
+    return "run: " + (first if len(first) <= 40 else first[:first.rfind(" ", 0, 40) if " " in first[:40] else 39] + "…")
+
+
 def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str], needs: list[str],
           actions: Collection[str] | None) -> Step:
     data = _mapping(doc, data, path, "a step")
@@ -241,7 +257,7 @@ def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str
     return Step(
         index=index,
         id=step_id,
-        name=str(data.get("name") or uses or str(run).strip().splitlines()[0][:60]),
+        name=_step_name(data, step_id),
         line=doc.line(path),
         run=None if run is None else str(run),
         uses=None if uses is None else str(uses),
@@ -369,16 +385,19 @@ def load_workflow(file: Path, actions: Collection[str] | None = None) -> Workflo
     )
 
 
-def find_workflow(name_or_file: str, pipelines_dir: Path) -> Path:
-    """A pipeline name (`microkws`) is looked up in pipelines/; anything with a suffix is a path."""
+def find_workflow(name_or_file: str, pipelines_dir: Path, builtin: Path = BUILTIN_PIPELINES) -> Path:
+    """A pipeline name (`microkws`): pipelines_dir/NAME.yml (beside the config) if there is one, else the
+    pipeline built into the package; anything with a .yml/.yaml suffix is a path."""
     candidate = Path(name_or_file)
     if candidate.suffix in (".yml", ".yaml"):
         if not candidate.is_file():
             raise PipelineError(f"pipeline file {candidate} not found")
         return candidate
-    for suffix in (".yml", ".yaml"):
-        path = pipelines_dir / f"{name_or_file}{suffix}"
-        if path.is_file():
-            return path
-    known = sorted(p.stem for p in pipelines_dir.glob("*.y*ml")) if pipelines_dir.is_dir() else []
-    raise PipelineError(f"no pipeline named {name_or_file!r} in {pipelines_dir} (known: {', '.join(known) or 'none'})")
+    for folder in (pipelines_dir, builtin):
+        for suffix in (".yml", ".yaml"):
+            path = folder / f"{name_or_file}{suffix}"
+            if path.is_file():
+                return path
+    known = sorted({p.stem for folder in (pipelines_dir, builtin) if folder.is_dir() for p in folder.glob("*.y*ml")})
+    raise PipelineError(f"no pipeline named {name_or_file!r} in {pipelines_dir} or built in "
+                        f"(known: {', '.join(known) or 'none'}); --pipeline takes a name or a .yml file")

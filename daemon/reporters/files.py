@@ -2,7 +2,7 @@
 
 It subscribes to the run's journal: progress.json is rewritten (atomically) as jobs and steps end, so
 the dashboard can show a run that is still going; result.json and summary.md are written once, when
-the run finishes, from the same typed RunRecord every other reporter reads.
+the run finishes, from the same typed RunRecord every other reporter reads (summary.py words it).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from daemon.record import Event, JobFinished, JobStarted, RunFinished, RunRecord, StepFinished
+from daemon.reporters.summary import summary_markdown
 
 
 def safe_stem(name: str) -> str:
@@ -61,34 +62,3 @@ class FilesReporter:
         write_text(path, record.to_json())
         (self.directory / "progress.json").unlink(missing_ok=True)  # a finished run has no progress to show
         return path
-
-
-def summary_markdown(record: RunRecord, step_summaries: str = "") -> str:
-    model = record.model
-    lines = [
-        f"# {model.name}: {record.status}",
-        "",
-        f"- run: `{record.run_id}`, pipeline: `{record.pipeline.name}`, {record.duration_s:.1f} s",
-        f"- sha256: `{model.sha256}`, {model.size} bytes",
-    ]
-    if record.duplicate_of:
-        lines.append(f"- same content and pipeline as run `{record.duplicate_of}`: not run again (use --force)")
-    if record.jobs:
-        lines += ["", "| job | status | executor | duration |", "|---|---|---|---|"]
-        for job in record.jobs:
-            duration = sum(s.duration_s or 0 for s in job.steps)
-            reason = f" ({job.skip_reason})" if job.skip_reason else ""
-            lines.append(f"| {job.id} | {job.status}{reason} | {job.executor or '-'} | {duration:.1f} s |")
-    host = record.metrics.host.to_dict()
-    if host:
-        lines += ["", "## Host metrics", ""] + [f"- {k}: {v}" for k, v in host.items()]
-    ref = record.metrics.reference_c
-    if ref is not None:
-        lines += ["", "## Reference C backend", ""] + [f"- {k}: {v}" for k, v in ref.to_dict().items()]
-    if record.warnings:
-        lines += ["", "## Warnings", ""] + [f"- `{w.where}`: {w.message}" for w in record.warnings]
-    if record.errors:
-        lines += ["", "## Errors", ""] + [f"- `{e.where}`: {e.message}" for e in record.errors]
-    if step_summaries.strip():
-        lines += ["", step_summaries.strip()]
-    return "\n".join(lines) + "\n"

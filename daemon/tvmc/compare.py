@@ -8,6 +8,7 @@ difference (tens on deep graphs) are expected; what matters is how many and whet
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -71,9 +72,12 @@ class Comparison:
     top1_agreement: float
     latency_ms: float  # median per inference, compiled module
     reference_latency_ms: float  # median per inference, reference interpreter
+    latency_p95_ms: float | None = None  # 95th percentile per inference, compiled module (nearest rank)
 
     def as_metrics(self) -> dict[str, Any]:
-        return {"latency_ms": round(self.latency_ms, 4), "reference_latency_ms": round(self.reference_latency_ms, 4),
+        spread = {} if self.latency_p95_ms is None else {"latency_p95_ms": round(self.latency_p95_ms, 4)}
+        return {"latency_ms": round(self.latency_ms, 4), **spread,
+                "reference_latency_ms": round(self.reference_latency_ms, 4),
                 "max_abs_diff": self.max_abs_diff, "top1_agreement": self.top1_agreement,
                 "samples": self.samples}
 
@@ -99,4 +103,11 @@ def compare(compiled: Any, reference: ReferenceModel, input_sets: Sequence[Seque
         diffs.append(max(max_abs_diff(g, w) for g, w in zip(got, want, strict=True)))
         agree += top1_agrees(got[0], want[0])
     return Comparison(samples=len(input_sets), max_abs_diff=max(diffs), top1_agreement=agree / len(input_sets),
-                      latency_ms=statistics.median(times), reference_latency_ms=statistics.median(ref_times))
+                      latency_ms=statistics.median(times), reference_latency_ms=statistics.median(ref_times),
+                      latency_p95_ms=p95(times))
+
+
+def p95(values: Sequence[float]) -> float:
+    """The nearest-rank 95th percentile: a value that was measured, never an interpolation."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)]

@@ -1,0 +1,203 @@
+"""Looking back from the terminal: `benchd runs`, `show`, `logs` (read here) and `rerun` (in cli.py).
+
+Everything is read from the store (which runs exist, where their folders are) and the results folder
+(result.json, or progress.json while a run goes on, and logs/<job>/<n>-<step>.log).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from daemon.errors import BenchdError
+from daemon.record import RunRecord, iso
+from daemon.reporters.files import result_dir
+from daemon.store.db import RUN_DONE, Store
+from daemon.store.rows import RunRow
+
+FOLLOW_POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """One run as the terminal sees it: its row and its result folder."""
+
+    row: RunRow
+    folder: Path
+
+    @property
+    def done(self) -> bool:
+        return self.row.status in RUN_DONE
+
+    def record(self) -> RunRecord | None:
+        """result.json, or progress.json while the run goes on; None before its first job."""
+        for name in ("result.json", "progress.json"):
+            path = self.folder / name
+            try:
+                return RunRecord.from_json(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+        return None
+
+
+def folder_of(row: RunRow, results: Path) -> Path:
+    return Path(row.result_dir) if row.result_dir else result_dir(results, row.model_name, row.id)
+
+
+def find_run(store: Store, results: Path, ref: str = "latest") -> RunFiles:
+    """`latest`, a run id, or the first characters of one."""
+    if ref == "latest":
+        rows = store.recent_runs(1)
+        if not rows:
+            raise BenchdError(f"no runs yet in {store.path}: start one with `benchd run MODEL`")
+        row = rows[0]
+    else:
+        found = store.get_run(ref)
+        matches = [found] if found is not None else store.runs_like(ref, limit=2)
+        if not matches:
+            raise BenchdError(f"no run {ref!r} in {store.path}: `benchd runs` lists the runs")
+        if len(matches) > 1:
+            raise BenchdError(f"{ref!r} names more than one run ({matches[0].id}, {matches[1].id}, …): "
+                              "give more of the id (`benchd runs` lists them)")
+        row = matches[0]
+    return RunFiles(row, folder_of(row, results))
+
+
+def run_rows(store: Store, results: Path, model: str | None, limit: int) -> list[dict[str, Any]]:
+    """What `benchd runs` lists, newest first: plain JSON types (the --json form)."""
+    rows = []
+    for row in store.recent_runs(limit, model=model):
+        figures: dict[str, Any] = {}
+        record = RunFiles(row, folder_of(row, results)).record()
+        if record is not None:
+            host = record.metrics.host
+            figures = {k: v for k, v in (("top1_agreement", host.top1_agreement), ("max_abs_diff", host.max_abs_diff),
+                                         ("latency_ms", host.latency_ms)) if v is not None}
+        duration = (row.finished_at - row.started_at) if row.finished_at and row.started_at else None
+        rows.append({"id": row.id, "model": row.model_name, "status": row.status, "created_at": iso(row.created_at),
+                     "duration_s": None if duration is None else round(duration, 3), "duplicate_of": row.duplicate_of,
+                     "result_dir": str(folder_of(row, results)), **figures})
+    return rows
+
+
+def format_runs(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no runs yet: start one with `benchd run MODEL`, or drop a model into the inbox"
+    header = f"{'run':<22} {'model':<24} {'status':<9} {'duration':>9}  {'top-1':>6} {'max diff':>8}  started"
+    lines = [header]
+    for r in rows:
+        duration = f"{r['duration_s']:.1f} s" if r["duration_s"] is not None else "—"
+        top1 = f"{r['top1_agreement'] * 100:.0f} %" if "top1_agreement" in r else "—"
+        diff = f"{r['max_abs_diff']:g}" if "max_abs_diff" in r else "—"
+        status = r["status"] + (" (dup)" if r["duplicate_of"] else "")
+        lines.append(f"{r['id']:<22} {r['model'][:24]:<24} {status:<9} {duration:>9}  {top1:>6} {diff:>8}  "
+                     f"{(r['created_at'] or '')[:19]}")
+    return "\n".join(lines)
+
+
+def log_files(run: RunFiles, selector: str | None = None) -> list[Path]:
+    """The step logs of a run, in job then step order; `JOB` or `JOB/STEP` (a step id or its number)."""
+    logs = run.folder / "logs"
+    job, _, step = (selector or "").partition("/")
+    if job and not (logs / job).is_dir():
+        known = sorted(p.name for p in logs.iterdir() if p.is_dir()) if logs.is_dir() else []
+        raise BenchdError(f"run {run.row.id} has no logs for job {job!r} "
+                          f"(jobs with logs: {', '.join(known) or 'none'})")
+    folders = [logs / job] if job else _job_folders(run, logs)
+    found = [f for folder in folders for f in sorted(folder.glob("*.log"), key=_step_number)]
+    if step:
+        found = [f for f in found if _matches(f, step)]
+        if not found:
+            raise BenchdError(f"job {job!r} of run {run.row.id} has no step {step!r}: "
+                              f"`benchd logs {run.row.id} {job}` shows all of its steps")
+    return found
+
+
+def _job_folders(run: RunFiles, logs: Path) -> list[Path]:
+    """Pipeline order as the record has it, then any folder the record does not know yet (a live run)."""
+    if not logs.is_dir():
+        return []
+    record = run.record()
+    order = [j.id for j in record.jobs] if record is not None else []
+    folders = [p for p in logs.iterdir() if p.is_dir()]
+    return sorted(folders, key=lambda p: (order.index(p.name) if p.name in order else len(order), p.name))
+
+
+def _step_number(path: Path) -> tuple[int, str]:
+    head = path.stem.split("-", 1)[0]
+    return (int(head) if head.isdigit() else 0, path.name)
+
+
+def _matches(path: Path, step: str) -> bool:
+    number, _, name = path.stem.partition("-")
+    return step in (name, number, path.stem)
+
+
+def write_logs(run: RunFiles, selector: str | None, out: IO[str]) -> int:
+    files = log_files(run, selector)
+    if not files:
+        out.write(f"run {run.row.id} has no step logs (yet) in {run.folder / 'logs'}\n")
+    for path in files:
+        if len(files) > 1:
+            out.write(f"==> {path.relative_to(run.folder)} <==\n")
+        out.write(path.read_text(encoding="utf-8", errors="replace"))
+    return len(files)
+
+
+def follow(run: RunFiles, store: Store, selector: str | None, out: IO[str],
+           sleep: Callable[[float], None] = time.sleep) -> None:
+    """Print the logs as they grow, new steps as they start, until the run is over (as `tail -f`)."""
+    offsets: dict[Path, int] = {}
+    current: Path | None = None
+    while True:
+        row = store.get_run(run.row.id)
+        finished = row is None or row.status in RUN_DONE
+        for path, text in _new_text(run, selector, offsets):
+            if path != current:
+                out.write(f"==> {path.relative_to(run.folder)} <==\n")
+                current = path
+            out.write(text)
+        out.flush()
+        if finished:  # read once more after the run ended: nothing is lost between the check and the read
+            return
+        sleep(FOLLOW_POLL_S)
+
+
+def _new_text(run: RunFiles, selector: str | None, offsets: dict[Path, int]) -> Iterator[tuple[Path, str]]:
+    try:
+        files = log_files(run, selector)
+    except BenchdError:
+        if run.done:
+            raise
+        files = []  # the job has not started yet
+    for path in files:
+        with path.open("rb") as f:
+            f.seek(offsets.get(path, 0))
+            data = f.read()
+        if data:
+            offsets[path] = offsets.get(path, 0) + len(data)
+            yield path, data.decode("utf-8", errors="replace")
+
+
+def show_text(run: RunFiles) -> str:
+    """summary.md, or for a run still going what its progress says."""
+    summary = run.folder / "summary.md"
+    if summary.is_file():
+        return summary.read_text(encoding="utf-8")
+    record = run.record()
+    if record is None:
+        return f"run {run.row.id} ({run.row.model_name}): {run.row.status}, nothing recorded yet\n"
+    lines = [f"# {run.row.model_name}: {run.row.status}", ""]
+    lines += [f"- {job.id}: {job.status}" for job in record.jobs]
+    return "\n".join(lines) + f"\n\n(`benchd logs {run.row.id} -f` follows it)\n"
+
+
+def show_json(run: RunFiles) -> str:
+    record = run.record()
+    if record is None:
+        return json.dumps({"run_id": run.row.id, "status": run.row.status}, indent=2) + "\n"
+    return record.to_json()
