@@ -190,8 +190,9 @@ def _endless_elf(tmp_path: Path) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Whether anything of the process group QEMU was started in (`timeout` and QEMU) is left."""
     try:
-        os.kill(pid, 0)
+        os.killpg(pid, 0)
     except ProcessLookupError:
         return False
     return True
@@ -204,3 +205,19 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_the_board_entry_counts_the_outputs_equal_to_the_reference() -> None:
+    from daemon.actions.monitor import board_entry
+    from daemon.boards.console import ConsoleResult
+
+    def line(vector: int, out: list[int]) -> dict:
+        return {"v": 2, "instructions": 1_000 + vector, "top": [], "out": out, "ok": True, "vector": vector}
+
+    outcome = ConsoleResult("ok", "3 result lines", [line(1, [3, 4]), line(0, [1, 2]), line(2, [9, 9])])
+    expected = [np.array([1, 2]), np.array([3, 4]), np.array([5, 6])]
+    entry = board_entry({"id": "b", "image": "virt"}, outcome, "monitor.log", expected)
+    assert entry["bit_exact"] == 2 and entry["vectors"] == 3 and entry["image"] == "virt"  # matched by "vector"
+    assert entry["instructions"] == 1_001 and entry["cycles_per_inference"] is None
+    plain = board_entry({"id": "b"}, outcome, "monitor.log")  # an ESP-IDF image: nothing to compare against
+    assert plain["bit_exact"] is None and plain["vectors"] is None

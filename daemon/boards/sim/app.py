@@ -7,12 +7,14 @@ injected boot faults (silence, boot loop, panic), keep their canned timelines (b
 
 No temporary files: the ELF goes to QEMU through a memfd. No threads: the board's line polls `read()`.
 QEMU runs in its own process group, killed on the next reset, on download mode, past `time_bound_s`, and
-when the simulator stops.
+when the simulator stops; coreutils' `timeout` around it enforces the bound even if the simulator itself is
+killed without a chance to clean up.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -27,6 +29,7 @@ from daemon.virtcore.qemu import QEMU, qemu_argv
 
 CANNED_FAULTS = frozenset({"silent", "boot-loop", "panic"})  # the faults that tell their own boot story
 DEFAULT_TIME_BOUND_S = 120.0  # a firmware still running after this is stopped (the monitor will have timed out)
+STOP_WAIT_S = 2.0
 _log = structlog.get_logger("benchd.boards.sim")
 
 
@@ -57,17 +60,20 @@ class VirtApp:
         return True
 
     def _start(self, elf: bytes) -> None:
+        if shutil.which(QEMU) is None:  # the board stays silent, as a chip whose app does not start
+            _log.warning("sim.virt_boot_failed", error=f"{QEMU} is not installed",
+                         hint="apt-get install qemu-system-misc, to run virt images on simulated boards")
+            self._pending = b""
+            return
         fd = os.memfd_create("benchd-virt-elf")  # QEMU opens /dev/fd/N: no file to clean up after a crash
         try:
             os.write(fd, elf)
             os.lseek(fd, 0, os.SEEK_SET)
-            self._proc = subprocess.Popen(qemu_argv(Path(f"/dev/fd/{fd}")), stdin=subprocess.DEVNULL,  # noqa: S603
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, pass_fds=(fd,),
-                                          start_new_session=True)
+            argv = ["timeout", "-s", "KILL", f"{self.time_bound_s + 1:.0f}", *qemu_argv(Path(f"/dev/fd/{fd}"))]
+            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: S603
+                                          stderr=subprocess.DEVNULL, pass_fds=(fd,), start_new_session=True)
         except OSError as exc:
-            # The board stays silent, as a chip whose app does not start; the log says why.
-            _log.warning("sim.virt_boot_failed", error=str(exc), hint=f"install {QEMU} (apt-get install "
-                         "qemu-system-misc) to run virt images on simulated boards")
+            _log.warning("sim.virt_boot_failed", error=str(exc))  # silent board; the log says why
             self._pending = b""
             return
         finally:
@@ -99,15 +105,21 @@ class VirtApp:
         return data
 
     def stop(self) -> None:
-        """Kill QEMU's whole process group and reap it; harmless when nothing runs."""
+        """Stop QEMU and reap it; harmless when nothing runs. `timeout` passes SIGTERM on to QEMU and reaps it
+        (no orphan left for init); whatever is still in the process group after STOP_WAIT_S is killed."""
         proc, self._proc, self._pending = self._proc, None, b""
         if proc is None:
             return
         if proc.poll() is None:
+            proc.terminate()
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                proc.wait(timeout=STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
                 pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self._reap(proc)
 
     def _reap(self, proc: subprocess.Popen[bytes]) -> None:
