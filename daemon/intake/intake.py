@@ -21,11 +21,12 @@ from typing import Any
 import structlog
 
 from daemon.errors import ModelError
+from daemon.intake import names
 from daemon.intake.filters import sidecar_of
 from daemon.modelfile import describe_model
 from daemon.settings import Settings
 from daemon.store import Store
-from daemon.store.rows import RunRow
+from daemon.store.rows import RunRow, encode_path
 
 _log = structlog.get_logger("intake")
 CHUNK = 1 << 20
@@ -50,13 +51,20 @@ class Duplicate:
 
 
 @dataclass(frozen=True)
+class Changing:
+    """The file changed while intake read it (a writer still at work): not decided, look again later."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
 class Pending:
     """Already queued or running for this very drop (a second event, or a restart)."""
 
     run_id: str
 
 
-Decision = Queued | Rejected | Duplicate | Pending
+Decision = Queued | Rejected | Duplicate | Pending | Changing
 
 
 @dataclass(frozen=True)
@@ -85,20 +93,28 @@ class Intake:
             return self._decide(drop, force, move)
 
     def _decide(self, drop: Path, force: bool, move: bool) -> Decision:
-        name = drop.name
+        drop = drop.absolute()  # the store keeps where it was dropped, wherever benchd was started
+        name = names.shown(drop.name)
+        before = _signature(drop)
         try:
             self._check_path(drop, move)
             sha, size, snapshot = self._snapshot(drop)
         except ModelError as exc:
+            if _signature(drop) != before:
+                return Changing(drop)
             return self._reject(drop, str(exc), sha="", size=_size(drop))
-        pending = self.store.open_run_for_drop(str(drop), sha)
+        pending = self.store.open_run_for_drop(encode_path(drop), sha)
         if pending is not None:
             return Pending(pending.id)
         pipeline = self.pipeline()
         try:
             self._check_model(snapshot)
         except ModelError as exc:
+            if _signature(drop) != before:  # a writer is still at it: the model is not complete yet
+                return Changing(drop)
             return self._reject(drop, str(exc), sha=sha, size=size, pipeline=pipeline)
+        if _signature(drop) != before:
+            return Changing(drop)
         if pipeline.error is not None:
             return self._reject(drop, pipeline.error, sha=sha, size=size, pipeline=pipeline)
         earlier = None if force else self.store.find_finished(sha, pipeline.sha256)
@@ -112,33 +128,36 @@ class Intake:
 
     def _add(self, drop: Path, sha: str, size: int, pipeline: PipelineRef | None, **fields: Any) -> str:
         return self.store.add_run(
-            model_name=drop.name, model_path=fields.pop("model_path", ""), drop_path=str(drop), sha256=sha,
+            model_name=names.shown(drop.name), model_path=fields.pop("model_path", ""),
+            drop_path=encode_path(drop), sha256=sha,
             size=size, pipeline=pipeline.file if pipeline else self.settings.pipeline,
             pipeline_sha256=pipeline.sha256 if pipeline else "", sidecar=self._sidecar(drop), **fields,
         )
 
     def _reject(self, drop: Path, reason: str, sha: str, size: int, pipeline: PipelineRef | None = None) -> Rejected:
         run_id = self._add(drop, sha, size, pipeline, error=reason)
-        _log.error("drop rejected", run=run_id, model=drop.name, reason=reason)
+        _log.error("drop rejected", run=run_id, model=names.shown(drop.name), reason=reason)
         return Rejected(run_id, reason)
 
     # -- checks -----------------------------------------------------------------------------------
     def _check_path(self, drop: Path, move: bool) -> None:
+        name = names.shown(drop.name)
         if drop.is_symlink():
             target = drop.resolve()
             if move and self.settings.inbox.resolve() not in target.parents:
-                raise ModelError(f"{drop.name} is a symlink to {target}, outside the inbox: copy the file in instead")
+                raise ModelError(f"{name} is a symlink to {names.shown(target)}, outside the inbox: "
+                                 "copy the file in instead")
         if not drop.exists():
-            raise ModelError(f"{drop.name} does not exist (a dangling symlink?)")
+            raise ModelError(f"{name} does not exist (a dangling symlink?)")
         if not drop.is_file():
-            raise ModelError(f"{drop.name} is not a regular file")
+            raise ModelError(f"{name} is not a regular file")
         size = drop.stat().st_size
         if size == 0:
-            raise ModelError(f"{drop.name} is empty (0 bytes): the copy may have failed; drop the file again")
+            raise ModelError(f"{name} is empty (0 bytes): the copy may have failed; drop the file again")
         limit = self.settings.max_model_mb * 1024 * 1024
         if size > limit:
             raise ModelError(
-                f"{drop.name} is {size / 1048576:.1f} MB, over the {self.settings.max_model_mb:g} MB limit "
+                f"{name} is {size / 1048576:.1f} MB, over the {self.settings.max_model_mb:g} MB limit "
                 "(max_model_mb in benchd.toml)"
             )
 
@@ -156,10 +175,10 @@ class Intake:
                     size += len(chunk)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise ModelError(f"cannot read {source.name}: {exc.strerror}") from exc
+            raise ModelError(f"cannot read {names.shown(source.name)}: {exc.strerror}") from exc
         sha = digest.hexdigest()
-        # Keyed by content, named as dropped: steps and tools then speak of the user's file name.
-        final = models / sha / source.name
+        # Keyed by content, named as dropped (as text, and short): steps and tools speak of the user's name.
+        final = models / sha / names.snapshot_name(names.shown(source.name))
         final.parent.mkdir(exist_ok=True)
         os.replace(tmp, final)
         final.chmod(0o444)
@@ -192,7 +211,9 @@ class Intake:
 
     def _sidecar(self, drop: Path) -> str | None:
         """The raw text of MODEL.tflite.json beside the drop (the service parses it), bounded."""
-        path = sidecar_of(drop)
+        path = _sidecar_path(drop)
+        if path is None:
+            return None
         try:
             with path.open("rb") as f:
                 return f.read(MAX_SIDECAR_BYTES + 1).decode("utf-8", errors="replace")
@@ -200,16 +221,22 @@ class Intake:
             return None
 
     # -- after the run ----------------------------------------------------------------------------
-    def file_away(self, drop: Path, run_id: str, where: str) -> None:
-        """Move a finished drop (and its sidecar) out of the inbox so the inbox shows what is pending."""
+    def file_away(self, drop: Path, run_id: str, sha256: str, where: str) -> bool:
+        """Move a finished drop (and its sidecar) out of the inbox so the inbox shows what is pending; named
+        after the run and the content, never the drop's name (which may be too long to prefix). False when
+        the drop could not be moved (it stays, and is tried again at the next start; it never runs again)."""
         target_dir = self.settings.processed if where == "processed" else self.settings.rejected
         target_dir.mkdir(parents=True, exist_ok=True)
-        for path in (drop, sidecar_of(drop)):
-            if os.path.lexists(path):
+        filed = names.filed_name(run_id, sha256, names.shown(drop.name))
+        moved = True
+        for path, target in ((drop, filed), (_sidecar_path(drop), filed + ".json")):
+            if path is not None and os.path.lexists(path):
                 try:
-                    _move_out(path, target_dir / f"{run_id}_{path.name}")
+                    _move_out(path, target_dir / target)
                 except OSError as exc:
-                    _log.error("cannot move drop out of the inbox", path=str(path), error=str(exc))
+                    moved = moved and path != drop
+                    _log.error("cannot move drop out of the inbox", path=names.shown(path), error=str(exc))
+        return moved
 
 
 def _move_out(src: Path, dst: Path) -> None:
@@ -221,6 +248,20 @@ def _move_out(src: Path, dst: Path) -> None:
         shutil.move(str(src), str(dst))
         return
     os.unlink(src)
+
+
+def _sidecar_path(drop: Path) -> Path | None:
+    """MODEL.tflite.json, or None when that name would be longer than the file system allows."""
+    path = sidecar_of(drop)
+    return path if len(os.fsencode(path.name)) <= 255 else None
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _size(path: Path) -> int:

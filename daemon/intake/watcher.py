@@ -1,8 +1,10 @@
 """watchdog on the inbox: complete files go to a callback; the watcher never runs a job itself.
 
-A file is complete when its writer closes it (inotify close-after-write), when it is renamed into
-place (`x.tflite.part` -> `x.tflite`), or, for copies that give no close event (network shares,
-other platforms), when its size and mtime have stayed the same for `stable_s`.
+A file is complete when it is renamed into place (`x.tflite.part` -> `x.tflite`, or moved in from
+another folder), or when its writer has closed it (inotify close-after-write) and it then stays the same
+for `stable_s`: a writer that appends in pieces, closing in between, is waited for, and one that pauses
+with the file open is never taken mid-write. Where the observer gives no close events (other
+platforms), a file is complete once its size and mtime have stayed the same for `stable_s`.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class _Handler(FileSystemEventHandler):
         self.w = watcher
 
     def on_closed(self, event: FileSystemEvent) -> None:
-        self.w.complete(Path(str(event.src_path)))
+        self.w.closed(Path(str(event.src_path)))
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if event.dest_path:  # empty for a move out of the inbox
@@ -123,6 +125,7 @@ class InboxWatcher:
         self.patterns = patterns
         self.stability = StabilityChecker(stable_s, self._stable)
         self._observer = _observer()
+        self._close_events = type(self._observer).__name__ == "InotifyObserver"  # else: size and mtime only
 
     def start(self) -> None:
         self.inbox.mkdir(parents=True, exist_ok=True)
@@ -148,13 +151,22 @@ class InboxWatcher:
             self.stability.forget(path)
             self._emit(path)
 
+    def closed(self, path: Path) -> None:
+        """Closed after writing: taken once it stays the same for stable_s (the writer may append again)."""
+        if self._mine(path):
+            self.stability.watch(path)
+
     def maybe(self, path: Path) -> None:
         # A symlink gets no close event: it is complete as soon as it exists.
         if self._mine(path):
             if path.is_symlink():
                 self.complete(path)
-            else:
+            elif not self._close_events:  # with close events, a file being written waits for its close
                 self.stability.watch(path)
+
+    def retry(self, path: Path) -> None:
+        """Intake found the file changing under it: look again once it has stayed the same for stable_s."""
+        self.stability.watch(path)
 
     def _stable(self, path: Path) -> None:
         if self._mine(path):

@@ -1,7 +1,8 @@
 """SQLite (WAL) store. A run's state survives kill -9: every transition is committed before it matters.
 
-Status of a run: queued -> running -> success | failure | error | cancelled.
-A run found `running` at start-up was interrupted: it is queued again once, then marked error.
+Status of a run: queued -> running -> success | failure | error | cancelled, then filed (`filed_at`) once
+its drop has left the inbox. A run found `running` at start-up was interrupted: it is queued again once,
+then ended error; a finished run not yet filed is filed at start-up, never run again.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from daemon.store.rows import JobRow, RunRow, StepRow, as_dict, typed
 
 RUN_DONE = ("success", "failure", "error", "cancelled")
+CACHED = ("success", "failure", "error")  # a cancelled run is no answer for the same content
 MAX_ATTEMPTS = 2  # the first try and one re-run after an interruption
 
 SCHEMA = """
@@ -40,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
     result_dir TEXT,
     created_at REAL NOT NULL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    filed_at REAL                      -- the drop left the inbox (or there was nothing to move)
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
 CREATE INDEX IF NOT EXISTS runs_sha ON runs(sha256);
@@ -85,6 +88,12 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connection().executescript(SCHEMA)  # executescript manages its own transaction
+        columns = {r["name"] for r in self.query("PRAGMA table_info(runs)")}
+        if "filed_at" not in columns:  # a store from before filing was recorded: its runs count as filed
+            with self.transaction() as db:
+                db.execute("ALTER TABLE runs ADD COLUMN filed_at REAL")
+                db.execute("UPDATE runs SET filed_at = finished_at WHERE status IN ('success', 'failure', "
+                           "'error', 'cancelled')")
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -173,6 +182,18 @@ class Store:
                 (status, error, str(result_dir) if result_dir else None, time.time(), run_id),
             )
 
+    def mark_filed(self, run_id: str) -> None:
+        """The drop of a finished run has left the inbox (or was never in it): the run is complete."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET filed_at = ? WHERE id = ?", (time.time(), run_id))
+
+    def unfiled_runs(self) -> list[RunRow]:
+        """Finished runs whose drop may still wait in the inbox (a crash between finishing and filing)."""
+        return self._runs(f"WHERE filed_at IS NULL AND status IN ({', '.join('?' * len(RUN_DONE))})", RUN_DONE)
+
+    def running_runs(self) -> list[RunRow]:
+        return self._runs("WHERE status = 'running'")
+
     def _runs(self, sql: str, args: tuple[Any, ...] = ()) -> list[RunRow]:
         return [RunRow(**row) for row in self.query("SELECT * FROM runs " + sql, args)]
 
@@ -180,47 +201,78 @@ class Store:
         rows = self._runs("WHERE id = ?", (run_id,))
         return rows[0] if rows else None
 
-    def recent_runs(self, limit: int = 20) -> list[RunRow]:
+    def recent_runs(self, limit: int = 20, model: str | None = None) -> list[RunRow]:
+        """Newest first; `model` matches the file name as dropped, with or without `.tflite`."""
+        if model:
+            return self._runs("WHERE model_name = ? OR model_name = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                              (model, f"{model}.tflite", limit))
         return self._runs("ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+
+    def runs_like(self, prefix: str, limit: int = 2) -> list[RunRow]:
+        """Runs whose id starts with `prefix` (a run named by its first characters), newest first."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return self._runs("WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?", (escaped + "%", limit))
 
     def busy(self) -> int:
         """How many runs are queued or running."""
         return int(self.query("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'running')")[0]["n"])
 
     def find_finished(self, sha256: str, pipeline_sha256: str) -> RunRow | None:
-        """The latest finished run of the same content with the same pipeline (for dedupe)."""
+        """The latest finished run of the same content with the same pipeline (for dedupe); never a
+        cancelled one: a run the user stopped answers nothing."""
         rows = self._runs(
             "WHERE sha256 = ? AND pipeline_sha256 = ? AND duplicate_of IS NULL "
-            f"AND status IN ({', '.join('?' * len(RUN_DONE))}) ORDER BY finished_at DESC LIMIT 1",
-            (sha256, pipeline_sha256, *RUN_DONE),
+            f"AND status IN ({', '.join('?' * len(CACHED))}) ORDER BY finished_at DESC LIMIT 1",
+            (sha256, pipeline_sha256, *CACHED),
         )
         return rows[0] if rows else None
 
     def open_run_for_drop(self, drop_path: str, sha256: str) -> RunRow | None:
-        """A queued or running run for this very drop (so a restart does not enqueue it twice)."""
+        """A queued or running run for this very drop, or a finished one whose drop is not filed away yet
+        (so neither a restart nor a second event makes a second result for it)."""
         rows = self._runs(
-            "WHERE drop_path = ? AND sha256 = ? AND status IN ('queued', 'running')",
+            "WHERE drop_path = ? AND sha256 = ? AND (status IN ('queued', 'running') OR filed_at IS NULL)",
             (drop_path, sha256),
         )
         return rows[0] if rows else None
 
-    def recover_interrupted(self) -> tuple[list[str], list[str]]:
-        """Runs left `running` by a crash: re-queue those with a try left, fail the others."""
+    def recover_interrupted(self, cancelled: Collection[str] = ()) -> tuple[list[str], list[str]]:
+        """Runs left `running` by a crash: re-queue those with a try left, fail the others. A run someone
+        asked to cancel (`cancelled`) is queued too, never to run: the service ends it cancelled."""
         requeued, failed = [], []
         with self.transaction() as db:
             for row in db.execute("SELECT id, attempts FROM runs WHERE status = 'running'").fetchall():
-                if row["attempts"] < MAX_ATTEMPTS:
+                if row["attempts"] < MAX_ATTEMPTS or row["id"] in cancelled:
                     db.execute("UPDATE runs SET status = 'queued' WHERE id = ?", (row["id"],))
                     requeued.append(row["id"])
                 else:  # queued with a reason: the service finishes it as an error result, through the journal
                     db.execute(
                         "UPDATE runs SET status = 'queued', error = ? WHERE id = ?",
-                        ("interrupted twice (daemon killed during the run); not retried", row["id"]),
+                        (f"interrupted {row['attempts']} times (benchd was killed or the machine stopped "
+                         "during the run); not retried: drop the model again, or `benchd rerun` it", row["id"]),
                     )
                     failed.append(row["id"])
             db.execute("DELETE FROM jobs WHERE run_id IN (SELECT id FROM runs WHERE status = 'queued')")
             db.execute("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE status = 'queued')")
         return requeued, failed
+
+    # -- retention --------------------------------------------------------------------------------
+    def expired_runs(self, before: float, keep: int) -> list[RunRow]:
+        """Filed runs created before `before`, or beyond the newest `keep` (0: no limit), oldest first."""
+        return self._runs(
+            "WHERE filed_at IS NOT NULL AND (created_at < ? OR id NOT IN "
+            "(SELECT id FROM runs ORDER BY created_at DESC, id DESC LIMIT ?)) ORDER BY created_at",
+            (before, keep if keep > 0 else -1),
+        )
+
+    def delete_runs(self, run_ids: Collection[str]) -> None:
+        with self.transaction() as db:
+            for table, column in (("runs", "id"), ("jobs", "run_id"), ("steps", "run_id")):
+                db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in run_ids])
+
+    def snapshots_in_use(self) -> set[str]:
+        """The model snapshots some remaining run works on (or may re-run)."""
+        return {r["model_path"] for r in self.query("SELECT DISTINCT model_path FROM runs WHERE model_path != ''")}
 
     # -- jobs and steps ---------------------------------------------------------------------------
     def set_job(self, run_id: str, job_id: str, **fields: Any) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,6 +33,29 @@ class RunRow:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    filed_at: float | None = None  # when the drop left the inbox (None: not yet, or a run not finished)
+
+    @property
+    def drop(self) -> Path:
+        return decode_path(self.drop_path)
+
+
+def encode_path(path: Path) -> str:
+    """A path as text the store can hold: itself when it is UTF-8, else `bytes:` and its bytes
+    percent-encoded (a file name need not be UTF-8; SQLite text must be). Paths are absolute, so no
+    path can start with `bytes:`."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "bytes:" + urllib.parse.quote_from_bytes(os.fsencode(path), safe="/")
+    return text
+
+
+def decode_path(text: str) -> Path:
+    if text.startswith("bytes:"):
+        return Path(os.fsdecode(urllib.parse.unquote_to_bytes(text[len("bytes:"):])))
+    return Path(text)
 
 
 @dataclass(frozen=True)
