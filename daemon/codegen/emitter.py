@@ -14,7 +14,7 @@ import numpy as np
 
 from daemon.codegen.lowering import Program
 from daemon.codegen.ops import Const, Step
-from daemon.codegen.planner import ArenaPlan
+from daemon.codegen.arena import ArenaPlan
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
 
