@@ -66,8 +66,9 @@ def record_of(result: dict[str, Any]) -> RunRecord:
 
 
 def make_run(store: Store, results: Path, status: str = "success", model: str = "kws.tflite",
-             finished: bool = True) -> tuple[str, Path]:
-    """A run in the store with its jobs and steps, and (when finished) its result.json."""
+             finished: bool = True, **result: Any) -> tuple[str, Path]:
+    """A run in the store with its jobs and steps, and (when finished) its result.json (`result`: keys
+    that replace the sample's, e.g. metrics=)."""
     run_id = store.add_run(model_name=model, model_path=f"/state/{model}", drop_path=f"/inbox/{model}",
                            sha256="ab" * 32, size=18_000, pipeline="pipelines/microkws.yml", status="running",
                            started_at=time.time() - 42)
@@ -86,7 +87,7 @@ def make_run(store: Store, results: Path, status: str = "success", model: str = 
     if finished:
         store.set_step(run_id, "compile-host", 0, status="success", exit_code=0, finished_at=t0 + 21)
         store.set_job(run_id, "compile-host", status=status, finished_at=t0 + 25)
-        write_json(folder / "result.json", sample_result(run_id, status))
+        write_json(folder / "result.json", sample_result(run_id, status, **result))
         store.finish_run(run_id, status, None if status == "success" else "compile-host: validate failed", folder)
     return run_id, folder
 

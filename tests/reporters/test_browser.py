@@ -82,3 +82,77 @@ def test_dashboard_shows_a_finished_run_and_follows_a_running_one(page: Any, sto
     finally:
         server.stop()
     assert ARTIFACT.stat().st_size > 10_000
+
+
+def test_model_page_trend_run_page_compare_and_rerun(page: Any, store: Store, tmp_path: Path) -> None:
+    """Three runs of one model: the model page draws a trend of each figure; a run shows its jobs in
+    pipeline order with the skip reason, its virtual-core figures, a duplicate's link and a working re-run."""
+    from test_history import metrics
+
+    settings = Settings(results=tmp_path / "results", dashboard=DashboardSettings(port=0))
+    ids = []
+    for latency, diff, instr, arena in ((1.52, 2, 431_877, 10_240), (1.31, 1, 420_112, 9_744),
+                                        (1.18, 1, 409_650, 9_744)):
+        run_id, folder = make_run(store, settings.results, metrics=metrics(latency, diff, instr, arena))
+        ids.append(run_id)
+        time.sleep(0.01)
+    result = sample_result(ids[-1], metrics=metrics(1.18, 1, 409_650, 9_744, [[0, 1], [2, 9], [4, 5]]))
+    result["jobs"].insert(1, {"id": "firmware", "status": "skipped", "executor": None, "image": None, "outputs": {},
+                              "steps": [], "skip_reason": "image benchd/espidf not built — benchd images build "
+                              "espidf"})
+    write_json(folder / "result.json", result)
+    store.set_step(ids[-1], "compile-host", 0, error="tvmc compile failed: " + "operator 3 of 12 unsupported; " * 12)
+    snapshot = tmp_path / "state" / "models" / ("ab" * 32) / "kws.tflite"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_bytes(b"TFL3")
+    (tmp_path / "microkws.yml").write_text("name: microkws\n")
+    with store.transaction() as db:  # as intake records it: the content-addressed snapshot, the pipeline file
+        db.execute("UPDATE runs SET model_path = ?, pipeline = ? WHERE id = ?",
+                   (str(snapshot), str(tmp_path / "microkws.yml"), ids[-1]))
+    dup = store.add_run(model_name="kws.tflite", model_path="", drop_path="/inbox/kws.tflite", sha256="ab" * 32,
+                        size=1, pipeline="pipelines/microkws.yml", status="success", duplicate_of=ids[-1])
+    shots = ARTIFACT.parent
+    shots.mkdir(parents=True, exist_ok=True)
+    server = DashboardServer(settings, store, env={}).start()
+    try:
+        page.goto(server.url + "/#model=kws.tflite")
+        for key in ("latency_ms", "max_abs_diff", "instructions", "arena_bytes"):
+            page.wait_for_selector(f'figure[data-series="{key}"] svg circle[data-run="{ids[-1]}"]', timeout=WAIT_MS)
+        assert page.locator('figure[data-series="latency_ms"] circle').count() == 3
+        assert "1.180 ms" in page.inner_text('figure[data-series="latency_ms"] figcaption')
+        assert "409,650" in page.inner_text('figure[data-series="instructions"] figcaption')
+        assert page.locator("#model-runs tbody tr").count() == 4  # the duplicate is listed, not plotted
+        page.screenshot(path=str(shots / "dashboard-model.png"), full_page=True)
+
+        page.locator(f'#model-runs tr[data-run="{ids[0]}"] input').check()
+        page.locator(f'#model-runs tr[data-run="{ids[-1]}"] input').check()
+        page.click("#compare-picked")
+        delta = '#compare-metrics tr[data-figure="virtual.instructions"] >> text=-22,227'
+        page.wait_for_selector(delta, timeout=WAIT_MS)
+        page.wait_for_selector("#compare-outputs >> text=virtual[1]", timeout=WAIT_MS)
+        page.screenshot(path=str(shots / "dashboard-compare.png"), full_page=True)
+
+        page.goto(server.url + f"/#run={dup}")
+        page.wait_for_selector(f'#duplicate a[href="#run={ids[-1]}"]', timeout=WAIT_MS).click()
+        page.wait_for_selector("#virtual >> text=409,650", timeout=WAIT_MS)
+        assert [j for j in page.eval_on_selector_all(".job", "els => els.map(e => e.dataset.job)")] == [
+            "inspect", "firmware", "compile-host"], "the record's order, not the store's"
+        assert "skipped: image benchd/espidf not built" in page.inner_text('.job[data-job="firmware"]')
+        error = page.locator('tr[data-step="compile"] td.err')
+        assert error.bounding_box()["height"] > 30, "a long error wraps"
+        page.screenshot(path=str(shots / "dashboard-run.png"), full_page=True)
+
+        page.click("#rerun")
+        page.wait_for_selector("#notice >> text=queued", timeout=WAIT_MS)
+        rerun = next(r for r in store.recent_runs(10) if r.status == "queued")
+        assert rerun.model_path == str(snapshot) and rerun.force == 1
+        page.wait_for_selector(f'#runs tr[data-run="{rerun.id}"].selected', timeout=WAIT_MS)
+        page.wait_for_selector("#cancel", timeout=WAIT_MS).click()
+        page.wait_for_selector("#notice >> text=cancel requested", timeout=WAIT_MS)
+
+        page.goto(server.url + "/#board=A0B1C2")
+        page.wait_for_selector(f'#flashes tr[data-run="{ids[-1]}"]', timeout=WAIT_MS)
+        page.wait_for_selector("#last-good >> text=123,456", timeout=WAIT_MS)
+        page.screenshot(path=str(shots / "dashboard-board.png"), full_page=True)
+    finally:
+        server.stop()

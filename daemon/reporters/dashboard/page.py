@@ -36,7 +36,12 @@ header a { color: #fff; text-decoration: none; }
 a { color: #2455c3; } a:hover { text-decoration: underline; }
 h1 { font-size: 18px; margin: 0; } h2 { font-size: 15px; margin: .2em 0 .5em; } h3 { font-size: 14px; }
 main { display: grid; grid-template-columns: minmax(420px, 1fr) 1.5fr; gap: 1em; padding: 1em; }
+main.wide { grid-template-columns: minmax(300px, .6fr) 2fr; }  /* model, board, compare: room for tables */
+main.wide #runs th:nth-child(3), main.wide #runs td:nth-child(3), main.wide #runs th:nth-child(5),
+main.wide #runs td:nth-child(5) { display: none; }
+#runs-pane { overflow-x: auto; }
 section { background: #fff; border-radius: 6px; padding: .8em; box-shadow: 0 1px 2px #0002; min-width: 0; }
+#detail { overflow-x: auto; }
 #boards-pane { grid-column: 1 / 3; }
 table { border-collapse: collapse; width: 100%; }
 td, th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #eee; white-space: nowrap; vertical-align: top; }
@@ -64,7 +69,8 @@ button:hover { background: #eef3ff; } button.danger { border-color: #c66; color:
 button:disabled { opacity: .5; cursor: default; }
 #notice { margin-left: auto; font-size: 13px; }
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
-.trends { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: .8em; margin-bottom: 1em; }
+.trends { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 400px)); gap: .8em;
+  margin-bottom: 1em; }
 figure.trend { margin: 0; border: 1px solid #e4e6eb; border-radius: 6px; padding: .4em .6em; }
 figure.trend figcaption { font-size: 13px; display: flex; justify-content: space-between; gap: 1em; }
 figure.trend figcaption b { font-variant-numeric: tabular-nums; }

@@ -75,7 +75,7 @@ function renderRuns(runs) {
     const tr = el("tr", { "data-run": r.id, class: r.id === state.selected ? "selected" : "" },
       el("td", {}, pill(r.status)), model, el("td", {}, r.pipeline),
       el("td", {}, r.jobs.success + "/" + r.jobs.total), el("td", {}, secs(r.duration_s)),
-      el("td", {}, when(r.started_at || r.created_at)));
+      el("td", { title: when(r.started_at || r.created_at) }, short(r.started_at || r.created_at)));
     tr.onclick = (e) => { if (e.target.tagName !== "A") location.hash = "run=" + encodeURIComponent(r.id); };
     return tr;
   }));
@@ -103,6 +103,11 @@ function figuresOf(m) {
     ["toolchain", v.toolchain == null ? null
       : typeof v.toolchain === "object" ? Object.values(v.toolchain).join(", ") : v.toolchain]],
     { id: "virtual", class: "figures" }));
+  if ((m.boards || []).length) parts.push(el("h3", {}, "Boards"), table(m.boards.map((b) => [boardLink(String(b.id)),
+    [b.cycles_per_inference != null ? fmt(b.cycles_per_inference) + " cycles" : null,
+      b.instructions != null ? fmt(b.instructions) + " instr." : null,
+      b.bit_exact != null ? "bit-exact " + b.bit_exact : null, b.error || null].filter(Boolean).join(" · ") || "—"]),
+    { id: "run-boards", class: "figures" }));
   return parts;
 }
 function controls(d) {
@@ -128,6 +133,11 @@ function controls(d) {
     };
     box.append(c);
   }
+  const at = state.runs.findIndex((r) => r.id === d.id);
+  const prev = at < 0 ? null : state.runs.slice(at + 1).find((r) => r.model === d.model && !r.duplicate_of &&
+    r.status !== "queued" && r.status !== "running");
+  if (prev) box.append(link("compare=" + encodeURIComponent(prev.id) + "," + encodeURIComponent(d.id),
+    "compare with the previous run"));
   box.append(link("model=" + encodeURIComponent(d.model), "all runs of " + d.model));
   return box;
 }
@@ -170,6 +180,11 @@ function renderDetail(d) {
     if (pick) followLog(d.id, pick[0].id, pick[1].idx, pick[1].id, false);
   }
 }
+function tickLabel(v, unit) {  // three significant digits: axis labels only place the line
+  const r = Number(v.toPrecision(3));
+  if (unit === "B") return fmt(Math.round(r), "B");
+  return r.toLocaleString("en", { maximumSignificantDigits: 3 }) + (unit ? " " + unit : "");
+}
 function trend(series) {  // one small line chart: a point per run, oldest on the left
   const W = 340, H = 130, L = 58, R = 12, T = 10, B = 24, pts = series.points, n = pts.length;
   const vals = pts.map((p) => p.value);
@@ -183,7 +198,7 @@ function trend(series) {  // one small line chart: a point per run, oldest on th
     "aria-label": series.label + " across " + n + " runs", "data-series": series.key });
   for (const v of [lo, (lo + hi) / 2, hi]) {
     g.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }),
-      svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, fmt(+v.toPrecision(3), series.unit)));
+      svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, tickLabel(v, series.unit)));
   }
   g.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }),
     svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }),
@@ -221,21 +236,22 @@ function renderModel(h) {
     };
     const older = h.runs.slice(i + 1).find((o) => !o.duplicate_of && o.status !== "error");
     const v = r.virtual || {};
-    return el("tr", { "data-run": r.id }, el("td", {}, box), el("td", {}, pill(r.status)), el("td", {}, runLink(r.id)),
-      el("td", {}, when(r.started_at || r.created_at)),
+    const note = r.duplicate_of ? el("div", { class: "muted" }, "duplicate of ", runLink(r.duplicate_of))
+      : older ? el("div", {}, link("compare=" + encodeURIComponent(older.id) + "," + encodeURIComponent(r.id),
+        "vs previous")) : "";
+    return el("tr", { "data-run": r.id }, el("td", {}, box), el("td", {}, pill(r.status)),
+      el("td", {}, runLink(r.id), note, r.error && !r.duplicate_of ? el("div", { class: "err wrap" }, r.error) : ""),
+      el("td", {}, short(r.started_at || r.created_at)),
       el("td", { class: "num" }, fmt(r.figures.latency_ms, "ms")),
       el("td", { class: "num" }, fmt(r.figures.max_abs_diff)),
       el("td", { class: "num" }, fmt(r.top1_agreement)),
       el("td", { class: "num" }, fmt(r.figures.instructions)),
       el("td", { class: "num" }, fmt(r.figures.arena_bytes, "B")),
       el("td", { class: "num" }, fmt(v.rom_bytes, "B")), el("td", { class: "num" }, fmt(v.ram_bytes, "B")),
-      el("td", { class: "num" }, v.bit_exact != null ? v.bit_exact + "/" + (v.vectors ?? "?") : "—"),
-      el("td", { class: "wrap" }, r.duplicate_of ? el("span", {}, "duplicate of ", runLink(r.duplicate_of))
-        : older ? link("compare=" + encodeURIComponent(older.id) + "," + encodeURIComponent(r.id), "vs previous")
-        : "", r.error && !r.duplicate_of ? el("span", { class: "err" }, " " + r.error) : ""));
+      el("td", { class: "num" }, v.bit_exact != null ? v.bit_exact + "/" + (v.vectors ?? "?") : "—"));
   });
   const head = ["", "status", "run", "started", "latency", "max diff", "top-1", "instr./inf.", "arena", "ROM", "RAM",
-    "bit-exact", ""].map((t, i) => el("th", { class: i >= 4 && i <= 11 ? "num" : null }, t));
+    "bit-exact"].map((t, i) => el("th", { class: i >= 4 && i <= 11 ? "num" : null }, t));
   $("detail").replaceChildren(
     h.series.length ? el("div", { class: "trends", id: "trends" }, ...h.series.map(trend))
       : el("p", { class: "muted" }, "no figures yet: the trend appears once a run has measured something"),
@@ -245,7 +261,8 @@ function renderModel(h) {
 function renderBoard(b) {
   $("log-pane").hidden = true;
   $("detail-title").replaceChildren("Board ", el("code", {}, b.id));
-  const h = b.health || {}, seen = b.seen || {};
+  const h = b.health || {}, latest = b.flashes[0] || {};
+  const seen = b.seen || { chip: latest.chip, port: latest.port, mac: latest.mac };
   const quarantine = h.consecutive_failures ? h.consecutive_failures + " failed in a row" : "none";
   $("detail").replaceChildren(
     el("div", { class: "grid2" },
@@ -255,7 +272,8 @@ function renderBoard(b) {
         ["runs", h.runs], ["flash failures", h.flash_failures], ["run failures", h.run_failures],
         ["failure streak", quarantine],
         ["last error", h.last_error ? el("span", { class: "err wrap" }, h.last_error) : null]],
-        { id: "board-health", class: "figures" })),
+        { id: "board-health", class: "figures" }),
+        b.health ? "" : el("p", { class: "muted" }, "no health record yet: flash results come from result.json only")),
       el("div", {}, el("h3", {}, "Last good run"), b.last_good ? table([["run", runLink(b.last_good.run_id)],
         ["model", modelLink(b.last_good.model)], ["finished", when(b.last_good.finished_at)],
         ["cycles / inference", fmt(b.last_good.cycles_per_inference)], ["instructions", fmt(b.last_good.instructions)],
@@ -265,7 +283,7 @@ function renderBoard(b) {
     el("table", { id: "flashes" }, el("thead", {}, el("tr", {}, ...["finished", "run", "model", "result", "flash",
       "cycles/inf.", "instr./inf.", "bit-exact"].map((t) => el("th", {}, t)))),
       el("tbody", {}, ...(b.flashes.length ? b.flashes.map((f) => el("tr", { "data-run": f.run_id },
-        el("td", {}, when(f.finished_at)), el("td", {}, runLink(f.run_id)), el("td", {}, modelLink(f.model)),
+        el("td", {}, short(f.finished_at)), el("td", {}, runLink(f.run_id)), el("td", {}, modelLink(f.model)),
         el("td", {}, pill(f.error || f.ok === false ? "failure" : f.run_status)),
         el("td", { class: "num" }, secs(f.flash_s)),
         el("td", { class: "num" }, fmt(f.cycles_per_inference)), el("td", { class: "num" }, fmt(f.instructions)),
@@ -366,6 +384,7 @@ async function tick() {
     const chosen = v.kind === "run" ? (v.arg || (state.runs[0] && state.runs[0].id)) : null;
     if (chosen !== state.selected) { state.selected = chosen; state.log = { key: null, offset: 0, pinned: false }; }
     renderRuns(state.runs);
+    document.querySelector("main").className = v.kind === "run" ? "" : "wide";
     await show(v);
     if (v.kind === "run") await pollLog();
     const seen = state.runs.map((r) => r.id + r.status).join();
