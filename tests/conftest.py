@@ -70,7 +70,8 @@ pytest_plugins = ["models_fixture"]
 @pytest.fixture(scope="session", autouse=True)
 def every_result_json_round_trips():
     """Every result.json the suite's runs write (through the one writer, in this process) loads into a
-    RunRecord, dumps back byte for byte, and holds to the shipped JSON Schema."""
+    RunRecord, dumps back byte for byte, and holds to the shipped JSON Schema; its summary.md reads as a
+    report (no `None`, no dict repr)."""
     import json
     from importlib import resources
 
@@ -99,5 +100,7 @@ def every_result_json_round_trips():
             continue  # a test's tmp folder already gone
         assert RunRecord.from_json(text).to_json() == text, f"{path} does not round-trip"
         jsonschema.validate(json.loads(text), schema)
+        summary = path.with_name("summary.md").read_text(encoding="utf-8")  # written with it, by the same writer
+        assert "None" not in summary and "{'" not in summary, f"{path.parent}/summary.md shows a None or a repr"
         checked += 1
     assert checked or not written

@@ -59,16 +59,15 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{board.id} answered ({board.revision}, MAC {board.mac}): released")
         return 0
     if args.json:
-        print(json.dumps([b.to_dict() for b in boards], indent=2))
+        print(json.dumps([{**b.to_dict(), "state": b.state} for b in boards], indent=2))
         return 0
     if not boards:
         print("no boards found (known USB IDs: 303A:1001, 10C4:EA60, 1A86:7523, 0403:6001; or set boards.ports)")
         return 0
     print(f"{'ID':<16} {'PORT':<28} {'CHIP':<10} {'MAC':<18} {'FLASH':<6} STATE")
     for b in boards:
-        state = "quarantined" if b.quarantined else ("error: " + b.error if b.error else "ok")
         usb = f" usb {b.usb['vid']}:{b.usb['pid']}" if b.usb else ""
-        print(f"{b.id:<16} {b.port:<28} {b.chip:<10} {b.mac:<18} {b.flash_size or '-':<6} {state}{usb}")
+        print(f"{b.id:<16} {b.port:<28} {b.chip:<10} {b.mac:<18} {b.flash_size or '-':<6} {b.state}{usb}")
     return 0
 
 

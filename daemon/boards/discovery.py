@@ -32,6 +32,9 @@ KNOWN_USB_IDS: dict[tuple[int, int], str] = {
 _log = structlog.get_logger("benchd.boards.discovery")
 
 
+BENCH_CHIPS = ("ESP32-C3",)  # the chips the pipelines flash (boards.esp32c3); any other answering chip is listed, unused
+
+
 @dataclass
 class Board:
     id: str
@@ -52,6 +55,15 @@ class Board:
     @property
     def kind(self) -> str:
         return self.chip.lower().replace("-", "")
+
+    @property
+    def state(self) -> str:
+        """What `benchd boards` says of it: `ok` only for a bench chip benchd flashes, answering, not quarantined."""
+        if self.error:
+            return "error: " + self.error
+        if self.chip not in BENCH_CHIPS:
+            return f"wrong chip ({self.chip}): not used"
+        return "quarantined" if self.quarantined else "ok"
 
 
 def board_id(usb_serial: str | None, mac: str) -> str:
