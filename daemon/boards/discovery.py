@@ -32,7 +32,7 @@ KNOWN_USB_IDS: dict[tuple[int, int], str] = {
 _log = structlog.get_logger("benchd.boards.discovery")
 
 
-BENCH_CHIPS = ("ESP32-C3",)  # the chips the pipelines flash (boards.esp32c3); any other answering chip is listed, unused
+BENCH_CHIPS = ("ESP32-C3",)  # what the pipelines flash (boards.esp32c3); another chip that answers is listed, unused
 
 
 @dataclass

@@ -53,4 +53,5 @@ def test_steps_are_named_by_name_action_or_id_never_a_cut_command(tmp_path: Path
                   "      - id: smoke\n        run: tvmc run \"$BENCHD_WORKSPACE/module.tar\" --fill-mode random\n"
                   "      - run: tvmc compile \"$BENCHD_MODEL\" --target llvm --output \"$BENCHD_WORKSPACE/m.tar\"\n")
     steps = load_workflow(wf, actions.ACTIONS).jobs["a"].steps
-    assert [s.name for s in steps] == ["Compile it", "benchd/inspect", "smoke", 'run: tvmc compile "$BENCHD_MODEL" --target…']
+    assert [s.name for s in steps] == ["Compile it", "benchd/inspect", "smoke",
+                                       'run: tvmc compile "$BENCHD_MODEL" --target…']

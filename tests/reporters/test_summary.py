@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from report_fixtures import record_of, sample_result
+
 from daemon.record import RunRecord
 from daemon.reporters.files import FilesReporter
 from daemon.reporters.summary import BRIEF, brief, cut, summary_markdown
-from report_fixtures import record_of, sample_result
 
 IMAGE_FAILED = (
     "image benchd/espidf is not on this machine, could not be pulled (benchd images are not pulled from Docker "
@@ -23,7 +24,8 @@ def _record(**changes: object) -> RunRecord:
     result["jobs"].append({"id": "firmware", "status": "skipped", "executor": "docker", "image": None,
                            "outputs": {}, "steps": [], "skip_reason": IMAGE_FAILED})
     result["jobs"].append({"id": "flash", "status": "skipped", "executor": None, "image": None, "outputs": {},
-                           "steps": [], "skip_reason": "matrix `board` is empty (${{ boards.esp32c3 }}): nothing to run on"})
+                           "steps": [],
+                           "skip_reason": "matrix `board` is empty (${{ boards.esp32c3 }}): nothing to run on"})
     result.update(changes)
     return record_of(result)
 
