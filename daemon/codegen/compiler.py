@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from daemon.codegen.archive import write_archive
+from daemon.codegen.arena import PLANNER, ArenaPlan, plan
 from daemon.codegen.emitter import ModelSource, emit
 from daemon.codegen.lowering import Program, lower
-from daemon.codegen.arena import PLANNER, ArenaPlan, plan
 from daemon.codegen.reader import read_model
 from daemon.errors import CodegenError
 

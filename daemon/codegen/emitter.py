@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from daemon.codegen.arena import ArenaPlan
 from daemon.codegen.lowering import Program
 from daemon.codegen.ops import Const, Step
-from daemon.codegen.arena import ArenaPlan
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
 
