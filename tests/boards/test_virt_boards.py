@@ -90,7 +90,7 @@ def test_the_flash_action_refuses_a_virt_bundle_for_a_real_board(simulator, firm
     clear_simulator_mark(sim)
     workspace, state, board = setup_boards(sim, tmp_path, firmware)
     virt = fake_virt_bundle(tmp_path / "virt")
-    with pytest.raises(ActionError, match=f"board {board} .* real ESP32-C3.*`virt` image.*not flashed"):
+    with pytest.raises(ActionError, match=f"board {board}: .* real ESP32-C3.*`virt` image.*not flashed"):
         flash.run(context("flash", workspace, state, board=board, firmware=str(virt)))
     assert sim.boards[0].flash_writes == 0
     assert BoardHealth(state / "benchd.sqlite3").status(board)["run_failures"] == 0  # not the board's fault
