@@ -4,6 +4,7 @@ and what each control leaves in the store (store/controls.py, the seam the daemo
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +135,58 @@ def test_controls_need_the_login_too(settings: Settings, store: Store, tmp_path:
             assert r.status_code == 202
     finally:
         server.stop()
+
+
+QUICK = """\
+name: quick
+on:
+  model_dropped: { paths: ["*.tflite"] }
+jobs:
+  work:
+    steps:
+      - run: echo "running ${{ model.name }}"
+"""
+
+
+def test_a_running_daemon_runs_what_the_rerun_button_queued(tmp_path: Path, samples: dict[str, Path]) -> None:
+    """The seam end to end: the button queues, an idle `benchd watch` claims it (no drop needed), and the
+    re-run ends in its own result.json; the inbox and the filed drops are left alone."""
+    import shutil
+    import time
+
+    from daemon.service import Daemon
+
+    workflow = tmp_path / "quick.yml"
+    workflow.write_text(QUICK)
+    (tmp_path / "inbox").mkdir()
+    settings = Settings(inbox=tmp_path / "inbox", results=tmp_path / "results", state=tmp_path / "state",
+                        pipeline=str(workflow), stable_s=0.2, executor="local", dashboard=DashboardSettings(port=0))
+    daemon = Daemon(settings)
+    daemon.start()
+    server = None
+    try:
+        shutil.copy(samples["kws_xs.tflite"], settings.inbox / "kws.tflite")
+        deadline = time.monotonic() + 30
+        while not (runs := daemon.store.recent_runs(5)) or runs[0].status != "success":
+            assert time.monotonic() < deadline, "the drop never ran"
+            time.sleep(0.05)
+        assert daemon.wait_idle(30)
+        first = runs[0]
+        server = DashboardServer(settings, Store(settings.db_path), env={}).start()
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            answer = client.post(f"/api/runs/{first.id}/rerun", headers=csrf(client))
+        assert answer.status_code == 202
+        new_id = answer.json()["run_id"]
+        while (row := daemon.store.get_run(new_id)) is None or row.status not in ("success", "failure", "error"):
+            assert time.monotonic() < deadline + 30, "the re-run was never claimed"
+            time.sleep(0.05)
+        assert row.status == "success" and row.result_dir
+        result = json.loads((Path(row.result_dir) / "result.json").read_text())
+        assert result["run_id"] == new_id and "duplicate_of" not in result
+        assert result["model"]["sha256"] == first.sha256 and result["model"]["name"] == "kws.tflite"
+        assert list(settings.inbox.iterdir()) == [] and len(list(settings.processed.iterdir())) == 1
+    finally:
+        if server is not None:
+            server.stop()
+        daemon.stop()
+        daemon.store.close()
