@@ -74,7 +74,10 @@ class RunContext:
                 keep = {k: v for k, v in board.to_dict().items() if k in ("id", "port", "chip", "mac")}
                 self.journal.emit(MetricsRecorded(({"boards": [{**keep, "status": "quarantined"}]},)))
             else:
-                kinds.setdefault(board.chip.lower().replace("-", ""), []).append(board.id)
+                kind = board.chip.lower().replace("-", "")
+                kinds.setdefault(kind, []).append(board.id)
+                if getattr(board, "simulated", False):  # boards.esp32c3_sim: where a `virt` image may go
+                    kinds.setdefault(f"{kind}_sim", []).append(board.id)
         return kinds
 
     def context(self, extra: dict[str, Any] | None = None, status: Callable[[str], bool] | None = None) -> expr.Context:
