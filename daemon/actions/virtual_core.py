@@ -12,7 +12,6 @@ backend's figures under metrics.virtual_matrix[backend], side by side.
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from daemon.actions.context import ActionContext, ActionError
 from daemon.boards.resultline import InferenceResult
 from daemon.modelfile import describe_model
 from daemon.virtcore import VirtCoreError, build_firmware, elf_size, run_firmware, vectors_for
+from daemon.virtcore.reference import exact_flags, reference_outputs
 from daemon.virtcore.toolchain import toolchain_versions
 
 DEFAULT_ARCHIVE = "artifacts/reference-c/mlf.tar"  # where benchd/compile-c writes it
@@ -30,7 +30,6 @@ BACKENDS = ("reference-c", "tvm")
 
 
 def run(ctx: ActionContext) -> None:
-    from daemon.tvmc.compare import ReferenceModel  # the TFLite interpreter loads in this step process only
 
     archive = Path(ctx.get("archive") or ctx.workspace / DEFAULT_ARCHIVE)
     backend = ctx.get("backend", "reference-c") or "reference-c"
@@ -54,9 +53,7 @@ def run(ctx: ActionContext) -> None:
         usage = elf_size(firmware.elf)
     except VirtCoreError as exc:
         raise ActionError(f"benchd/virtual-core: {exc}") from exc
-    reference = ReferenceModel(ctx.model)
-    expected = [reference.run([vector])[0] for vector in vectors]
-    exact = [_bit_exact(result, want) for result, want in zip(outcome.results, expected, strict=False)]
+    exact = exact_flags(outcome.results, reference_outputs(ctx.model, vectors))
     instructions = [r.instructions for r in outcome.results if r.instructions is not None]
     metrics: dict[str, Any] = {
         "backend": backend,
@@ -96,13 +93,6 @@ def _keep_vectors(workspace: Path, vectors: np.ndarray) -> None:
     folder = workspace / "artifacts" / "vectors"
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "inputs.npy", vectors)
-
-
-def _bit_exact(result: InferenceResult, expected: np.ndarray) -> bool:
-    want = np.asarray(expected, dtype=np.int8).reshape(-1)
-    if result.out is not None:
-        return bool(np.array_equal(np.array(result.out, dtype=np.int8), want))
-    return result.out_sha256 == hashlib.sha256(want.tobytes()).hexdigest()
 
 
 def _summary(model: str, m: dict[str, Any], origin: str, seconds: float) -> str:
