@@ -30,7 +30,6 @@ BACKENDS = ("reference-c", "tvm")
 
 
 def run(ctx: ActionContext) -> None:
-
     archive = Path(ctx.get("archive") or ctx.workspace / DEFAULT_ARCHIVE)
     backend = ctx.get("backend", "reference-c") or "reference-c"
     count, seed = ctx.get_int("vectors", 3), ctx.get_int("seed", 0)
