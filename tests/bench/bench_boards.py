@@ -22,9 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from daemon import log  # noqa: E402
 from daemon.boards.bundle import write_bundle  # noqa: E402
 from daemon.boards.discovery import discover  # noqa: E402
 from daemon.settings import BoardSettings  # noqa: E402
+
+log.configure("warning", json=False)  # figures only: esptool's debug notes (routed into structlog) stay out
 
 FLASH_ONE = """
 import sys, time
