@@ -5,7 +5,7 @@ timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-tim
 The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines (version 1
 or 2, daemon/boards/resultline.py) become this board's entry in metrics.boards[] (merged with what
 benchd/flash measured): cycles (real board) or instructions (a virtual core) per inference, and the outputs.
-A board flashed with a `virt` image runs it (daemon/boards/sim/app.py): its outputs are checked against the
+A board flashed with a `virt` image runs it (daemon/boards/sim/virtapp.py): its outputs are checked against the
 TFLite reference kernels on the vectors the bundle was built with, as benchd/virtual-core checks its own
 (`bit_exact`: how many equal); for the reference backend a difference fails the step.
 """

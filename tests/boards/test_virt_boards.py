@@ -21,7 +21,7 @@ from daemon.boards.bundle import load_bundle
 from daemon.boards.console import ConsoleJudge, watch
 from daemon.boards.flasher import NotSimulated, flash_with_retries, probe, reset_to_app
 from daemon.boards.health import BoardHealth
-from daemon.boards.sim.app import VirtApp
+from daemon.boards.sim.virtapp import VirtApp
 from daemon.boards.virtimage import APP_OFFSET, EFUSE_USR_DATA0, SIMULATOR_MARK, find_elf, pack_image, write_virt_bundle
 from daemon.errors import FlashError
 

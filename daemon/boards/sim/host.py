@@ -158,7 +158,7 @@ class _Line:
             _, data = self._events.pop(0)
             if board.mode == "app" and (self.conn is not None or self.master is not None):
                 self._send(data)
-        console = board.app.read()  # a flashed virt firmware's UART (sim/app.py); dropped when nobody listens
+        console = board.app.read()  # a flashed virt firmware's UART (sim/virtapp.py); dropped when nobody listens
         if console and board.mode == "app" and (self.conn is not None or self.master is not None):
             self._send(console)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from daemon.boards.sim import bootlog
-from daemon.boards.sim.app import VirtApp
+from daemon.boards.sim.virtapp import VirtApp
 from daemon.boards.sim.slip import encode
 from daemon.boards.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK  # identifies a simulated board
 from daemon.errors import BoardError
@@ -75,7 +75,7 @@ class SimulatedBoard:
     _written: int = 0
     _inflate: zlib._Decompress | None = None
     _unplugged_once: bool = False
-    app: VirtApp = field(default_factory=VirtApp)  # runs a flashed `virt` image under QEMU (sim/app.py)
+    app: VirtApp = field(default_factory=VirtApp)  # runs a flashed `virt` image under QEMU (sim/virtapp.py)
 
     def __post_init__(self) -> None:
         if not self.flash:
