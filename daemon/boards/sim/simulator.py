@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from daemon.boards.sim import bootlog
-from daemon.boards.sim.virtapp import VirtApp
 from daemon.boards.sim.slip import encode
+from daemon.boards.sim.virtapp import VirtApp
 from daemon.boards.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK  # identifies a simulated board
 from daemon.errors import BoardError
 
