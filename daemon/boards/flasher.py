@@ -159,6 +159,8 @@ def connect(port: str) -> Iterator[Any]:
 def _info(esp: Any) -> ChipInfo:
     mac = ":".join(f"{b:02x}" for b in esp.read_mac())
     try:
+        if esp.CHIP_NAME == EXPECTED_CHIP:
+            attach_flash(esp)  # the ROM routes SPI1 to the flash only after SPI_ATTACH: before, the id reads 0
         size = detect_flash_size(esp) if esp.CHIP_NAME == EXPECTED_CHIP else None
     except FatalError:
         size = None

@@ -8,6 +8,7 @@ the board; `remove()` makes the port vanish for good. `stop()` joins every threa
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import socket
 import threading
@@ -112,7 +113,7 @@ class _Line:
             conn, _ = self.listener.accept()
         except BlockingIOError:
             return
-        if self.removed or self.conn is not None or time.monotonic() < self.away_until:
+        if self.removed or self._held() or time.monotonic() < self.away_until:
             conn.close()  # port busy or board away: a real port would refuse the open
             return
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -120,6 +121,21 @@ class _Line:
         conn.settimeout(5.0)
         self.conn = conn
         self._sel.register(conn, selectors.EVENT_READ, "data")
+        self.board.on_connect()  # a new host stands for the reset a socket cannot carry
+
+    def _held(self) -> bool:
+        """Is the current host still there? Its close may be waiting unread while the next host connects."""
+        if self.conn is None:
+            return False
+        if select.select([self.conn], [], [], 0)[0]:
+            try:
+                closed = self.conn.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                closed = True
+            if closed:
+                self._drop()
+                return False
+        return True
 
     def _receive(self, source: object) -> None:
         try:
@@ -161,6 +177,10 @@ class _Line:
         console = board.app.read()  # a flashed virt firmware's UART (sim/virtapp.py); dropped when nobody listens
         if console and board.mode == "app" and (self.conn is not None or self.master is not None):
             self._send(console)
+        if board.ram_app is not None:  # a program started by load-ram (sim/ramapp.py) runs on, heard or not
+            console = board.ram_app.read()
+            if console and (self.conn is not None or self.master is not None):
+                self._send(console)
 
     def close(self) -> None:
         self.stop_event.set()
