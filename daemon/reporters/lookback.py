@@ -103,14 +103,18 @@ def log_files(run: RunFiles, selector: str | None = None) -> list[Path]:
     """The step logs of a run, in job then step order; `JOB` or `JOB/STEP` (a step id or its number)."""
     logs = run.folder / "logs"
     job, _, step = (selector or "").partition("/")
-    if job and not (logs / job).is_dir():
-        known = sorted(p.name for p in logs.iterdir() if p.is_dir()) if logs.is_dir() else []
-        raise BenchdError(f"run {run.row.id} has no logs for job {job!r} "
-                          f"(jobs with logs: {', '.join(known) or 'none'})")
-    folders = [logs / job] if job else _job_folders(run, logs)
+    folders = _job_folders(run, logs)
+    if job:  # a matrix job's instances are folders `flash__<board>_`: `flash` names them all
+        folders = [f for f in folders if f.name == job or f.name.startswith(job + "__")]
+        if not folders:
+            known = sorted(p.name for p in logs.iterdir() if p.is_dir()) if logs.is_dir() else []
+            raise BenchdError(f"run {run.row.id} has no logs for job {job!r} "
+                              f"(jobs with logs: {', '.join(known) or 'none'})")
     found = [f for folder in folders for f in sorted(folder.glob("*.log"), key=_step_number)]
     if step:
-        found = [f for f in found if _matches(f, step)]
+        names = _step_names(run)
+        found = [f for f in found
+                 if _matches(f, step) or step in names.get((f.parent.name, f.stem.partition("-")[0]), ())]
         if not found:
             raise BenchdError(f"job {job!r} of run {run.row.id} has no step {step!r}: "
                               f"`benchd logs {run.row.id} {job}` shows all of its steps")
@@ -125,6 +129,23 @@ def _job_folders(run: RunFiles, logs: Path) -> list[Path]:
     order = [j.id for j in record.jobs] if record is not None else []
     folders = [p for p in logs.iterdir() if p.is_dir()]
     return sorted(folders, key=lambda p: (order.index(p.name) if p.name in order else len(order), p.name))
+
+
+def _step_names(run: RunFiles) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(log folder, step number) -> what a user may call the step besides its id: its name, its action."""
+    record = run.record()
+    names: dict[tuple[str, str], tuple[str, ...]] = {}
+    for job in record.jobs if record is not None else ():
+        folder = _slug(job.id)
+        for number, step in enumerate(job.steps, start=1):
+            label = step.name or ""
+            names[(folder, str(number))] = (label, label.rpartition("/")[2])
+    return names
+
+
+def _slug(text: str) -> str:
+    """A job's log folder, named as the runner names it (pipeline/jobs.py)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
 
 
 def _step_number(path: Path) -> tuple[int, str]:
