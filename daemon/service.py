@@ -50,6 +50,7 @@ class Daemon:
         requeued, failed = self.store.recover_interrupted()
         if requeued or failed:
             _log.warning("recovered interrupted runs", requeued=requeued, failed=failed)
+        wiring.sweep_processes(self.settings)
         self._workers = [threading.Thread(target=self._work, name=f"benchd-worker-{i}", daemon=True)
                          for i in range(self.settings.parallel_runs)]
         for worker in self._workers:

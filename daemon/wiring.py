@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from daemon import actions
 from daemon.errors import BenchdError, ReportError
 from daemon.intake.intake import PipelineRef
@@ -96,6 +98,16 @@ def sweep_containers(settings: Settings) -> None:
         remove_orphans(client)
     finally:
         client.close()
+
+
+def sweep_processes(settings: Settings) -> None:
+    """Host step processes left by a daemon that died (and whose guard died too) are killed before anything
+    runs: the ones recorded in state/processes/ (daemon.executors.reaper)."""
+    from daemon.executors.reaper import reap_recorded
+
+    killed = reap_recorded(settings.state)
+    if killed:
+        structlog.get_logger("daemon").warning("killed orphan step processes", pids=killed)
 
 
 def reporters(settings: Settings, store: Store) -> list[Reporter]:

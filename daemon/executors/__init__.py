@@ -18,7 +18,7 @@ def _docker(settings: Settings) -> Executor:
 
 
 EXECUTORS: dict[str, Callable[[Settings], Executor]] = {
-    "local": lambda settings: LocalExecutor(),
+    "local": lambda settings: LocalExecutor(settings.state),
     "docker": _docker,
 }
 

@@ -18,6 +18,7 @@ class JobSpec:
     image: str | None = None  # container image ref, None for host jobs
     network: str = "none"  # container network; "none" unless the workflow asks
     timeout_s: float = 1800.0  # the whole job
+    private: tuple[str, ...] = ()  # top-level workspace names that stay the daemon's (its control folder)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class JobSession(Protocol):
     """One open job: a process group on the host or one container."""
 
     image_digest: str | None
+    owner: tuple[int, int] | None  # uid, gid the daemon's files for a step must have; None: the daemon's own
 
     def run_step(self, command: StepCommand) -> StepOutcome: ...
 

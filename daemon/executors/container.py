@@ -2,9 +2,10 @@
 
 The workspace (read-write) and the model (read-only) are mounted at their host paths, so the argv and env
 the runner builds need no rewriting and a workflow gives the same outputs here as on the host. Steps run
-as the daemon's uid:gid (nothing root-owned is left in the workspace), with no network unless the job
-asks, no privileges and no engine socket. Everything carries benchd labels; a dead daemon's containers
-are removed at the next start (`remove_orphans`).
+unprivileged: as `docker.step_user` when benchd is root (the workspace is handed to that user first, except
+the daemon's control folder), else as the daemon's own uid:gid; with all capabilities dropped,
+no-new-privileges, a memory and a pids limit, no network unless the job asks, and no engine socket.
+Everything carries benchd labels; a dead daemon's containers are removed at the next start (`remove_orphans`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from docker.types import Mount
 from docker.utils import kwargs_from_env
 from requests.exceptions import RequestException
 
-from daemon.errors import ExecutorError
-from daemon.executors import images
+from daemon.errors import ConfigError, ExecutorError
+from daemon.executors import images, safefs
 from daemon.executors.base import JobSpec, StepCommand, StepOutcome
 from daemon.executors.logsink import LogSink
 from daemon.settings import DockerSettings, Settings
@@ -35,6 +36,7 @@ DEFAULT_URL = "unix:///var/run/docker.sock"
 LABEL = "benchd.managed"
 NOT_PASSED = ("PATH", "HOME")  # the image's PATH, a HOME the step's uid can write
 STOP_GRACE_S = 10.0
+PIDS_LIMIT = 4096  # processes and threads in one job container (a fork bomb stops here)
 CANCELLED = "cancelled: benchd is stopping (the run is queued again for the next start)"
 _log = structlog.get_logger("docker")
 EngineErrors = (DockerException, RequestException, OSError)
@@ -93,6 +95,26 @@ def local_digest(ref: str, base_url: str | None = None) -> str | None:
         client.close()
 
 
+def step_user(configured: str) -> str:
+    """The uid:gid container steps run as: `docker.step_user` when benchd is root (it can hand the
+    workspace over), else benchd's own ids (an unprivileged daemon cannot give files away, and its steps
+    are no more privileged than itself)."""
+    if os.geteuid() != 0:
+        return f"{os.getuid()}:{os.getgid()}"
+    if not re.fullmatch(r"\d+:\d+", configured.strip()):
+        raise ConfigError(f"docker.step_user = {configured!r}: give a numeric uid:gid such as \"1000:1000\" "
+                          "(benchd.toml [docker] step_user, or BENCHD_DOCKER_STEP_USER)")
+    return configured.strip()
+
+
+def owner_of(user: str) -> tuple[int, int] | None:
+    """The ids the workspace must belong to for `user` to write it; None when the daemon's own will do."""
+    uid, gid = (int(x) for x in user.split(":"))
+    if os.geteuid() != 0 or (uid, gid) == (os.geteuid(), os.getegid()):
+        return None
+    return uid, gid
+
+
 def remove_orphans(client: DockerClient) -> list[str]:
     """Remove benchd containers whose daemon (same host, pid gone) died without cleaning up."""
     removed = []
@@ -126,7 +148,8 @@ class DockerExecutor:
                  docker_dir: Any = None) -> None:
         self.settings = settings
         self.url = engine_url(base_url)
-        self.user = user or f"{os.getuid()}:{os.getgid()}"
+        self.user = user or step_user(settings.step_user)
+        self.owner = owner_of(self.user)  # None: the workspace stays as it is
         self.docker_dir = docker_dir or images.default_docker_dir()
         self._client: DockerClient | None = None
         self._leftovers: set[str] = set()  # containers a dead engine kept us from removing
@@ -148,14 +171,22 @@ class DockerExecutor:
         if not spec.image:
             raise ExecutorError(f"job {spec.job_id} has no container image; host jobs run with executor local")
         client = self.client()
+        if self.owner is not None:
+            try:
+                safefs.hand_over(spec.workspace, self.owner, keep=spec.private)
+            except OSError as exc:
+                raise ExecutorError(f"cannot hand the workspace {spec.workspace} to the step user {self.user}: "
+                                    f"{exc}") from exc
         try:
             for container_id in list(self._leftovers):
                 with contextlib.suppress(NotFound):
                     client.api.remove_container(container_id, force=True)
                 self._leftovers.discard(container_id)
             resolved = images.resolve(spec.image, client, self.docker_dir, self.settings)
-            return ContainerJob(client, self.url, spec, resolved, self.settings, self.user, self._leftovers,
-                                self._open)
+            job = ContainerJob(client, self.url, spec, resolved, self.settings, self.user, self._leftovers,
+                               self._open)
+            job.owner = self.owner
+            return job
         except (RequestException, OSError) as exc:
             raise unreachable(self.url, exc) from exc
         except DockerException as exc:  # the engine answered and said no (a bad limit, a bad mount)
@@ -188,6 +219,7 @@ class ContainerJob:
         self.image_digest: str | None = resolved.digest
         self.deadline = time.monotonic() + spec.timeout_s
         self.stopped: str | None = None  # why the container is gone (a timeout ends the job)
+        self.owner: tuple[int, int] | None = None  # what the daemon's files for a step must belong to
         workspace, model = spec.workspace.resolve(), spec.model.resolve()
         # target -> (source, read-only); the runner's spelling of a path works too when it is a symlink.
         binds = {str(workspace): (workspace, False), str(spec.workspace.absolute()): (workspace, False),
@@ -196,7 +228,7 @@ class ContainerJob:
         host_config = self.api.create_host_config(
             mounts=mounts, network_mode=spec.network or "none", init=True, mem_limit=settings.memory,
             nano_cpus=int(min(settings.cpus, os.cpu_count() or 1) * 1e9), cap_drop=["ALL"],
-            security_opt=["no-new-privileges"], pids_limit=4096, privileged=False,
+            security_opt=["no-new-privileges"], pids_limit=PIDS_LIMIT, privileged=False,
         )
         labels = {LABEL: "1", "benchd.run": spec.run_id, "benchd.job": spec.job_id,
                   "benchd.host": socket.gethostname(), "benchd.pid": str(os.getpid())}

@@ -1,4 +1,12 @@
-"""Run steps as host processes: one process group per step, killed whole at its timeout."""
+"""Run steps as host processes: one process group per step, killed whole at its timeout.
+
+Host steps run as benchd's own user, root included: host jobs are the trusted part of a pipeline (they
+flash boards, take board leases in the state folder, read the venv). A `run:` step from an untrusted
+workflow belongs in a `container:` job, which runs as `docker.step_user`. What the daemon itself reads and
+writes in the workspace never follows a link a step made (daemon.executors.safefs), whichever executor ran it.
+A step's process group never outlives the step (what it left running is killed when its first process
+ends) nor the daemon (daemon.executors.reaper).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from daemon.executors import reaper
 from daemon.executors.base import JobSpec, StepCommand, StepOutcome
 from daemon.executors.logsink import LogSink
 
@@ -35,54 +44,76 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
+        if _exited(proc, time.monotonic() + KILL_GRACE_S):
+            break
+    kill_leftovers(proc)  # the leader is gone; children that ignored SIGTERM may still hold the group
+
+
+def kill_leftovers(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL what is left of the group. Call before the leader is reaped: its zombie keeps the group id
+    from being reused, so the signal cannot reach anyone else's processes."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _exited(proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Wait until the leader has exited, without reaping it (WNOWAIT); False at the deadline."""
+    while True:
         try:
-            proc.wait(timeout=KILL_GRACE_S)
-            # The leader is gone; children that ignored SIGTERM may still hold the group.
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # already reaped
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 class LocalJob:
     image_digest: str | None = None
+    owner: tuple[int, int] | None = None  # steps run as the daemon's own user
 
-    def __init__(self, spec: JobSpec, live: set[subprocess.Popen[bytes]]) -> None:
+    def __init__(self, spec: JobSpec, live: set[subprocess.Popen[bytes]], groups: reaper.StepGroups) -> None:
         self.spec = spec
         self.deadline = time.monotonic() + spec.timeout_s
         self._live = live  # the executor's set of running step processes, for kill_all()
+        self._groups = groups
 
     def run_step(self, command: StepCommand) -> StepOutcome:
         start = time.monotonic()
         job_left = self.deadline - start
         timeout = min(command.timeout_s, job_left)
         which = "step" if command.timeout_s <= job_left else "job"
+        tag = reaper.new_tag()
         with LogSink(command.log_path) as sink:
             try:
                 proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell string
                     list(command.argv),
                     cwd=command.cwd,
-                    env=host_env(command.env),
+                    env=host_env({**command.env, reaper.TAG_VAR: tag}),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=reaper.die_with_parent(),  # one prctl call, resolved before the fork
                 )
-            except OSError as exc:
+            except (OSError, subprocess.SubprocessError) as exc:
                 return StepOutcome(None, time.monotonic() - start, error=f"cannot start {command.argv[0]}: {exc}")
+            self._groups.record(tag, proc.pid)
             self._live.add(proc)
             try:
                 timed_out = _pump(proc, sink, timeout)
+                # Output closed, but the process may still be running.
+                timed_out = timed_out or not _exited(proc, start + max(timeout, 0.01))
+                if timed_out:
+                    kill_group(proc)
+                else:
+                    kill_leftovers(proc)  # what the step left running in the background ends with it
             finally:
                 self._live.discard(proc)
-            if not timed_out:
-                try:  # output closed, but the process may still be running
-                    proc.wait(timeout=max(timeout - (time.monotonic() - start), 0.01))
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-            if timed_out:
-                kill_group(proc)
+                self._groups.forget(tag, proc.pid)
             code = proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
@@ -107,7 +138,8 @@ class LocalJob:
 
 
 def _pump(proc: subprocess.Popen[bytes], sink: LogSink, timeout: float) -> bool:
-    """Copy output into the sink until the process ends; True when the timeout ran out first."""
+    """Copy output into the sink until the process ends; True when the timeout ran out first. The step ends
+    with its first process: background children that still hold the pipe do not keep it running."""
     import selectors
 
     assert proc.stdout is not None
@@ -120,7 +152,9 @@ def _pump(proc: subprocess.Popen[bytes], sink: LogSink, timeout: float) -> bool:
             left = deadline - time.monotonic()
             if left <= 0:
                 return True
-            if not sel.select(timeout=min(left, 1.0)):
+            if not sel.select(timeout=min(left, 0.2)):
+                if _exited(proc, 0):  # quiet, and the leader is gone: what it left is killed next
+                    return False
                 continue
             try:
                 data = os.read(fd, 65536)
@@ -135,11 +169,12 @@ def _pump(proc: subprocess.Popen[bytes], sink: LogSink, timeout: float) -> bool:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, state: Path | None = None) -> None:
         self._live: set[subprocess.Popen[bytes]] = set()
+        self._groups = reaper.StepGroups(state)  # state/processes/: what the next start reaps after a crash
 
     def open_job(self, spec: JobSpec) -> LocalJob:
-        return LocalJob(spec, self._live)
+        return LocalJob(spec, self._live, self._groups)
 
     def kill_all(self) -> None:
         """Stop every running step (the daemon is shutting down); their runs end `cancelled`."""

@@ -24,10 +24,15 @@ def step_environment(settings: Settings, run_id: str, model: Path, workspace: Pa
     }
 
 
-def write_boards_file(path: Path, settings: BoardSettings, boards: Sequence[Any]) -> None:
+def boards_document(settings: BoardSettings, boards: Sequence[Any]) -> str:
     """`.benchd/boards.json` for board steps: the boards found at the run's start and the [boards] settings."""
-    path.write_text(json.dumps({
+    return json.dumps({
         "settings": {"allow": list(settings.allow), "deny": list(settings.deny), "ports": list(settings.ports),
                      "quarantine_after": settings.quarantine_after, "lease_s": settings.lease_s},
         "boards": [b.to_dict() for b in boards],
-    }), encoding="utf-8")
+    })
+
+
+def write_boards_file(path: Path, settings: BoardSettings, boards: Sequence[Any]) -> None:
+    """boards.json at `path` (tests lay a workspace out so; the runner writes it through its Workspace)."""
+    path.write_text(boards_document(settings, boards), encoding="utf-8")

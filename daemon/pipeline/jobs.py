@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.errors import BenchdError, ExecutorError, ImageError
 from daemon.executors.base import JobSpec, StepCommand
+from daemon.executors.safefs import UnsafePath
 from daemon.pipeline import environment, expr, planner, steps
 from daemon.pipeline.model import Job, Step, Workflow
+from daemon.pipeline.workspace import CONTROL, Workspace
 from daemon.record import (
     ImageRef,
     JobFinished,
@@ -42,11 +44,12 @@ def worst(statuses: list[str]) -> str:
 class RunContext:
     """The state of one run while its jobs execute: job results and outputs, for expressions."""
 
-    def __init__(self, runner: Runner, req: RunRequest, workspace: Path, out_dir: Path, journal: Journal,
+    def __init__(self, runner: Runner, req: RunRequest, workspace: Workspace, out_dir: Path, journal: Journal,
                  log: Any) -> None:
         self.r = runner
         self.req = req
-        self.workspace = workspace
+        self.ws = workspace  # every host-side read and write in it goes through this (links refused)
+        self.workspace = workspace.path
         self.out_dir = out_dir
         self.journal = journal
         self.log = log
@@ -67,7 +70,7 @@ class RunContext:
         """boards.<kind> for expressions; the list for board steps; quarantined boards noted as skipped."""
         assert self.r.boards is not None
         boards = list(self.r.boards())
-        environment.write_boards_file(self.workspace / ".benchd" / "boards.json", self.r.settings.boards, boards)
+        self.ws.write_control("boards.json", environment.boards_document(self.r.settings.boards, boards))
         kinds: dict[str, list[str]] = {}
         for board in boards:
             if board.quarantined:
@@ -153,7 +156,7 @@ class RunContext:
         timeout_s = (job.timeout_minutes or JOB_TIMEOUT_MINUTES) * 60
         spec = JobSpec(self.req.run_id, inst.key, self.workspace, self.req.model_path,
                        image=job.container if choice.name == "docker" else None,
-                       network=job.network, timeout_s=timeout_s)
+                       network=job.network, timeout_s=timeout_s, private=(CONTROL,))
         self.journal.emit(JobStarted(JobRecord(inst.key, "running", executor=choice.name,
                                                image=ImageRef(spec.image) if spec.image else None,
                                                matrix=inst.matrix or None, warning=choice.warning or None)))
@@ -223,27 +226,31 @@ class StepSequence:
     def execute_step(self, step: Step, ctx: expr.Context) -> str:
         run, key, job = self.run, self.inst.key, self.inst.job
         slug = f"{_slug(key)}-{step.index + 1}-{_slug(step.id)}"
-        io_dir = run.workspace / ".benchd"
-        files = {k: io_dir / f"{slug}.{k}" for k in ("output", "metrics", "summary")}
-        env = environment.step_environment(run.r.settings, run.req.run_id, run.req.model_path, run.workspace,
-                                           key, step.id, files)
-        env.update({**run.base_values["env"], **steps.render_env(job.env, ctx), **steps.render_env(step.env, ctx)})
         log_path = run.out_dir / "logs" / _slug(key) / f"{step.index + 1}-{_slug(step.id)}.log"
         log_rel = str(log_path.relative_to(run.out_dir))
+        script: str | None = None
         if step.uses:
             try:
                 argv = run.r.actions(step.action or "")
             except KeyError:
                 return self._finish(step, StepRecord(step.id, step.name, "error", error=f"unknown action {step.uses}"))
-            env.update(steps.action_inputs(step, ctx))
+            extra = steps.action_inputs(step, ctx)
         else:
-            script, expr_env = steps.script_for(step, ctx)
-            script_file = io_dir / f"{slug}.sh"
-            script_file.write_text(script, encoding="utf-8")
-            argv = ("bash", "-e", str(script_file))
-            env.update(expr_env)
-        cwd = run.workspace / (step.working_directory or "")
-        cwd.mkdir(parents=True, exist_ok=True)
+            script, extra = steps.script_for(step, ctx)
+        owner = getattr(self.session, "owner", None)  # a container's step user, when it is not the daemon's
+        try:
+            # New files under new names: nothing an earlier step planted can stand in for them.
+            files = run.ws.new_step_files(slug, owner)
+            if script is not None:
+                argv = ("bash", "-e", str(run.ws.new_script(slug, script)))
+            cwd = run.ws.make_dir(step.working_directory or "", owner)
+        except (UnsafePath, OSError) as exc:
+            where = "working-directory " if step.working_directory else ""
+            return self._finish(step, StepRecord(step.id, step.name, "error", error=f"{where}{exc}"))
+        env = environment.step_environment(run.r.settings, run.req.run_id, run.req.model_path, run.workspace,
+                                           key, step.id, files)
+        env.update({**run.base_values["env"], **steps.render_env(job.env, ctx), **steps.render_env(step.env, ctx)})
+        env.update(extra)
         timeout_s = (step.timeout_minutes or run.r.settings.step_timeout_minutes) * 60
         run.journal.emit(StepStarted(key, step.index, StepRecord(step.id, step.name, "running", log=log_rel)))
         self.log.info("step started", step=step.id)
@@ -255,10 +262,17 @@ class StepSequence:
             error = f"exited with code {outcome.exit_code}{said} (log: {log_rel})"
         record = StepRecord(step.id, step.name, status, round(outcome.duration_s, 3), outcome.exit_code, error,
                             log=log_rel, log_truncated=True if outcome.log_truncated else None)
-        summary = files["summary"].read_text(encoding="utf-8", errors="replace") if files["summary"].is_file() else ""
-        self.outputs[step.id] = steps.read_outputs(files["output"])
-        return self._finish(step, record, tuple(steps.read_metrics(files["metrics"])), summary,
-                            tuple(outcome.warnings))
+        # Read back through the daemon's own descriptors: a link a step put there is refused, never followed.
+        texts, notes = {}, list(outcome.warnings)
+        for kind, variable in (("summary", "BENCHD_SUMMARY"), ("output", "BENCHD_OUTPUT"),
+                               ("metrics", "BENCHD_METRICS")):
+            texts[kind], note = run.ws.read_step_file(files[kind], variable)
+            if note:
+                notes.append(note)
+                self.log.warning("step file refused", step=step.id, message=note)
+        self.outputs[step.id] = steps.parse_outputs(texts["output"])
+        return self._finish(step, record, tuple(steps.parse_metrics(texts["metrics"])), texts["summary"],
+                            tuple(notes))
 
     def _finish(self, step: Step, record: StepRecord, metrics: tuple[dict[str, Any], ...] = (), summary: str = "",
                 warnings: tuple[str, ...] = ()) -> str:

@@ -20,6 +20,7 @@ import structlog
 from daemon.executors import ExecutorSelector
 from daemon.pipeline.jobs import RunContext
 from daemon.pipeline.model import Workflow
+from daemon.pipeline.workspace import Workspace
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunStarted
 from daemon.settings import Settings
 
@@ -64,9 +65,7 @@ class Runner:
         """Run every job; returns the run's status. Emits RunStarted … JobFinished, never RunFinished."""
         out_dir = req.result_dir.resolve()
         run_root = (self.settings.state / "runs" / req.run_id).resolve()
-        workspace = run_root / "workspace"
-        shutil.rmtree(workspace, ignore_errors=True)  # a re-run after a crash starts clean
-        (workspace / ".benchd").mkdir(parents=True)
+        workspace = Workspace(run_root / "workspace")  # fresh: a re-run after a crash starts clean
         wf = req.workflow
         log = _log.bind(run=req.run_id, model=req.model_name)
         journal.emit(RunStarted(req.run_id, ModelInfo(req.model_name, req.sha256, req.size),
@@ -74,23 +73,19 @@ class Runner:
         log.info("run started", pipeline=wf.name)
         try:
             status = RunContext(self, req, workspace, out_dir, journal, log).execute_jobs()
-            _copy_artifacts(workspace, out_dir)
+            for note in workspace.copy_artifacts(out_dir):  # links kept as links, never followed
+                journal.emit(Log("warning", "runner/artifacts", note))
         except Exception as exc:  # the run must end in a result whatever broke
             log.exception("run crashed")
             journal.emit(Log("error", "runner", f"internal error: {exc}"))
             status = "error"
         finally:
+            workspace.close()
             shutil.rmtree(run_root, ignore_errors=True)
         if status == "cancelled":
             journal.emit(Log("error", "runner", "cancelled: benchd is stopping"))
         log.info("run done", status=status)
         return status
-
-
-def _copy_artifacts(workspace: Path, out_dir: Path) -> None:
-    src = workspace / "artifacts"
-    if src.is_dir():
-        shutil.copytree(src, out_dir / "artifacts", dirs_exist_ok=True, symlinks=True)
 
 
 def _no_actions(name: str) -> tuple[str, ...]:

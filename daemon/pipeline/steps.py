@@ -1,9 +1,8 @@
-"""What a step needs around its process: its script file, environment, and what it wrote back."""
+"""What a step needs around its process: its script text, environment, and parsing what it wrote back."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from daemon.pipeline import expr
@@ -39,12 +38,10 @@ def render_env(values: dict[str, str], ctx: expr.Context) -> dict[str, str]:
     return {k: expr.to_text(expr.render(v, ctx)) for k, v in values.items()}
 
 
-def read_outputs(path: Path) -> dict[str, str]:
+def parse_outputs(text: str) -> dict[str, str]:
     """`key=value` lines, and GitHub's `key<<DELIM` … `DELIM` blocks for multi-line values."""
     outputs: dict[str, str] = {}
-    if not path.is_file():
-        return outputs
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = text.splitlines()
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -63,12 +60,10 @@ def read_outputs(path: Path) -> dict[str, str]:
     return outputs
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
+def parse_metrics(text: str) -> list[dict[str, Any]]:
     """JSON lines an action appended with ActionContext.add_metrics; bad lines are skipped."""
-    if not path.is_file():
-        return []
     out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         try:
             item = json.loads(line)
         except json.JSONDecodeError:

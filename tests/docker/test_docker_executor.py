@@ -18,7 +18,7 @@ pytestmark = pytest.mark.docker
 PARITY = r"""
 echo "cwd=$(pwd)"
 echo "model=$(cksum < "$BENCHD_MODEL")"
-env | grep -E '^(BENCHD_|CUSTOM)' | sort
+env | grep -E '^(BENCHD_|CUSTOM)' | grep -v '^BENCHD_STEP_TAG=' | sort
 printf 'answer=%s\n' "$CUSTOM" >> "$BENCHD_OUTPUT"
 mkdir -p sub && echo made > sub/file.txt
 echo "::error::said on purpose"
@@ -51,11 +51,14 @@ def test_steps_share_the_container_and_keep_the_image_path(executor, bench):
     assert "still-there" in bench.log("b")
 
 
-def test_files_in_the_workspace_belong_to_the_daemons_user(base_image, bench):
-    assert DockerExecutor(DockerSettings()).user == f"{os.getuid()}:{os.getgid()}"
-    bench.workspace.chmod(0o777)
-    (bench.workspace / ".benchd").chmod(0o777)
-    (bench.workspace / "logs").mkdir(mode=0o777)
+def test_steps_run_as_the_step_user_and_files_belong_to_it(base_image, bench):
+    own = f"{os.getuid()}:{os.getgid()}"
+    # A root daemon runs container steps as docker.step_user; an unprivileged one as itself.
+    assert DockerExecutor(DockerSettings()).user == ("1000:1000" if os.geteuid() == 0 else own)
+    assert DockerExecutor(DockerSettings(step_user="2000:3000")).user == ("2000:3000" if os.geteuid() == 0 else own)
+    if os.geteuid() != 0:  # it cannot hand the workspace over: make it writable for the other uid
+        bench.workspace.chmod(0o777)
+        (bench.workspace / ".benchd").chmod(0o777)
     ex = DockerExecutor(DockerSettings(), user="4321:8765")  # not root, whoever runs the tests
     [outcome] = run_steps(ex, bench.spec(), bench.script("w", "id -u; id -g; mkdir out; echo x > out/f"))
     ex.close()

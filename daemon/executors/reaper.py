@@ -1,0 +1,225 @@
+"""Host steps never outlive benchd: their process groups die with it, and what a crash left is reaped at start.
+
+Each host step runs in a process group (session) of its own. Three layers keep any of it from surviving:
+1. The step's first process gets PR_SET_PDEATHSIG(SIGKILL): it dies with the daemon thread that started it.
+2. A guard process (this file run as a script: stdlib only, one per daemon, in a session of its own) reads a
+   pipe; the daemon writes `+PGID TAG` / `-PGID TAG` as steps start and end. However the daemon dies
+   (`kill -9` included) the kernel closes the pipe's write end, and the guard kills every group still
+   listed, and every process carrying one of their tags (a child that left the group with setsid).
+3. Every group is recorded as `state/processes/<tag>.json`, and its processes carry BENCHD_STEP_TAG=<tag> in
+   their environment: `reap_recorded` at the next start kills what a dead daemon left (the guard killed too,
+   say). Only processes that carry a recorded tag are touched, so a reused pid is never hit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+TAG_VAR = "BENCHD_STEP_TAG"
+PR_SET_PDEATHSIG = 1
+GUARD_GRACE_S = 2.0
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A Popen preexec_fn: the child is SIGKILLed when the daemon goes. ctypes is resolved before the fork,
+    so the child only makes the call."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent, sigkill = os.getpid(), int(signal.SIGKILL)
+
+    def setup() -> None:
+        prctl(PR_SET_PDEATHSIG, sigkill)
+        if os.getppid() != parent:  # the daemon died before the prctl took hold
+            os._exit(1)
+
+    return setup
+
+
+class Guard:
+    """The daemon's end of the guard pipe; started on first use, restarted if it died."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._groups: set[tuple[int, str]] = set()
+
+    def _start(self) -> None:
+        read, write = os.pipe()  # both close-on-exec: no step inherits the write end
+        try:
+            os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", __file__], {},
+                           file_actions=[(os.POSIX_SPAWN_DUP2, read, 0)], setsid=True)
+        finally:
+            os.close(read)
+        self._fd = write
+        self._send("".join(f"+{pgid} {tag}\n" for pgid, tag in self._groups))
+
+    def _send(self, text: str) -> None:
+        if not text:
+            return
+        for _ in range(2):
+            try:
+                if self._fd is None:
+                    self._start()
+                    return  # _start sent the whole list
+                os.write(self._fd, text.encode())
+                return
+            except OSError:  # the guard is gone (killed on its own): start another one
+                if self._fd is not None:
+                    os.close(self._fd)
+                self._fd = None
+
+    def add(self, pgid: int, tag: str) -> None:
+        with self._lock:
+            self._groups.add((pgid, tag))
+            self._send(f"+{pgid} {tag}\n")
+
+    def discard(self, pgid: int, tag: str) -> None:
+        with self._lock:
+            self._groups.discard((pgid, tag))
+            self._send(f"-{pgid} {tag}\n")
+
+
+GUARD = Guard()  # one per daemon process: every local executor shares it
+
+
+class StepGroups:
+    """The process groups of running host steps: told to the guard and recorded in the state folder."""
+
+    def __init__(self, state: Path | None = None) -> None:
+        self.folder = state / "processes" if state is not None else None
+
+    def record(self, tag: str, pgid: int) -> None:
+        """Right after the spawn: `tag` is the BENCHD_STEP_TAG given to the step, `pgid` its leader's pid."""
+        GUARD.add(pgid, tag)
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        me = os.getpid()
+        (self.folder / f"{tag}.json").write_text(json.dumps({"pgid": pgid, "daemon": me,
+                                                              "daemon_start": start_time(me)}))
+
+    def forget(self, tag: str, pgid: int) -> None:
+        """Once the group is killed (before its leader is reaped): also what left the group goes."""
+        kill_tagged({tag})
+        GUARD.discard(pgid, tag)
+        if self.folder is not None:
+            (self.folder / f"{tag}.json").unlink(missing_ok=True)
+
+
+def new_tag() -> str:
+    return secrets.token_hex(8)
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (with the pid, an identity that is never reused)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def reap_recorded(state: Path) -> list[int]:
+    """Kill the step processes recorded by daemons that are gone; returns the pids killed."""
+    folder = state / "processes"
+    if not folder.is_dir():
+        return []
+    orphaned: dict[str, tuple[Path, int]] = {}
+    for path in folder.glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+            daemon, pgid = int(data["daemon"]), int(data["pgid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)
+            continue
+        started = data.get("daemon_start")
+        if started is not None and start_time(daemon) == started:
+            continue  # its daemon is alive (a `benchd run` beside this one, or this one): not orphans
+        orphaned[path.stem] = (path, pgid)
+    found = [(pid, tag) for pid, tag in _tagged_processes() if tag in orphaned] if orphaned else []
+    for pid, tag in found:
+        pgid = orphaned[tag][1]
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pgid:  # a tagged member proves the group is still the step's
+                os.killpg(pgid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+    for path, _ in orphaned.values():
+        path.unlink(missing_ok=True)
+    return [pid for pid, _ in found]
+
+
+def kill_tagged(tags: set[str]) -> list[int]:
+    """SIGKILL every process whose environment carries one of these tags; the pids killed."""
+    killed = []
+    for pid, tag in _tagged_processes():
+        if tag in tags:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return killed
+
+
+def _tagged_processes() -> list[tuple[int, str]]:
+    marker = f"{TAG_VAR}=".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(marker):
+                found.append((int(entry), item[len(marker):].decode("ascii", "replace")))
+    return found
+
+
+def _guard_main() -> None:
+    """The guard: collect the listed groups until the pipe closes, then SIGTERM them, then SIGKILL."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    listed: set[tuple[int, str]] = set()
+    pending = b""
+    while data := os.read(0, 4096):
+        *lines, pending = (pending + data).split(b"\n")
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                number, tag = line[1:].decode("ascii").split(" ")
+                (listed.add if line[:1] == b"+" else listed.discard)((int(number), tag))
+    if not listed:
+        return
+    groups = {pgid for pgid, _ in listed}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in list(groups):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                groups.discard(pgid)
+        deadline = time.monotonic() + GUARD_GRACE_S
+        while groups and time.monotonic() < deadline:
+            time.sleep(0.05)
+            groups = {g for g in groups if _group_exists(g)}
+    kill_tagged({tag for _, tag in listed})  # what left its group (setsid) but kept its tag
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+if __name__ == "__main__":
+    _guard_main()

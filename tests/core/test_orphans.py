@@ -1,0 +1,171 @@
+"""No orphans (issue 12, item 7): host step processes never outlive their step or the daemon, and what a
+crash left is reaped at the next start. Containers: tests/docker/test_docker_containment.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon.executors import reaper
+from daemon.executors.base import JobSpec, StepCommand
+from daemon.executors.local import LocalExecutor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A step that leaves three processes: itself (the group leader), a background child in its group, and a
+# child that left the group with setsid. Each writes its pid to a marker file.
+HANG = """
+sleep 300 &
+echo $! > {m}/child
+setsid bash -c 'echo $$ > {m}/escaped; exec sleep 300' &
+echo $$ > {m}/leader
+wait
+"""
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def wait_dead(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if alive(p)]
+
+
+def read_markers(folder: Path, names: tuple[str, ...] = ("leader", "child", "escaped"),
+                 timeout: float = 60) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = {n: int((folder / n).read_text()) for n in names}
+            return found
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.05)
+    raise AssertionError(f"markers {names} not written in {timeout} s: the step did not start")
+
+
+def test_what_a_step_leaves_running_ends_with_it(tmp_path):
+    markers = tmp_path / "m"
+    markers.mkdir()
+    script = HANG.replace("wait\n", "exit 0\n").format(m=markers)
+    session = LocalExecutor(tmp_path / "state").open_job(JobSpec("r", "j", tmp_path, tmp_path / "m.tflite"))
+    outcome = session.run_step(StepCommand(("bash", "-c", script), {}, tmp_path, tmp_path / "log", 60))
+    assert outcome.exit_code == 0 and outcome.duration_s < 5  # the children holding its output do not keep it
+    pids = read_markers(markers, timeout=1)
+    assert wait_dead(list(pids.values()), 5) == []
+    assert list((tmp_path / "state" / "processes").iterdir()) == []  # its record is gone with it
+
+
+def _spawn_tagged(tag: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "300"], env={"PATH": os.environ["PATH"], reaper.TAG_VAR: tag},
+                            start_new_session=True)
+
+
+def test_start_up_reaps_what_a_dead_daemon_recorded(tmp_path):
+    state = tmp_path / "state"
+    (state / "processes").mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a daemon that is dead now
+    orphan, kept = _spawn_tagged("aa" * 8), _spawn_tagged("bb" * 8)
+    try:
+        (state / "processes" / f"{'aa' * 8}.json").write_text(json.dumps(
+            {"pgid": orphan.pid, "daemon": gone.pid, "daemon_start": 1}))
+        me = os.getpid()  # this one's daemon is alive: its steps are its own
+        (state / "processes" / f"{'bb' * 8}.json").write_text(json.dumps(
+            {"pgid": kept.pid, "daemon": me, "daemon_start": reaper.start_time(me)}))
+        assert reaper.reap_recorded(state) == [orphan.pid]
+        assert orphan.wait(timeout=5) == -signal.SIGKILL
+        assert kept.poll() is None
+        assert [p.name for p in (state / "processes").iterdir()] == [f"{'bb' * 8}.json"]
+    finally:
+        for p in (orphan, kept):
+            p.kill()
+            p.wait()
+
+
+def _watch(tmp_path: Path, samples: dict[str, Path], markers: Path) -> subprocess.Popen[bytes]:
+    wf = tmp_path / "hang.yml"
+    wf.write_text("jobs:\n  hang:\n    steps:\n      - run: |\n"
+                  + "".join(f"          {line}\n" for line in HANG.format(m=markers).strip().splitlines()))
+    (tmp_path / "inbox").mkdir(exist_ok=True)
+    env = {**os.environ, "BENCHD_PIPELINE": str(wf)}
+    env.pop("BENCHD_CONFIG", None)
+    with (tmp_path / "watch.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "daemon", "watch", "--inbox", str(tmp_path / "inbox"), "--results",
+             str(tmp_path / "results"), "--state", str(tmp_path / "state"), "--executor", "local"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _guard_of(daemon: int) -> int:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if ppid == daemon and b"reaper.py" in cmdline:
+                return int(entry)
+    raise AssertionError(f"no guard process beside daemon {daemon}")
+
+
+@pytest.mark.timeout(120)
+def test_kill_9_of_the_daemon_takes_its_steps_along(tmp_path, samples):
+    markers = tmp_path / "m"
+    markers.mkdir()
+    watch = _watch(tmp_path, samples, markers)
+    try:
+        (tmp_path / "inbox" / "kws.tflite").write_bytes(samples["kws_xs.tflite"].read_bytes())
+        pids = read_markers(markers)
+        guard = _guard_of(watch.pid)
+        watch.kill()  # kill -9, mid-step
+        watch.wait()
+        assert wait_dead(list(pids.values()), 5) == [], (pids, (tmp_path / "watch.log").read_text())
+        assert wait_dead([guard], 5) == []  # the guard's work is done
+    finally:
+        watch.kill()
+        watch.wait()
+
+
+@pytest.mark.timeout(180)
+def test_a_restart_reaps_what_survived_the_daemon_and_its_guard(tmp_path, samples):
+    markers = tmp_path / "m"
+    markers.mkdir()
+    watch = _watch(tmp_path, samples, markers)
+    second = None
+    try:
+        (tmp_path / "inbox" / "kws.tflite").write_bytes(samples["kws_xs.tflite"].read_bytes())
+        pids = read_markers(markers)
+        os.kill(_guard_of(watch.pid), signal.SIGKILL)  # the guard dies first (an OOM kill, a careless kill)
+        watch.kill()
+        watch.wait()
+        assert wait_dead([pids["leader"]], 5) == []  # PR_SET_PDEATHSIG
+        assert wait_dead([pids["child"], pids["escaped"]], 0.5) != []  # the guard's part was not done
+        for name in pids:
+            (markers / name).unlink()
+        second = _watch(tmp_path, samples, markers)
+        assert wait_dead(list(pids.values()), 30) == []  # reaped at start-up
+        again = read_markers(markers)  # the interrupted run runs again
+        second.kill()
+        second.wait()
+        assert wait_dead(list(again.values()), 5) == []
+    finally:
+        for proc in (watch, second):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
