@@ -9,12 +9,23 @@ from daemon import modelfile
 from daemon.actions.context import ActionContext, ActionError
 
 
+def _cell(value: Any) -> str:
+    """A table cell: `—` where a float tensor has no quantization, never `None`."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return " × ".join(str(v) for v in value)
+    return str(value)
+
+
 def _summary(info: dict[str, Any]) -> str:
     rows = ["| tensor | name | shape | dtype | scale | zero point |", "|---|---|---|---|---|---|"]
     for kind in ("inputs", "outputs"):
         for t in info[kind]:
-            rows.append(f"| {kind[:-1]} | `{t['name']}` | {t['shape']} | {t['dtype']} | {t['scale']} | "
-                        f"{t['zero_point']} |")
+            rows.append(f"| {kind[:-1]} | `{t['name']}` | {_cell(t['shape'])} | {t['dtype']} | {_cell(t['scale'])} | "
+                        f"{_cell(t['zero_point'])} |")
     ops = ", ".join(info["operators"])
     return (f"### Model `{info['name']}`\n\n{info['size']} bytes, sha256 `{info['sha256'][:16]}…`, "
             f"{'int8 quantized' if info['quantized'] else '**float (not quantized)**'}\n\n"

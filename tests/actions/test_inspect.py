@@ -35,6 +35,8 @@ def test_float_model_warns_or_is_rejected(tmp_path: Path, samples: dict[str, Pat
                                           capsys: pytest.CaptureFixture[str]) -> None:
     run(_context(tmp_path, samples["kws_float.tflite"]))
     assert "::warning::kws_float.tflite is a float model" in capsys.readouterr().out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| input | `input` | 1 × 1960 | float32 | — | — |" in summary and "None" not in summary
     with pytest.raises(ActionError, match="float-models: reject"):
         run(_context(tmp_path, samples["kws_float.tflite"], float_models="reject"))
     with pytest.raises(ActionError, match="warn or reject"):
