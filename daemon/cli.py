@@ -19,9 +19,10 @@ EXIT = {"success": 0, "failure": 1, "error": 2, "cancelled": 2}
 
 
 def _common(p: argparse.ArgumentParser, run_flags: bool = True) -> None:
-    p.add_argument("--config", help="benchd.toml (default: $BENCHD_CONFIG or ./benchd.toml)")
-    p.add_argument("--results", help="results folder (default data/results)")
-    p.add_argument("--state", help="state folder: SQLite store, snapshots (default data/state)")
+    p.add_argument("--config", help="benchd.toml (default: $BENCHD_CONFIG, else benchd.toml in this folder "
+                                    "or a parent; none: the user data directory)")
+    p.add_argument("--results", help="results folder (default: data/results beside benchd.toml)")
+    p.add_argument("--state", help="state folder: SQLite store, snapshots (default: data/state beside benchd.toml)")
     if run_flags:
         p.add_argument("--executor", choices=["auto", "docker", "local"], help="where container jobs run")
 
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchd", description=__doc__)
     parser.add_argument("--version", action="version", version=f"benchd {__version__}")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                        help="default: info (warning for `benchd run`, whose progress display says the rest)")
+                        help="default: info for watch and serve, error for run and rerun (their display "
+                             "shows the rest), else warning")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS.values():
         command.arguments(sub)
@@ -46,17 +48,49 @@ def _watch_arguments(sub: Any) -> None:
 def _run_arguments(sub: Any) -> None:
     run = sub.add_parser("run", help="run the pipeline on one model in the foreground")
     run.add_argument("model", help="path to a .tflite model")
-    run.add_argument("--pipeline", help="pipeline name in pipelines/ or a workflow file")
+    run.add_argument("--pipeline", help="a pipeline name (built in, or pipelines/NAME.yml beside benchd.toml) "
+                                        "or a workflow file")
     run.add_argument("--force", action="store_true", help="run even if this content already has a result")
     run.add_argument("--json", action="store_true", help="print result.json on stdout")
     _common(run)
 
 
 def _status_arguments(sub: Any) -> None:
-    status = sub.add_parser("status", help="recent runs")
+    status = sub.add_parser("status", help="the config and folders in use, and recent runs")
     status.add_argument("--json", action="store_true")
     status.add_argument("--limit", type=int, default=20)
     _common(status, run_flags=False)
+
+
+def _runs_arguments(sub: Any) -> None:
+    runs = sub.add_parser("runs", help="past runs, newest first, with their figures")
+    runs.add_argument("--model", help="only this model (file name, with or without .tflite)")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")
+    _common(runs, run_flags=False)
+
+
+def _show_arguments(sub: Any) -> None:
+    show = sub.add_parser("show", help="a run's summary (summary.md), or its result.json with --json")
+    show.add_argument("run", nargs="?", default="latest", metavar="RUN", help="a run id, its first characters, "
+                                                                            "or latest (default)")
+    show.add_argument("--json", action="store_true")
+    _common(show, run_flags=False)
+
+
+def _logs_arguments(sub: Any) -> None:
+    logs = sub.add_parser("logs", help="a run's step logs")
+    logs.add_argument("run", metavar="RUN", help="a run id, its first characters, or latest")
+    logs.add_argument("job", nargs="?", metavar="JOB[/STEP]", help="one job, or one step of it (id or number)")
+    logs.add_argument("-f", "--follow", action="store_true", help="follow a live run until it ends")
+    _common(logs, run_flags=False)
+
+
+def _rerun_arguments(sub: Any) -> None:
+    rerun = sub.add_parser("rerun", help="run a past run's model again with the same pipeline (a new run)")
+    rerun.add_argument("run", metavar="RUN", help="a run id, its first characters, or latest")
+    rerun.add_argument("--json", action="store_true", help="print result.json on stdout")
+    _common(rerun)
 
 
 def _serve_arguments(sub: Any) -> None:
@@ -96,12 +130,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None), overrides)
 
 
+FOREGROUND = ("run", "rerun")  # their display and last lines say what happens (warnings too): errors are logged
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["tvmc"]:  # hand the rest over untouched: tvmc has its own parser
         return _tvmc(argv[1:])
     args = build_parser().parse_args(argv)
-    log.configure(args.log_level or ("warning" if args.command == "run" else "info"))
+    foreground = args.command in FOREGROUND
+    # Log lines are plain text beside what a command prints; JSON lines only when --json asks for JSON, or
+    # from the daemon when no terminal reads it (a service manager's journal).
+    default = "error" if foreground else "info" if args.command in ("watch", "serve") else "warning"
+    log.configure(args.log_level or default,
+                  json=None if args.command == "watch" else bool(getattr(args, "json", False)))
     try:
         settings = _settings(args)
         return COMMANDS[args.command].run(args, settings)
@@ -110,6 +152,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `benchd status --json | head`: the reader has all it wants
+        _quiet_stdout()
+        return 141  # as a command killed by SIGPIPE
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (a test's capture): nothing left to flush
+        pass
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
@@ -148,73 +204,124 @@ def _start_extras(settings: Settings, daemon: Any) -> list[Any]:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.intake.intake import Queued
-    from daemon.record import RunRecord
-    from daemon.service import Daemon
-
     model = Path(args.model)
     if not model.exists() and not model.is_symlink():
         raise BenchdError(f"{model} not found")
-    progress = _Progress(sys.stderr)
-    daemon = Daemon(settings, progress=progress)  # the same intake and runner as `benchd watch`, in the foreground
+    refuse_non_model(model)  # before the store is opened: a wrong file leaves no record behind
+    return _foreground(settings, model, force=args.force, json_out=args.json)
+
+
+def refuse_non_model(path: Path) -> None:
+    """A TFLite model is a flatbuffer with the identifier `TFL3` at byte 4; anything else is exit 2."""
+    if not path.is_file():
+        raise BenchdError(f"{path} is not a regular file: give the path of a .tflite model")
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise BenchdError(f"cannot read {path}: {exc.strerror}") from exc
+    if head[4:8] != b"TFL3":
+        raise BenchdError(f"{path} is not a TFLite model (a .tflite file has the identifier TFL3 at byte 4); "
+                          "nothing was recorded")
+
+
+def _foreground(settings: Settings, model: Path, force: bool, json_out: bool, queued: str | None = None) -> int:
+    """One model through the same intake and runner as `benchd watch`, shown as it goes (or, with `queued`,
+    a run already in the store: a rerun)."""
+    from daemon.intake.intake import Changing, Duplicate, Pending, Queued
+    from daemon.record import RunRecord
+    from daemon.service import Daemon
+    from daemon.store.db import RUN_DONE
+    from daemon.terminal import display_for, last_line, notes
+
+    display = display_for(sys.stderr, json_only=json_out)
+    daemon = Daemon(settings, progress=display)  # the display is a journal subscriber, as the reporters are
     store = daemon.store
-    decision = daemon.drop(model, force=args.force, move=False)
-    if decision is None:
-        raise BenchdError(f"{model} disappeared before benchd could read it")
+    with display:
+        decision = daemon.drop(model, force=force, move=False) if queued is None else Queued(queued)
+        if decision is None:
+            raise BenchdError(f"{model} disappeared before benchd could read it")
+        if isinstance(decision, Queued):
+            row = store.claim_run(decision.run_id)
+            if row is None:
+                raise BenchdError(f"run {decision.run_id} was taken by a running daemon (benchd watch): "
+                                  f"`benchd logs {decision.run_id} -f` follows it")
+            record = daemon.execute(row)
+    if isinstance(decision, Pending) and (row := store.get_run(decision.run_id)) and row.status not in RUN_DONE:
+        raise BenchdError(f"{model} is being run already, as run {decision.run_id}: "
+                          f"`benchd logs {decision.run_id} -f` follows it")
+    if isinstance(decision, Changing):
+        raise BenchdError(f"{model} changed while benchd read it: wait until it is written, then run it again")
     if isinstance(decision, Queued):
-        row = store.claim_run(decision.run_id)
-        if row is None:
-            raise BenchdError(f"run {decision.run_id} was taken by a running daemon; see `benchd status`")
-        record = daemon.execute(row)
         from daemon.reporters.registry import flush_deliveries
 
         pending = flush_deliveries(settings, store, timeout_s=15)
         if pending:
             sys.stderr.write(f"  {pending} webhook delivery(ies) pending: `benchd watch` will retry them\n")
-    else:
-        done = store.get_run(decision.run_id)
-        if done is None or not done.result_dir:
-            raise BenchdError(f"run {decision.run_id} has no result yet; see `benchd status`")
-        record = RunRecord.from_json((Path(done.result_dir) / "result.json").read_text(encoding="utf-8"))
-    progress.done(record, decision)
-    if args.json:
+    done = store.get_run(decision.run_id)
+    if done is None or not done.result_dir:
+        raise BenchdError(f"run {decision.run_id} has no result yet; see `benchd status`")
+    folder = Path(done.result_dir)
+    if not isinstance(decision, Queued):
+        record = RunRecord.from_json((folder / "result.json").read_text(encoding="utf-8"))
+    if isinstance(decision, Duplicate):
+        sys.stderr.write(f"same content and pipeline as run {decision.of_run}: not run again (`benchd run --force` "
+                         f"runs it anyway; `benchd show {decision.of_run}` shows it)\n")
+    sys.stderr.write("".join(line + "\n" for line in notes(record)) + last_line(record, folder) + "\n")
+    sys.stderr.flush()
+    if json_out:
         sys.stdout.write(record.to_json())
     return EXIT.get(record.status, 2)
 
 
-class _Progress:
-    """A live, line-based progress display for `benchd run` (stderr, so --json stays clean): a journal
-    subscriber like the reporters."""
+def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
+    """The model of a past run (its snapshot), with the pipeline file it ran, as a new forced run, shown here
+    as `benchd run` shows one (store/controls.py makes the same run for the dashboard's button)."""
+    from daemon.reporters.lookback import find_run
+    from daemon.store import Store
+    from daemon.store.controls import rerun
 
-    name = "progress"
-    MARK = {"success": "ok", "failure": "FAILED", "error": "ERROR", "skipped": "skipped"}
+    store = Store(settings.db_path)
+    run = find_run(store, settings.results, args.run)
+    again = rerun(store, run.row.id)
+    if not again.queued:
+        raise BenchdError(f"run {run.row.id} is being run again already, as {again.run_id}: "
+                          f"`benchd logs {again.run_id} -f` follows it")
+    sys.stderr.write(f"rerun of {run.row.id}: {run.row.model_name} as run {again.run_id}\n")
+    return _foreground(settings, Path(run.row.model_name), force=True, json_out=args.json, queued=again.run_id)
 
-    def __init__(self, out: Any) -> None:
-        self.out = out
 
-    def on_event(self, event: Any, record: Any) -> None:
-        from daemon.record import JobStarted, StepFinished, StepStarted
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.reporters.lookback import format_runs, run_rows
+    from daemon.store import Store
 
-        if isinstance(event, StepStarted):
-            self.out.write(f"  .. {event.job_id} / {event.step.name or event.step.id}\n")
-        elif isinstance(event, StepFinished) and event.step.status not in ("skipped", "cancelled"):
-            step = event.step
-            error = f" - {step.error}" if step.error else ""
-            self.out.write(f"  {self.MARK.get(step.status, step.status)} {event.job_id} / {step.id} "
-                           f"({step.duration_s:.1f} s){error}\n")
-        elif isinstance(event, JobStarted) and event.job.status == "skipped":
-            self.out.write(f"  -- {event.job.id} skipped: {event.job.skip_reason}\n")
-        else:
-            return
-        self.out.flush()
+    rows = run_rows(Store(settings.db_path), settings.results, args.model, args.limit)
+    print(json.dumps(rows, indent=2) if args.json else format_runs(rows))
+    return 0
 
-    def done(self, record: Any, decision: Any) -> None:
-        if decision.__class__.__name__ == "Duplicate":
-            self.out.write(f"same content and pipeline as run {decision.of_run} (use --force to run again)\n")
-        for error in record.errors:
-            self.out.write(f"  {error.where}: {error.message}\n")
-        self.out.write(f"{record.status}: {record.model.name} (run {record.run_id})\n")
-        self.out.flush()
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.reporters.lookback import find_run, show_json, show_text
+    from daemon.store import Store
+
+    run = find_run(Store(settings.db_path), settings.results, args.run)
+    sys.stdout.write(show_json(run) if args.json else show_text(run))
+    if not args.json:
+        sys.stdout.write(f"\n(folder: {run.folder})\n")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.reporters.lookback import find_run, follow, write_logs
+    from daemon.store import Store
+
+    store = Store(settings.db_path)
+    run = find_run(store, settings.results, args.run)
+    if args.follow:
+        follow(run, store, args.job, sys.stdout)
+    else:
+        write_logs(run, args.job, sys.stdout)
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -223,8 +330,20 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     store = Store(settings.db_path)
     rows = views.recent_runs(store, args.limit)
-    print(json.dumps(rows, indent=2) if args.json else views.format_status_table(rows))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(where_from(settings) + "\n")
+    print(views.format_status_table(rows))
     return 0
+
+
+def where_from(settings: Settings) -> str:
+    """Which benchd.toml is in use and the folders it gives (the first thing to check from a new directory)."""
+    config = str(settings.config) if settings.config else "none found (folders in the user data directory)"
+    lines = [f"config:    {config}", f"inbox:     {settings.inbox}", f"results:   {settings.results}",
+             f"state:     {settings.state}", f"pipeline:  {settings.pipeline}"]
+    return "\n".join(lines)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -297,6 +416,10 @@ COMMANDS: dict[str, Command] = {
     "watch": Command(_watch_arguments, cmd_watch),
     "run": Command(_run_arguments, cmd_run),
     "status": Command(_status_arguments, cmd_status),
+    "runs": Command(_runs_arguments, cmd_runs),
+    "show": Command(_show_arguments, cmd_show),
+    "logs": Command(_logs_arguments, cmd_logs),
+    "rerun": Command(_rerun_arguments, cmd_rerun),
     "serve": Command(_serve_arguments, cmd_serve),
     "tvmc": Command(_tvmc_arguments, cmd_tvmc),
     "boards": Command(_boards_arguments, cmd_boards),

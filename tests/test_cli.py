@@ -13,7 +13,8 @@ from daemon.errors import BenchdError, ModelError
 
 
 def test_every_command_is_one_row_of_the_table() -> None:
-    assert list(cli.COMMANDS) == ["watch", "run", "status", "serve", "tvmc", "boards", "images", "compile-c"]
+    assert list(cli.COMMANDS) == ["watch", "run", "status", "runs", "show", "logs", "rerun", "serve", "tvmc", "boards",
+                                  "images", "compile-c"]
     choices = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
     assert choices is not None and list(choices) == list(cli.COMMANDS)
 
@@ -25,6 +26,11 @@ def test_every_command_is_one_row_of_the_table() -> None:
         ["run", "m.tflite", "--pipeline", "microkws", "--results", "r", "--state", "s", "--config", "c.toml",
          "--executor", "local", "--force", "--json"],
         ["status", "--json", "--limit", "3"],
+        ["runs", "--model", "kws_xs", "--limit", "5", "--json"],
+        ["show"],
+        ["show", "latest", "--json"],
+        ["logs", "20261130-144121-ea0a58", "compile-host/validate", "-f"],
+        ["rerun", "latest"],
         ["serve", "--host", "0.0.0.0", "--port", "9000"],
         ["boards", "--json"],
         ["boards", "simulate", "--count", "2", "--chip", "esp32c3", "--fault", "panic"],
