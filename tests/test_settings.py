@@ -46,7 +46,8 @@ def test_the_config_in_use_is_recorded_and_cannot_be_set(tmp_path: Path, _elsewh
 def test_the_checkout_ships_a_config_that_keeps_its_data_folder() -> None:
     root = Path(__file__).resolve().parent.parent
     s = load_settings(str(root / "benchd.toml"), env={})
-    assert (s.inbox, s.results, s.state) == (root / "data" / "inbox", root / "data" / "results", root / "data" / "state")
+    data = root / "data"
+    assert (s.inbox, s.results, s.state) == (data / "inbox", data / "results", data / "state")
     assert s.pipelines_dir == root / "pipelines"  # the checkout's pipelines/ is the override beside it
 
 
