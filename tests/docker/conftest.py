@@ -52,6 +52,11 @@ def tvm_image(engine):  # type: ignore[no-untyped-def]
     return _need_image(engine, TVM_REF, "run `benchd images bootstrap && benchd images build tvm`")
 
 
+@pytest.fixture(scope="session")
+def riscv_image(engine):  # type: ignore[no-untyped-def]
+    return _need_image(engine, "benchd/riscv", "run `benchd images bootstrap && benchd images build riscv`")
+
+
 @pytest.fixture
 def executor(base_image) -> Iterator[DockerExecutor]:  # type: ignore[no-untyped-def]
     ex = DockerExecutor(DockerSettings(memory="1g", cpus=1.0))

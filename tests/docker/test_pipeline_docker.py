@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DETERMINISTIC = ("max_abs_diff", "top1_agreement", "samples", "thresholds")
 
 
-def test_dropped_model_compiles_and_validates_in_the_pinned_image(tvm_image, samples, tmp_path):
+def test_dropped_model_compiles_and_validates_in_the_pinned_image(tvm_image, riscv_image, samples, tmp_path):
     settings = Settings(inbox=tmp_path / "inbox", results=tmp_path / "results", state=tmp_path / "state",
                         pipelines_dir=ROOT / "pipelines", executor="docker")
     settings.inbox.mkdir()
@@ -41,6 +41,15 @@ def test_dropped_model_compiles_and_validates_in_the_pinned_image(tvm_image, sam
     assert [s["status"] for s in job["steps"]] == ["success"] * 3
     mlf = next(j for j in in_docker["jobs"] if j["id"] == "compile-mlf")
     assert mlf["status"] == "skipped" and "benchd/tvm-legacy" in mlf["skip_reason"]
+    # Issue 11's goal: with an engine and no boards, every job runs but the legacy TVM, ESP-IDF and board ones.
+    ran = {j["id"] for j in in_docker["jobs"] if j["status"] == "success"}
+    assert ran == {"inspect", "compile-c", "virtual-core", "compile-host"}, in_docker["jobs"]
+    virtual_job = next(j for j in in_docker["jobs"] if j["id"] == "virtual-core")
+    assert virtual_job["image"] == {"ref": "benchd/riscv", "digest": riscv_image.id}
+    virtual = in_docker["metrics"]["virtual"]
+    assert virtual["backend"] == "reference-c" and virtual["bit_exact"] == virtual["vectors"] == 3
+    assert virtual["instructions"] > 0 and virtual["rom_bytes"] > virtual["arena_bytes"] > 0
+    assert in_docker["metrics"]["reference_c"]["arena_bytes"] == virtual["arena_bytes"]
 
     local = subprocess.run(
         [sys.executable, "-m", "daemon", "run", str(samples["kws_xs.tflite"]), "--executor", "local", "--json",
