@@ -128,6 +128,18 @@ def _virtual(record: RunRecord) -> list[str]:
     return ["", "## Virtual ESP32-C3 core (RV32IMC, QEMU)", "", *body] if body else []
 
 
+def _backends(record: RunRecord) -> list[str]:
+    """The reference backend and TVM on the same core, side by side (when both archives ran)."""
+    matrix = record.metrics.virtual_matrix or {}
+    if len(matrix) < 2:
+        return []
+    rows = [[f"`{name}`", value(m.get("instructions")), value(m.get("rom_bytes"), "B"), value(m.get("ram_bytes"), "B"),
+             value(m.get("arena_bytes"), "B"), f"{value(m.get('bit_exact'))} of {value(m.get('vectors'))}"]
+            for name, m in sorted(matrix.items())]
+    return ["", "## Backends on the virtual core", "",
+            *table(["backend", "instructions per inference", "ROM", "RAM", "arena", "bit-exact vs TFLite"], rows)]
+
+
 def _boards(record: RunRecord) -> list[str]:
     boards = record.metrics.boards
     if not boards:
@@ -159,7 +171,7 @@ def summary_markdown(record: RunRecord, step_summaries: str = "") -> str:
     if record.jobs:
         lines += ["", "## Jobs", "",
                   *table(["job", "status", "executor", "image", "duration", "note"], map(_job_row, record.jobs))]
-    lines += _host(record) + _reference_c(record) + _virtual(record) + _boards(record)
+    lines += _host(record) + _reference_c(record) + _virtual(record) + _backends(record) + _boards(record)
     lines += _notes("Warnings", record.warnings) + _notes("Errors", record.errors)
     if step_summaries.strip():
         lines += ["", "## From the steps", "", step_summaries.strip()]

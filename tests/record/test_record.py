@@ -187,3 +187,19 @@ def test_both_backends_stay_side_by_side_in_the_virtual_matrix():
     assert metrics.virtual is not None and metrics.virtual.backend == "reference-c"
     assert metrics.virtual_matrix == {"reference-c": ref, "tvm": tvm}
     validate(journal.record.to_json())
+
+
+def test_summary_puts_the_two_backends_side_by_side():
+    from daemon.reporters.summary import summary_markdown
+
+    journal = Journal()
+    journal.emit(RunStarted("r", ModelInfo("m.tflite"), PipelineInfo("microkws"), 0.0))
+    journal.emit(MetricsRecorded(({"virtual_matrix": {
+        "reference-c": {"instructions": 440_997, "rom_bytes": 33_116, "ram_bytes": 4_012, "arena_bytes": 2_020,
+                        "bit_exact": 3, "vectors": 3},
+        "tvm": {"instructions": 6_100_000, "rom_bytes": 61_000, "ram_bytes": 9_000, "arena_bytes": 8_384,
+                "bit_exact": 0, "vectors": 3}}},)))
+    text = summary_markdown(journal.record)
+    assert "## Backends on the virtual core" in text
+    assert "| `reference-c` | 440,997 | 33,116 B | 4,012 B | 2,020 B | 3 of 3 |" in text
+    assert "| `tvm` | 6,100,000 | 61,000 B | 9,000 B | 8,384 B | 0 of 3 |" in text
