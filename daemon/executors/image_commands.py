@@ -61,6 +61,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
                 docker_settings = dataclasses.replace(docker_settings, extra_ca=args.extra_ca)
             started = time.monotonic()
             extra = dict(arg.partition("=")[::2] for arg in args.build_arg)
+            images.BuildMemo().forget(args.name)  # asked for by name: try again whatever failed before
             image = images.build(args.name, client, docker_dir, docker_settings, say=_say, buildargs=extra)
             print(f"benchd/{args.name}:latest {images.digest_of(image)} ({time.monotonic() - started:.0f} s)")
             return 0

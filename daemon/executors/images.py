@@ -7,7 +7,9 @@ plus extra-ca.pem: a small, exact context, instead of the whole checkout with it
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import structlog
 from docker.client import DockerClient
 from docker.errors import APIError, DockerException, ImageNotFound
@@ -89,13 +92,65 @@ def resolve(ref: str, client: DockerClient, docker_dir: Path, settings: DockerSe
                 f"docker/{name or '<name>'}/Dockerfile to build it from. Load it with `docker load`, or use "
                 f"one benchd builds ({known})"
             )
+        fingerprint = folder_fingerprint(docker_dir / name)
+        if (earlier := BuildMemo().failed(name, fingerprint)) is not None:
+            raise ImageError(f"image {ref} is not on this machine, could not be pulled ({pull_error}), and "
+                             f"{earlier} (remembered: docker/{name} has not changed since; not built again until "
+                             f"it does, or `benchd images build {name}`)")
         _log.info("building image", ref=ref, reason=pull_error)
         try:
             image = build(name, client, docker_dir, settings, say)
         except ImageError as exc:
+            BuildMemo().remember(name, fingerprint, str(exc))
             raise ImageError(f"image {ref} is not on this machine, could not be pulled ({pull_error}), "
                              f"and {exc}") from exc
         return ResolvedImage(ref, digest_of(image), "built")
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """What a build of docker/<name> depends on that benchd can see: its files' names and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class BuildMemo:
+    """A failed build of docker/<name>, remembered (in the user's cache) until that folder changes or
+    `benchd images build NAME` is run, so a drop does not retry a build that cannot succeed."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or Path(platformdirs.user_cache_dir("benchd")) / "failed-image-builds.json"
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def failed(self, name: str, fingerprint: str) -> str | None:
+        entry = self._load().get(name)
+        if isinstance(entry, dict) and entry.get("fingerprint") == fingerprint:
+            return str(entry.get("error") or "its build failed")
+        return None
+
+    def remember(self, name: str, fingerprint: str, error: str) -> None:
+        self._save({**self._load(), name: {"fingerprint": fingerprint, "error": error}})
+
+    def forget(self, name: str) -> None:
+        data = self._load()
+        if data.pop(name, None) is not None:
+            self._save(data)
+
+    def _save(self, data: dict[str, Any]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a read-only home: builds are then retried, as before
+            _log.warning("cannot remember the failed image build", path=str(self.path), error=str(exc))
 
 
 def _pull(client: DockerClient, ref: str, registry: str) -> Any:

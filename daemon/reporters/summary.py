@@ -26,7 +26,7 @@ def brief(text: str | None, limit: int = BRIEF) -> str:
         return ""
     if m := _IMAGE.search(text):
         ref, name = m["ref"], m["name"]
-        if f"building docker/{name} failed" in text:
+        if f"building docker/{name} failed" in text or "not built again until" in text:
             return f"image {ref} not built (its build failed) — `benchd images build {name}` shows why"
         if "has no docker/" in text:
             return f"image {ref} not on this machine — load it with `docker load`, or set docker.registry"

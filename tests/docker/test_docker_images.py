@@ -103,3 +103,31 @@ def test_seed_mlf_command_runs_verbatim_in_benchd_tvm_legacy(samples, tmp_path):
         names = tar.getnames()
     assert metadata["version"] == 7
     assert any(n.endswith("codegen/host/include/tvmgen_default.h") for n in names)
+
+
+def test_a_failed_build_is_not_retried_until_its_folder_changes(engine, base_image, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the memo lives in the user's cache
+    docker_dir = tmp_path / "docker"
+    (docker_dir / "broken").mkdir(parents=True)
+    dockerfile = docker_dir / "broken" / "Dockerfile"
+    dockerfile.write_text("ARG BASE=benchd/base:bookworm\nFROM ${BASE}\nRUN echo nope >&2; exit 3\n")
+    builds: list[str] = []
+    real_build = images.build
+
+    def counted(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        builds.append(name)
+        return real_build(name, *args, **kwargs)
+
+    monkeypatch.setattr(images, "build", counted)
+    settings = DockerSettings()
+    with pytest.raises(images.ImageError, match="building docker/broken failed"):
+        images.resolve("benchd/broken", engine, docker_dir, settings)
+    with pytest.raises(images.ImageError, match=r"not built again until it does, or `benchd images build broken`"):
+        images.resolve("benchd/broken", engine, docker_dir, settings)
+    assert builds == ["broken"]  # the second drop did not build again
+    dockerfile.write_text(dockerfile.read_text() + "# changed\n")
+    with pytest.raises(images.ImageError, match="building docker/broken failed"):
+        images.resolve("benchd/broken", engine, docker_dir, settings)
+    assert builds == ["broken", "broken"]  # a changed folder is worth another try
+    images.BuildMemo().forget("broken")  # what `benchd images build broken` does first
+    assert images.BuildMemo().failed("broken", images.folder_fingerprint(docker_dir / "broken")) is None
