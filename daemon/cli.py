@@ -246,7 +246,9 @@ def _foreground(settings: Settings, model: Path, force: bool, json_out: bool, qu
             if row is None:
                 raise BenchdError(f"run {decision.run_id} was taken by a running daemon (benchd watch): "
                                   f"`benchd logs {decision.run_id} -f` follows it")
-            record = daemon.execute(row)
+            from daemon.foreground import run_interruptibly
+
+            record = run_interruptibly(daemon, row)  # Ctrl-C cancels it: it ends `cancelled`, never stays running
     if isinstance(decision, Pending) and (row := store.get_run(decision.run_id)) and row.status not in RUN_DONE:
         raise BenchdError(f"{model} is being run already, as run {decision.run_id}: "
                           f"`benchd logs {decision.run_id} -f` follows it")
@@ -272,6 +274,21 @@ def _foreground(settings: Settings, model: Path, force: bool, json_out: bool, qu
     if json_out:
         sys.stdout.write(record.to_json())
     return EXIT.get(record.status, 2)
+
+
+def _cancel_arguments(sub: Any) -> None:
+    cancel = sub.add_parser("cancel", help="cancel a queued or running run (it ends `cancelled`)")
+    cancel.add_argument("run", metavar="RUN", help="a run id")
+    cancel.add_argument("--wait", type=float, default=20.0, metavar="S", help="wait this long for it to end")
+    _common(cancel, run_flags=False)
+
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 once the run ended cancelled, 1 if it ended otherwise first, 2 if there was nothing to cancel."""
+    from daemon.foreground import cancel
+    from daemon.store import Store
+
+    return cancel(Store(settings.db_path), args.run, sys.stdout, args.wait)
 
 
 def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
@@ -420,6 +437,7 @@ COMMANDS: dict[str, Command] = {
     "show": Command(_show_arguments, cmd_show),
     "logs": Command(_logs_arguments, cmd_logs),
     "rerun": Command(_rerun_arguments, cmd_rerun),
+    "cancel": Command(_cancel_arguments, cmd_cancel),
     "serve": Command(_serve_arguments, cmd_serve),
     "tvmc": Command(_tvmc_arguments, cmd_tvmc),
     "boards": Command(_boards_arguments, cmd_boards),

@@ -6,6 +6,7 @@ executors, record) get what they need as plain callables and values (import-lint
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from daemon.errors import BenchdError, ReportError
 from daemon.intake.intake import PipelineRef
 from daemon.pipeline.loader import find_workflow, load_workflow
 from daemon.pipeline.model import Workflow
-from daemon.pipeline.runner import ActionLauncher, BoardSource
-from daemon.record import PipelineInfo, Subscriber
+from daemon.pipeline.runner import ActionLauncher, BoardSource, RunRequest
+from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunStarted, Subscriber
 from daemon.reporters.files import FilesReporter
 from daemon.reporters.reporter import JournalReporter, Reporter, RunInfo
 from daemon.settings import Settings
@@ -40,6 +41,33 @@ def pipeline_ref(settings: Settings) -> Callable[[], PipelineRef]:
         return PipelineRef(str(wf.file), wf.sha256)
 
     return current
+
+
+def run_request(row: RunRow, out: Path, journal: Journal) -> RunRequest | None:
+    """What the runner needs for a queued run; None when its pipeline or snapshot is unusable (the
+    journal is told why: an error result)."""
+    try:
+        workflow = load(row.pipeline)
+        if not Path(row.model_path).is_file():
+            raise BenchdError("the model snapshot is gone from the state folder")
+    except BenchdError as exc:
+        model = ModelInfo(row.model_name, row.sha256 or None, row.size)
+        journal.emit(RunStarted(row.id, model, PipelineInfo(file=row.pipeline), time.time()))
+        journal.emit(Log("error", "pipeline", str(exc)))
+        return None
+    return RunRequest(row.id, Path(row.model_path), row.model_name, row.sha256, row.size, workflow, out)
+
+
+def tell_decided(store: Store, row: RunRow, journal: Journal, cancelled: str | None) -> str:
+    """A run with nothing to run (rejected, a duplicate, cancelled before it started): its story told to
+    the journal; its status."""
+    journal.emit(RunStarted(row.id, ModelInfo(row.model_name, row.sha256 or None, row.size), pipeline_info(row),
+                            time.time()))
+    earlier = store.get_run(row.duplicate_of) if row.duplicate_of and not cancelled else None
+    if earlier is None:
+        where = "runner" if row.model_path or cancelled else "intake"
+        journal.emit(Log("error", where, cancelled or row.error or f"the earlier run {row.duplicate_of} is gone"))
+    return "cancelled" if cancelled else earlier.status if earlier else "error"
 
 
 def pipeline_info(row: RunRow) -> PipelineInfo:
@@ -126,6 +154,15 @@ def sidecar(text: str | None) -> tuple[dict[str, Any], str | None]:
         return parse_sidecar(text), None
     except ReportError as exc:
         return {}, f"the sidecar .json beside the model: {exc}"
+
+
+def journal(store: Store, reporters: Sequence[Reporter], row: RunRow, out: Path,
+            progress: Subscriber | None = None) -> tuple[Journal, str | None]:
+    """The run's journal with its subscribers (a live display too, given one), and why its sidecar
+    cannot be used (None: it can)."""
+    side, side_error = sidecar(row.sidecar)
+    extra = [progress] if progress is not None else []
+    return Journal(subscribers(store, reporters, row, out, side, extra)), side_error
 
 
 def subscribers(store: Store, reporters: Sequence[Reporter], row: RunRow, out: Path, side: dict[str, Any],

@@ -310,6 +310,14 @@ class ContainerJob:
         except EngineErrors as exc:
             _log.warning("could not kill container", id=self.id[:12], error=str(exc))
 
+    def cancel(self, force: bool = False) -> None:
+        """Stop this job's container (its run was cancelled): the running step ends cancelled. With force
+        (a second Ctrl-C) the container is removed now, not when the job closes."""
+        self.stopped = CANCELLED
+        self.kill()
+        if force:
+            self.close()
+
     def close(self) -> None:
         """Remove the container whatever happened; with the engine gone, the next open_job retries."""
         self.open_jobs.discard(self)

@@ -24,7 +24,7 @@ from daemon.executors.logsink import LogSink
 # The venv's bin first, so `python`, `tvmc` and `benchd` in a step are the ones benchd runs with.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SSL_CERT_FILE")
-KILL_GRACE_S = 3.0
+KILL_GRACE_S = 5.0  # SIGTERM, then SIGKILL this long after
 
 
 def host_env(extra: dict[str, str], base: dict[str, str] | None = None) -> dict[str, str]:
@@ -80,6 +80,7 @@ class LocalJob:
         self.deadline = time.monotonic() + spec.timeout_s
         self._live = live  # the executor's set of running step processes, for kill_all()
         self._groups = groups
+        self._mine: set[subprocess.Popen[bytes]] = set()  # this job's running step, for cancel()
 
     def run_step(self, command: StepCommand) -> StepOutcome:
         start = time.monotonic()
@@ -103,6 +104,7 @@ class LocalJob:
                 return StepOutcome(None, time.monotonic() - start, error=f"cannot start {command.argv[0]}: {exc}")
             self._groups.record(tag, proc.pid)
             self._live.add(proc)
+            self._mine.add(proc)
             try:
                 timed_out = _pump(proc, sink, timeout)
                 # Output closed, but the process may still be running.
@@ -113,6 +115,7 @@ class LocalJob:
                     kill_leftovers(proc)  # what the step left running in the background ends with it
             finally:
                 self._live.discard(proc)
+                self._mine.discard(proc)
                 self._groups.forget(tag, proc.pid)
             code = proc.wait()
             if proc.stdout is not None:
@@ -132,6 +135,19 @@ class LocalJob:
             outcome.exit_code = None
             outcome.error = "cancelled: benchd is stopping (the run is queued again for the next start)"
         return outcome
+
+    def cancel(self, force: bool = False) -> None:
+        """Stop this job's running step (its run was cancelled): its process group gets SIGTERM, then
+        SIGKILL after KILL_GRACE_S; with force, SIGKILL at once. The step ends cancelled."""
+        for proc in list(self._mine):
+            proc.benchd_cancelled = True  # type: ignore[attr-defined]
+            if not force:
+                kill_group(proc)
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def close(self) -> None:
         pass

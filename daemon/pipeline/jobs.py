@@ -125,7 +125,8 @@ class RunContext:
                     "always": True, "cancelled": self.r.cancel.is_set()}[name]
 
         if self.r.cancel.is_set():
-            return self.skip(job.id, "cancelled: benchd is stopping", status="cancelled")
+            why = getattr(self.r, "reason", None) or "cancelled: benchd is stopping"  # a user's cancel says who
+            return self.skip(job.id, why, status="cancelled")
         condition = job.if_ or "success()"
         if not expr.truthy(expr.render(_as_expression(condition), self.context(status=status_of))):
             unmet = [n for n, s in zip(job.needs, needs, strict=True) if s != "success"]

@@ -1,0 +1,94 @@
+"""A run in the foreground (`benchd run`) that Ctrl-C cancels, and `benchd cancel RUN` for a run elsewhere.
+
+The first SIGINT or SIGTERM prints `cancelling… (Ctrl-C again to force)` and cancels the run: its steps'
+process groups get SIGTERM, then SIGKILL after 5 s, its containers are stopped and removed, and the run
+ends `cancelled` with the reason in its errors. A second one kills what is left at once and removes the
+containers; if the run still has not ended a few seconds later, benchd marks it cancelled and leaves.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from daemon.errors import BenchdError
+from daemon.record import RunRecord
+from daemon.store import RUN_DONE, Store
+from daemon.store.rows import RunRow
+
+FORCE_WAIT_S = 10.0  # after a second Ctrl-C, how long the run may take to end before benchd leaves anyway
+
+
+def run_interruptibly(daemon: Any, row: RunRow, out: IO[str] = sys.stderr) -> RunRecord:
+    """daemon.execute(row) on a thread, with SIGINT/SIGTERM cancelling the run rather than leaving it running."""
+    done: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            done["record"] = daemon.execute(row)
+        except BaseException as exc:  # handed to the main thread
+            done["error"] = exc
+
+    presses = 0
+    forced_at: float | None = None
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal presses, forced_at
+        presses += 1
+        how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        reason = f"cancelled by the user ({how} on `benchd run`)"
+        if presses == 1:
+            out.write("cancelling… (Ctrl-C again to force)\n")
+        else:
+            out.write("forcing: killing the steps and removing their containers now\n")
+            forced_at = forced_at or time.monotonic()
+        out.flush()
+        threading.Thread(target=daemon.runner.cancel_run, args=(row.id, reason, presses > 1),
+                         name="benchd-cancel", daemon=True).start()
+
+    worker = threading.Thread(target=execute, name="benchd-run", daemon=True)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    daemon.cancels.start()  # `benchd cancel` from another terminal reaches this run too
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+            if forced_at is not None and time.monotonic() - forced_at > FORCE_WAIT_S:
+                _give_up(daemon.store, row)
+    finally:
+        daemon.cancels.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if "error" in done:
+        raise done["error"]
+    record: RunRecord = done["record"]
+    return record
+
+
+def _give_up(store: Store, row: RunRow) -> None:
+    """The run did not end after a forced cancel (a hung engine call): recorded as cancelled, then exit."""
+    store.finish_run(row.id, "cancelled", "cancelled by the user (forced; the run did not stop in time)", None)
+    store.mark_filed(row.id)
+    raise SystemExit(130)
+
+
+def cancel(store: Store, run_id: str, out: IO[str], wait_s: float = 20.0) -> int:
+    """`benchd cancel RUN`: ask whoever runs it (`benchd watch`, `benchd run`) to cancel it, and wait for
+    the run to end. 0: it ended cancelled; 1: it ended otherwise first; 2: not ended in time."""
+    from daemon.store.controls import request_cancel
+
+    row = request_cancel(store, run_id, source="cli")  # ControlError (a BenchdError) when there is nothing to do
+    out.write(f"cancelling run {row.id} ({row.model_name}, {row.status})…\n")
+    out.flush()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        now = store.get_run(row.id)
+        if now is not None and now.status in RUN_DONE:
+            out.write(f"{now.status}: run {row.id}\n")
+            return 0 if now.status == "cancelled" else 1
+        time.sleep(0.2)
+    raise BenchdError(f"run {row.id} has not stopped within {wait_s:.0f} s: no `benchd watch` or `benchd run` is "
+                      "handling it right now; the request stays, and the run ends cancelled when benchd takes it up")
