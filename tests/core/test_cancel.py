@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from daemon_kit import benchd, env_of, kill_orphans, make_settings, results, start_watch, starts, stop, wait_for
 
 from daemon.store import Store
@@ -179,3 +180,37 @@ def test_a_cancelled_run_is_no_cache_hit(tmp_path):
     assert store.find_finished("abc", "p1") is None
     store.finish_run(run_id, "failure", None, None)
     assert store.find_finished("abc", "p1") is not None
+
+
+@pytest.mark.docker
+def test_ctrl_c_on_a_container_step_leaves_no_container_behind(tmp_path, samples):
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.images.get("benchd/tvm:latest")
+    except Exception as exc:  # no engine, no image: the docker tier skips (CI=true fails it)
+        pytest.skip(f"needs a Docker engine and benchd/tvm: {exc}")
+    settings = make_settings(tmp_path)
+    wf = tmp_path / "boxed.yml"
+    wf.write_text("jobs:\n  a:\n    container: benchd/tvm\n    steps:\n      - run: |\n"
+                  "          echo started > $BENCHD_WORKSPACE/started\n          sleep 587\n")
+    env = {**env_of(settings), "BENCHD_EXECUTOR": "docker"}
+    proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", str(samples["kws_xs.tflite"]), "--json",
+                             "--pipeline", str(wf)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: list(settings.state.glob("runs/*/workspace/started")), 120), "never started"
+        run_id = Store(settings.db_path).recent_runs()[0].id
+        assert client.containers.list(filters={"label": f"benchd.run={run_id}"})
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert took <= 6.0, (took, err)
+    assert json.loads(out)["status"] == "cancelled"
+    assert client.containers.list(all=True, filters={"label": f"benchd.run={run_id}"}) == []
+    client.close()
