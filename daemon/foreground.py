@@ -46,8 +46,8 @@ def run_interruptibly(daemon: Any, row: RunRow, out: IO[str] = sys.stderr) -> Ru
             out.write("forcing: killing the steps and removing their containers now\n")
             forced_at = forced_at or time.monotonic()
         out.flush()
-        threading.Thread(target=daemon.runner.cancel_run, args=(row.id, reason, presses > 1),
-                         name="benchd-cancel", daemon=True).start()
+        threading.Thread(target=_cancel, args=(daemon, row.id, reason, presses > 1), name="benchd-cancel",
+                         daemon=True).start()
 
     worker = threading.Thread(target=execute, name="benchd-run", daemon=True)
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -66,6 +66,17 @@ def run_interruptibly(daemon: Any, row: RunRow, out: IO[str] = sys.stderr) -> Ru
         raise done["error"]
     record: RunRecord = done["record"]
     return record
+
+
+def _cancel(daemon: Any, run_id: str, reason: str, force: bool) -> None:
+    """Recorded first (should this process die now, no daemon resumes the run: it ends cancelled), then done."""
+    from daemon.store.controls import ControlError, request_cancel
+
+    try:
+        request_cancel(daemon.store, run_id, source="signal")
+    except ControlError:
+        pass  # it has just ended
+    daemon.runner.cancel_run(run_id, reason, force)
 
 
 def _give_up(store: Store, row: RunRow) -> None:

@@ -29,7 +29,7 @@ from daemon.store.rows import RunRow
 _log = structlog.get_logger("daemon")
 SNAPSHOT_MIN_AGE_S = 600.0  # a snapshot this new may belong to a drop intake is deciding right now
 CANCEL_POLL_S = 0.5
-CANCELLED_BY = {"cli": "`benchd cancel`", "dashboard": "the dashboard"}
+CANCELLED_BY = {"cli": "`benchd cancel`", "dashboard": "the dashboard", "signal": "Ctrl-C or SIGTERM on `benchd run`"}
 
 
 def file_away(settings: Settings, intake: Intake, store: Store, row: RunRow, status: str) -> None:

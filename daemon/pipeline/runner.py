@@ -162,6 +162,8 @@ class RunScope:
         return dataclasses.replace(choice, executor=_ScopedExecutor(choice.executor, self))
 
     def stop(self, reason: str, force: bool = False) -> None:
+        if self.reason is not None and not force:
+            return  # already being cancelled (asked twice: a signal and the request it recorded)
         self.reason = self.reason or reason
         self.cancel.set()
         with self._lock:

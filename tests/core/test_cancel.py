@@ -214,3 +214,33 @@ def test_ctrl_c_on_a_container_step_leaves_no_container_behind(tmp_path, samples
     assert json.loads(out)["status"] == "cancelled"
     assert client.containers.list(all=True, filters={"label": f"benchd.run={run_id}"}) == []
     client.close()
+
+
+def test_a_run_whose_benchd_run_died_while_cancelling_is_not_resumed_by_the_daemon(tmp_path, samples):
+    settings = make_settings(tmp_path)
+    wf = tmp_path / "stubborn.yml"
+    wf.write_text("jobs:\n  a:\n    steps:\n      - run: |\n          trap '' TERM\n"
+                  f"          echo started >> {tmp_path / 'marks' / 'x'}\n          sleep 587\n")
+    proc = start_run(settings, samples["kws_xs.tflite"], "--pipeline", str(wf))
+    try:
+        wait_started(settings)
+        proc.send_signal(signal.SIGINT)  # the step ignores SIGTERM: the run is in its 5 s grace period
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        kill_orphans(tmp_path)
+    assert Store(settings.db_path).recent_runs()[0].status == "running"
+    daemon = subprocess.Popen([sys.executable, "-m", "daemon", "watch"], env={**env_of(settings),
+                              "BENCHD_PIPELINE": str(wf)}, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: results(settings))
+    finally:
+        stop(daemon)
+        kill_orphans(tmp_path)
+    result = results(settings)[0]
+    assert result["status"] == "cancelled" and "Ctrl-C" in result["errors"][-1]["message"]
+    assert (tmp_path / "marks" / "x").read_text().count("started") == 1  # not run again
