@@ -77,6 +77,7 @@ def recover(settings: Settings, store: Store, intake: Intake) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
     for temp in (settings.state / "models").glob(".incoming-*"):
         temp.unlink(missing_ok=True)
+    prune_snapshots(settings, store, time.time())  # of drops that changed while read, or a crash mid-intake
 
 
 def prune(settings: Settings, store: Store, now: float | None = None) -> list[str]:
@@ -96,14 +97,19 @@ def prune(settings: Settings, store: Store, now: float | None = None) -> list[st
             for filed in folder.glob(f"{row.id}-*"):
                 filed.unlink(missing_ok=True)
     store.delete_runs([r.id for r in expired])
+    prune_snapshots(settings, store, now)
+    if expired:
+        _log.info("pruned runs", count=len(expired), days=keep.days, runs=keep.runs)
+    return [r.id for r in expired]
+
+
+def prune_snapshots(settings: Settings, store: Store, now: float) -> None:
+    """state/models/<sha256>/ folders no run works on (or may re-run), once older than a drop's decision."""
     in_use = store.snapshots_in_use()
     for folder in _children(settings.state / "models"):
         recent = now - folder.stat().st_mtime < SNAPSHOT_MIN_AGE_S
         if not recent and not any(str(f) in in_use for f in folder.iterdir()):
             shutil.rmtree(folder, ignore_errors=True)
-    if expired:
-        _log.info("pruned runs", count=len(expired), days=keep.days, runs=keep.runs)
-    return [r.id for r in expired]
 
 
 class CancelWatch:

@@ -92,3 +92,20 @@ def test_rss_stays_flat_over_many_runs(tmp_path, samples):
     assert len(Store(settings.db_path).recent_runs(1000)) == 50
     print(f"RSS grew {grown} KB over 600 runs")
     assert grown < 3 * 1024, f"RSS grew {grown} KB over 600 runs"
+
+
+def test_snapshots_no_run_refers_to_are_swept_at_start_up(tmp_path, samples):
+    settings = make_settings(tmp_path)
+    orphan = settings.state / "models" / ("0" * 64)
+    orphan.mkdir(parents=True)
+    (orphan / "gone.tflite").write_bytes(b"x")
+    (settings.state / "models" / ".incoming-1-2").write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(orphan, (old, old))
+    fresh = settings.state / "models" / ("1" * 64)  # intake may be deciding its drop right now
+    fresh.mkdir()
+    (fresh / "new.tflite").write_bytes(b"y")
+    daemon = Daemon(settings)
+    daemon.start()
+    daemon.stop()
+    assert sorted(p.name for p in (settings.state / "models").iterdir()) == ["1" * 64]
