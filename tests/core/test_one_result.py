@@ -127,14 +127,14 @@ def test_a_crash_after_the_result_was_written_finishes_the_run_without_running_i
 
 def test_kill_9_at_random_instants_gives_exactly_one_result_per_drop_and_no_orphans(tmp_path, samples):
     settings = make_settings(tmp_path, sleep=0.4)
-    models = variants(samples, 6)
+    models = variants(samples, 8)
     rng = random.Random(12)
     daemon = start_watch(settings)
     try:
         for i, data in enumerate(models):
             (settings.inbox / f"m{i}.tflite").write_bytes(data)
-        for _ in range(8):  # kill -9 at random instants: deciding, running, reporting, filing
-            time.sleep(rng.uniform(0.2, 1.2))
+        for _ in range(20):  # kill -9 at random instants: deciding, running, reporting, filing
+            time.sleep(rng.uniform(0.1, 0.8))
             daemon.send_signal(signal.SIGKILL)
             daemon.wait(timeout=10)
             daemon = start_watch(settings)
