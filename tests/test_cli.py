@@ -13,8 +13,8 @@ from daemon.errors import BenchdError, ModelError
 
 
 def test_every_command_is_one_row_of_the_table() -> None:
-    assert list(cli.COMMANDS) == ["watch", "run", "status", "runs", "show", "logs", "rerun", "cancel", "serve", "tvmc", "boards",
-                                  "images", "compile-c"]
+    assert list(cli.COMMANDS) == ["watch", "run", "status", "runs", "show", "logs", "rerun", "cancel", "serve",
+                                  "tvmc", "boards", "images", "compile-c"]
     choices = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
     assert choices is not None and list(choices) == list(cli.COMMANDS)
 
