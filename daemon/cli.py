@@ -169,8 +169,10 @@ def _quiet_stdout() -> None:
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.housekeeping import bound_malloc_arenas
     from daemon.service import Daemon
 
+    bound_malloc_arenas()  # before any thread starts: the daemon's RSS stays flat over its runs
     daemon = Daemon(settings)
     stop = threading.Event()
     interrupts = 0
