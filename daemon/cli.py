@@ -280,7 +280,7 @@ def _foreground(settings: Settings, model: Path, force: bool, json_out: bool, qu
 
 def _cancel_arguments(sub: Any) -> None:
     cancel = sub.add_parser("cancel", help="cancel a queued or running run (it ends `cancelled`)")
-    cancel.add_argument("run", metavar="RUN", help="a run id")
+    cancel.add_argument("run", metavar="RUN", help="a run id, its first characters, or latest")
     cancel.add_argument("--wait", type=float, default=20.0, metavar="S", help="wait this long for it to end")
     _common(cancel, run_flags=False)
 
@@ -288,9 +288,11 @@ def _cancel_arguments(sub: Any) -> None:
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 once the run ended cancelled, 1 if it ended otherwise first, 2 if there was nothing to cancel."""
     from daemon.foreground import cancel
+    from daemon.reporters.lookback import find_run
     from daemon.store import Store
 
-    return cancel(Store(settings.db_path), args.run, sys.stdout, args.wait)
+    store = Store(settings.db_path)
+    return cancel(store, find_run(store, settings.results, args.run).row.id, sys.stdout, args.wait)
 
 
 def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
