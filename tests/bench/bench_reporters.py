@@ -22,11 +22,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reporters")]
 
-from report_fixtures import make_run, sample_result  # noqa: E402
+from report_fixtures import make_run, record_of, sample_result  # noqa: E402
 
-from daemon.reporters.base import RunInfo  # noqa: E402
 from daemon.reporters.dashboard.server import DashboardServer  # noqa: E402
 from daemon.reporters.files import write_json  # noqa: E402
+from daemon.reporters.reporter import RunInfo  # noqa: E402
 from daemon.reporters.webhook import DeliveryWorker, WebhookReporter  # noqa: E402
 from daemon.settings import DashboardSettings, Settings, WebhookSettings  # noqa: E402
 from daemon.store.db import Store  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> None:
     reporter = WebhookReporter(WebhookSettings(url=url), store, ENV)
     for i in range(N):
         t = time.perf_counter()
-        reporter.report(RunInfo(f"run-{i}", "m.tflite", "ab", work), {**result, "run_id": f"run-{i}"})
+        reporter.report(RunInfo(f"run-{i}", "m.tflite", "ab", work), record_of({**result, "run_id": f"run-{i}"}))
         enqueue.append(time.perf_counter() - t)
         t = time.perf_counter()
         write_json(work / "files" / f"{i}.json", result)
