@@ -3,13 +3,12 @@ found by discovery, and their result lines land in result.json (metrics.boards).
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
+from daemon_once import run_inbox
 
-from daemon.service import Daemon
 from daemon.settings import BoardSettings, Settings
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(180)]
@@ -41,15 +40,8 @@ def run_bench(tmp_path: Path, samples: dict[str, Path], firmware: Path, ports: l
                         pipeline=str(wf), executor="local", boards=BoardSettings(ports=tuple(ports)))
     settings.inbox.mkdir()
     shutil.copy(samples["kws_xs.tflite"], settings.inbox / "kws.tflite")
-    daemon = Daemon(settings)
-    daemon.start(watch=False)
-    try:
-        assert daemon.wait_idle(150)
-    finally:
-        daemon.stop()
-        daemon.store.close()
-    (result_file,) = (tmp_path / "results").glob("*/*/result.json")
-    return json.loads(result_file.read_text())
+    (result,) = run_inbox(settings, timeout=150)
+    return result
 
 
 def test_every_simulated_board_is_flashed_and_reports_into_the_result(simulator, firmware, samples, tmp_path):

@@ -4,14 +4,13 @@ execute it under QEMU and report the executed outputs, bit-exact with the TFLite
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
+from daemon_once import run_inbox
 from test_virt_boards import riscv_tools  # noqa: F401  (the fixture: skips, or fails with CI=true, without the tools)
 
-from daemon.service import Daemon
 from daemon.settings import BoardSettings, Settings
 
 pytestmark = [pytest.mark.board, pytest.mark.tvm, pytest.mark.timeout(240), pytest.mark.usefixtures("riscv_tools")]
@@ -51,15 +50,8 @@ def run_bench(tmp_path: Path, model: Path, ports: list[str]) -> dict:
                         pipeline=str(workflow), executor="local", boards=BoardSettings(ports=tuple(ports)))
     settings.inbox.mkdir()
     shutil.copy(model, settings.inbox / "kws.tflite")
-    daemon = Daemon(settings)
-    daemon.start(watch=False)
-    try:
-        assert daemon.wait_idle(200)
-    finally:
-        daemon.stop()
-        daemon.store.close()
-    (result_file,) = (tmp_path / "results").glob("*/*/result.json")
-    return json.loads(result_file.read_text())
+    (result,) = run_inbox(settings, timeout=200)
+    return result
 
 
 def test_two_simulated_boards_report_executed_bit_exact_outputs(simulator, samples, tmp_path: Path) -> None:

@@ -146,7 +146,8 @@ def test_results_written_by_the_daemon_round_trip(tmp_path, samples):
     """A rejected drop, a failed run and a successful run: one writer, one schema, byte-identical round trip."""
     import shutil
 
-    from daemon.service import Daemon
+    from daemon_once import run_inbox
+
     from daemon.settings import Settings
 
     wf = tmp_path / "wf.yml"
@@ -157,13 +158,7 @@ def test_results_written_by_the_daemon_round_trip(tmp_path, samples):
     settings.inbox.mkdir()
     shutil.copy(samples["kws_xs.tflite"], settings.inbox / "good.tflite")
     (settings.inbox / "junk.tflite").write_bytes(b"not a model")
-    daemon = Daemon(settings)
-    daemon.start(watch=False)
-    try:
-        assert daemon.wait_idle(60)
-    finally:
-        daemon.stop()
-        daemon.store.close()
+    run_inbox(settings, timeout=60)
     found = {p.parent.parent.name: RunRecord.from_json(p.read_text(encoding="utf-8"))
              for p in every_result_json(settings.results)}
     assert found["junk"].status == "error" and found["junk"].errors[0].where == "intake"
