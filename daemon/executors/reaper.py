@@ -109,7 +109,7 @@ class StepGroups:
 
     def forget(self, tag: str, pgid: int) -> None:
         """Once the group is killed (before its leader is reaped): also what left the group goes."""
-        kill_tagged({tag})
+        kill_tagged({tag}, since=pgid)  # only processes started after the step's first one can carry its tag
         GUARD.discard(pgid, tag)
         if self.folder is not None:
             (self.folder / f"{tag}.json").unlink(missing_ok=True)
@@ -157,10 +157,11 @@ def reap_recorded(state: Path) -> list[int]:
     return [pid for pid, _ in found]
 
 
-def kill_tagged(tags: set[str]) -> list[int]:
-    """SIGKILL every process whose environment carries one of these tags; the pids killed."""
+def kill_tagged(tags: set[str], since: int | None = None) -> list[int]:
+    """SIGKILL every process whose environment carries one of these tags; the pids killed. `since`: the pid
+    of the step's first process: older pids cannot be its offspring (unless pids wrapped, then all are read)."""
     killed = []
-    for pid, tag in _tagged_processes():
+    for pid, tag in _tagged_processes(since):
         if tag in tags:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -168,11 +169,13 @@ def kill_tagged(tags: set[str]) -> list[int]:
     return killed
 
 
-def _tagged_processes() -> list[tuple[int, str]]:
+def _tagged_processes(since: int | None = None) -> list[tuple[int, str]]:
     marker = f"{TAG_VAR}=".encode()
     found = []
+    if since is not None and _last_pid() < since:
+        since = None  # pids wrapped around since the step started: a newer process may have a lower pid
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not entry.isdigit() or (since is not None and int(entry) < since):
             continue
         try:
             environ = Path(f"/proc/{entry}/environ").read_bytes()
@@ -182,6 +185,13 @@ def _tagged_processes() -> list[tuple[int, str]]:
             if item.startswith(marker):
                 found.append((int(entry), item[len(marker):].decode("ascii", "replace")))
     return found
+
+
+def _last_pid() -> int:
+    try:
+        return int(Path("/proc/sys/kernel/ns_last_pid").read_text())
+    except (OSError, ValueError):
+        return -1  # unknown: read every process
 
 
 def _guard_main() -> None:

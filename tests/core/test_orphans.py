@@ -169,3 +169,19 @@ def test_a_restart_reaps_what_survived_the_daemon_and_its_guard(tmp_path, sample
             if proc is not None:
                 proc.kill()
                 proc.wait()
+
+
+def test_the_tag_scan_reads_only_processes_newer_than_the_step_unless_pids_wrapped():
+    tag = reaper.new_tag()
+    child = subprocess.Popen(["sleep", "30"], env={**os.environ, reaper.TAG_VAR: tag})
+    try:
+        later = subprocess.Popen(["true"])  # a step that started after the tagged process
+        later.wait()
+        if later.pid > child.pid:  # (pids did not wrap in between)
+            assert reaper.kill_tagged({tag}, since=later.pid) == []  # older than the step: not read
+        assert reaper.kill_tagged({tag}, since=reaper._last_pid() + 1) == [child.pid]  # "wrapped": all read
+        assert child.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
