@@ -209,73 +209,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     model = Path(args.model)
     if not model.exists() and not model.is_symlink():
         raise BenchdError(f"{model} not found")
+    from daemon.foreground import refuse_non_model, run_in_foreground
+
     refuse_non_model(model)  # before the store is opened: a wrong file leaves no record behind
-    return _foreground(settings, model, force=args.force, json_out=args.json)
-
-
-def refuse_non_model(path: Path) -> None:
-    """A TFLite model is a flatbuffer with the identifier `TFL3` at byte 4; anything else is exit 2."""
-    if not path.is_file():
-        raise BenchdError(f"{path} is not a regular file: give the path of a .tflite model")
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except OSError as exc:
-        raise BenchdError(f"cannot read {path}: {exc.strerror}") from exc
-    if head[4:8] != b"TFL3":
-        raise BenchdError(f"{path} is not a TFLite model (a .tflite file has the identifier TFL3 at byte 4); "
-                          "nothing was recorded")
-
-
-def _foreground(settings: Settings, model: Path, force: bool, json_out: bool, queued: str | None = None) -> int:
-    """One model through the same intake and runner as `benchd watch`, shown as it goes (or, with `queued`,
-    a run already in the store: a rerun)."""
-    from daemon.intake.intake import Changing, Duplicate, Pending, Queued
-    from daemon.record import RunRecord
-    from daemon.service import Daemon
-    from daemon.store.db import RUN_DONE
-    from daemon.terminal import display_for, last_line, notes
-
-    display = display_for(sys.stderr, json_only=json_out)
-    daemon = Daemon(settings, progress=display)  # the display is a journal subscriber, as the reporters are
-    store = daemon.store
-    with display:
-        decision = daemon.drop(model, force=force, move=False) if queued is None else Queued(queued)
-        if decision is None:
-            raise BenchdError(f"{model} disappeared before benchd could read it")
-        if isinstance(decision, Queued):
-            row = store.claim_run(decision.run_id)
-            if row is None:
-                raise BenchdError(f"run {decision.run_id} was taken by a running daemon (benchd watch): "
-                                  f"`benchd logs {decision.run_id} -f` follows it")
-            from daemon.foreground import run_interruptibly
-
-            record = run_interruptibly(daemon, row)  # Ctrl-C cancels it: it ends `cancelled`, never stays running
-    if isinstance(decision, Pending) and (row := store.get_run(decision.run_id)) and row.status not in RUN_DONE:
-        raise BenchdError(f"{model} is being run already, as run {decision.run_id}: "
-                          f"`benchd logs {decision.run_id} -f` follows it")
-    if isinstance(decision, Changing):
-        raise BenchdError(f"{model} changed while benchd read it: wait until it is written, then run it again")
-    if isinstance(decision, Queued):
-        from daemon.reporters.registry import flush_deliveries
-
-        pending = flush_deliveries(settings, store, timeout_s=15)
-        if pending:
-            sys.stderr.write(f"  {pending} webhook delivery(ies) pending: `benchd watch` will retry them\n")
-    done = store.get_run(decision.run_id)
-    if done is None or not done.result_dir:
-        raise BenchdError(f"run {decision.run_id} has no result yet; see `benchd status`")
-    folder = Path(done.result_dir)
-    if not isinstance(decision, Queued):
-        record = RunRecord.from_json((folder / "result.json").read_text(encoding="utf-8"))
-    if isinstance(decision, Duplicate):
-        sys.stderr.write(f"same content and pipeline as run {decision.of_run}: not run again (`benchd run --force` "
-                         f"runs it anyway; `benchd show {decision.of_run}` shows it)\n")
-    sys.stderr.write("".join(line + "\n" for line in notes(record)) + last_line(record, folder) + "\n")
-    sys.stderr.flush()
-    if json_out:
-        sys.stdout.write(record.to_json())
-    return EXIT.get(record.status, 2)
+    return EXIT.get(run_in_foreground(settings, model, force=args.force, json_out=args.json).status, 2)
 
 
 def _cancel_arguments(sub: Any) -> None:
@@ -309,7 +246,10 @@ def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
         raise BenchdError(f"run {run.row.id} is being run again already, as {again.run_id}: "
                           f"`benchd logs {again.run_id} -f` follows it")
     sys.stderr.write(f"rerun of {run.row.id}: {run.row.model_name} as run {again.run_id}\n")
-    return _foreground(settings, Path(run.row.model_name), force=True, json_out=args.json, queued=again.run_id)
+    from daemon.foreground import run_in_foreground
+
+    record = run_in_foreground(settings, Path(run.row.model_name), force=True, json_out=args.json, queued=again.run_id)
+    return EXIT.get(record.status, 2)
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
