@@ -8,10 +8,9 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from daemon.errors import PipelineError
 from daemon.pipeline import expr
+from daemon.pipeline.document import Document
 from daemon.pipeline.model import Job, Step, Workflow
 
 WORKFLOW_KEYS = {"name", "on", "env", "jobs"}
@@ -25,133 +24,12 @@ STEP_KEYS = {"id", "name", "run", "uses", "with", "env", "if", "timeout-minutes"
 
 ACTION_NAME = re.compile(r"benchd/[a-z0-9][a-z0-9-]*")
 MAX_BYTES = 512 << 10  # a workflow is a page of YAML; anything near this is a mistake or an attack
-MAX_DEPTH = 64  # nesting levels (PyYAML's composer recurses: deeper input would exhaust the stack)
-MAX_NODES = 50_000  # values after expanding aliases (`&a`/`*a`): bounds "billion laughs"
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60.0  # a week; larger values overflow the runner's timers
 # The pipelines that ship inside the package (package data), found by name from any directory. The
 # checkout's top-level pipelines/ holds the same files (tests/pipeline/test_builtin.py keeps them equal).
 BUILTIN_PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
 
-_SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used (true, 10, 1.5, null)
-_KINDS = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}
-
-
-class _Alias(yaml.Node):
-    """An alias (`*name`) where it is used: the anchored node plus the line of the use."""
-
-    def __init__(self, target: yaml.Node, mark: yaml.Mark) -> None:
-        super().__init__(target.tag, target, mark, mark)
-
-
-class _Loader(yaml.SafeLoader):
-    """Composes the node graph only (never constructs), with bounded nesting and aliases kept visible."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = self._nodes = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            target = super().compose_node(parent, index)  # the anchored node itself, shared, not copied
-            return None if target is None else _Alias(target, mark)
-        self._depth += 1
-        self._nodes += 1
-        try:
-            if self._nodes > MAX_NODES:  # before building more: a flat million-item list stops here
-                raise yaml.composer.ComposerError(None, None, f"more than {MAX_NODES} values",
-                                                  self.peek_event().start_mark)
-            if self._depth > MAX_DEPTH:
-                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
-                                                  self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-class _Doc:
-    """The YAML tree as plain Python plus the line of every node, addressed by its path."""
-
-    def __init__(self, file: Path, text: str) -> None:
-        self.file = file
-        self.text = text
-        self.lines: dict[tuple[Any, ...], int] = {}
-        self.spans: dict[tuple[Any, ...], tuple[int, int]] = {}  # source of string scalars (not via aliases)
-        self._nodes = 0
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
-            raise PipelineError(f"{file}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-        finally:
-            loader.dispose()
-        self.data = self._convert(node, (), None, ()) if node is not None else {}
-
-    def _convert(self, node: yaml.Node, path: tuple[Any, ...], alias_line: int | None,
-                 expanding: tuple[int, ...]) -> Any:
-        line = node.start_mark.line + 1 if alias_line is None else alias_line
-        if isinstance(node, _Alias):
-            target = node.value
-            if id(target) in expanding:
-                raise self.error_line(line, "an alias refers to the value that contains it (a cycle)")
-            # Everything inside an expansion is reported at the alias, where the user wrote it here.
-            return self._convert(target, path, line, (*expanding, id(target)))
-        self._nodes += 1
-        if self._nodes > MAX_NODES:
-            raise self.error_line(line, f"the workflow expands to more than {MAX_NODES} values "
-                                        "(aliases nested too deep?)")
-        self.lines.setdefault(path, line)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            first: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                key_line = key_node.start_mark.line + 1 if alias_line is None else alias_line
-                while isinstance(key_node, _Alias):
-                    key_node = key_node.value
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise self.error_line(key_line, f"a key must be a plain name, not {_KINDS[type(key_node)]}")
-                key = key_node.value
-                if key in first:
-                    raise self.error_line(key_line, f"duplicate key {key!r} (first at line {first[key]}); "
-                                                    "each key may appear once in a mapping")
-                first[key] = key_line
-                self.lines[(*path, key)] = key_line
-                out[key] = self._convert(value_node, (*path, key), alias_line, expanding)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._convert(v, (*path, i), alias_line, expanding) for i, v in enumerate(node.value)]
-        if alias_line is None:
-            self.spans[path] = (node.start_mark.index, node.end_mark.index)
-        # Scalars: let YAML type them (true, 10, 1.5, strings); `on` stays a plain string key here.
-        return _SCALARS.construct_object(node) if node.tag != "tag:yaml.org,2002:str" else node.value
-
-    def line(self, path: tuple[Any, ...]) -> int:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path, 1)
-
-    def line_of_expression(self, path: tuple[Any, ...], nth: int) -> int:
-        """The line of the nth `${{` inside a string value (a `run: |` block spans many lines)."""
-        span = self.spans.get(path)
-        if span is None:
-            return self.line(path)
-        pos = span[0] - 1
-        for _ in range(nth + 1):
-            pos = self.text.find("${{", pos + 1, span[1])
-            if pos < 0:
-                return self.line(path)
-        return self.text.count("\n", 0, pos) + 1
-
-    def error(self, path: tuple[Any, ...], message: str) -> PipelineError:
-        return self.error_line(self.line(path), message)
-
-    def error_line(self, line: int, message: str) -> PipelineError:
-        return PipelineError(f"{self.file}:{line}: {message}")
-
-
-def _mapping(doc: _Doc, value: Any, path: tuple[Any, ...], what: str) -> dict[str, Any]:
+def _mapping(doc: Document, value: Any, path: tuple[Any, ...], what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -159,13 +37,13 @@ def _mapping(doc: _Doc, value: Any, path: tuple[Any, ...], what: str) -> dict[st
     return value
 
 
-def _keys(doc: _Doc, data: dict[str, Any], allowed: set[str], path: tuple[Any, ...], what: str) -> None:
+def _keys(doc: Document, data: dict[str, Any], allowed: set[str], path: tuple[Any, ...], what: str) -> None:
     for key in data:
         if key not in allowed:
             raise doc.error((*path, key), f"unknown key {key!r} in {what} (supported: {', '.join(sorted(allowed))})")
 
 
-def _strings(doc: _Doc, data: Any, path: tuple[Any, ...], what: str) -> dict[str, str]:
+def _strings(doc: Document, data: Any, path: tuple[Any, ...], what: str) -> dict[str, str]:
     out = {}
     for key, value in _mapping(doc, data, path, what).items():
         if isinstance(value, dict | list):
@@ -177,7 +55,7 @@ def _strings(doc: _Doc, data: Any, path: tuple[Any, ...], what: str) -> dict[str
 Refs = list[tuple[int, expr.Node]]  # (line, parsed expression)
 
 
-def _check_expressions(doc: _Doc, value: Any, path: tuple[Any, ...], bare: bool = False) -> Refs:
+def _check_expressions(doc: Document, value: Any, path: tuple[Any, ...], bare: bool = False) -> Refs:
     """Parse every expression in a value now, so that errors point at the line of the expression."""
     nodes: Refs = []
     if isinstance(value, dict):
@@ -202,7 +80,7 @@ def _check_expressions(doc: _Doc, value: Any, path: tuple[Any, ...], bare: bool 
     return nodes
 
 
-def _flag(doc: _Doc, data: dict[str, Any], key: str, path: tuple[Any, ...], default: bool) -> bool:
+def _flag(doc: Document, data: dict[str, Any], key: str, path: tuple[Any, ...], default: bool) -> bool:
     """`true`/`false` only: bool("false") is True, so a quoted value would silently mean the opposite."""
     value = data.get(key, default)
     if not isinstance(value, bool):
@@ -223,7 +101,7 @@ def _step_name(data: dict[str, Any], step_id: str) -> str:
     return "run: " + (first if len(first) <= 40 else first[:first.rfind(" ", 0, 40) if " " in first[:40] else 39] + "…")
 
 
-def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str], needs: list[str],
+def _step(doc: Document, data: Any, path: tuple[Any, ...], index: int, seen: set[str], needs: list[str],
           actions: Collection[str] | None) -> Step:
     data = _mapping(doc, data, path, "a step")
     _keys(doc, data, STEP_KEYS, path, "a step")
@@ -270,7 +148,7 @@ def _step(doc: _Doc, data: Any, path: tuple[Any, ...], index: int, seen: set[str
     )
 
 
-def _number(doc: _Doc, value: Any, path: tuple[Any, ...]) -> float | None:
+def _number(doc: Document, value: Any, path: tuple[Any, ...]) -> float | None:
     if value is None:
         return None
     # `not 0 < value <= max` also refuses .nan (every comparison with NaN is false) and .inf
@@ -280,7 +158,7 @@ def _number(doc: _Doc, value: Any, path: tuple[Any, ...]) -> float | None:
     return float(value)
 
 
-def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str], actions: Collection[str] | None) -> Job:
+def _job(doc: Document, job_id: str, data: Any, all_jobs: set[str], actions: Collection[str] | None) -> Job:
     path = ("jobs", job_id)
     data = _mapping(doc, data, path, f"job {job_id}")
     _keys(doc, data, JOB_KEYS, path, f"job {job_id}")
@@ -335,7 +213,7 @@ def _job(doc: _Doc, job_id: str, data: Any, all_jobs: set[str], actions: Collect
     )
 
 
-def _check_cycles(doc: _Doc, jobs: dict[str, Job]) -> None:
+def _check_cycles(doc: Document, jobs: dict[str, Job]) -> None:
     state: dict[str, int] = {}
 
     def visit(job_id: str, trail: list[str]) -> None:
@@ -362,7 +240,7 @@ def load_workflow(file: Path, actions: Collection[str] | None = None) -> Workflo
         raise PipelineError(f"{file}: cannot read the workflow: {exc.strerror}") from exc
     if len(raw) > MAX_BYTES:
         raise PipelineError(f"{file}: {len(raw)} bytes is too large for a workflow (at most {MAX_BYTES})")
-    doc = _Doc(file, raw.decode("utf-8", "replace"))
+    doc = Document(file, raw.decode("utf-8", "replace"))
     data = _mapping(doc, doc.data, (), "a workflow")
     _keys(doc, data, WORKFLOW_KEYS, (), "the workflow")
     on = _mapping(doc, data.get("on"), ("on",), "on")
