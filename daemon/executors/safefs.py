@@ -54,30 +54,26 @@ def _refusal(rel: str, name: str, dir_fd: int, exc: OSError) -> UnsafePath | OSE
 
 def open_dir(base_fd: int, rel: str | Path = "") -> int:
     """A descriptor of the folder `rel` below `base_fd`; no component may be a link. The caller closes it."""
-    fd = os.dup(base_fd)
-    for name in parts(rel):
-        try:
-            sub = os.open(name, DIR_FLAGS, dir_fd=fd)
-        except OSError as exc:
-            err = _refusal(os.fspath(rel), name, fd, exc)
-            os.close(fd)
-            raise err from exc
-        os.close(fd)
-        fd = sub
-    return fd
+    return _descend(base_fd, rel, create=False)
 
 
 def make_dirs(base_fd: int, rel: str | Path, owner: tuple[int, int] | None = None) -> int:
     """mkdir -p below `base_fd` without following links; new folders get `owner`. Returns the last one's fd."""
+    return _descend(base_fd, rel, create=True, owner=owner)
+
+
+def _descend(base_fd: int, rel: str | Path, create: bool, owner: tuple[int, int] | None = None) -> int:
+    """One component at a time from `base_fd` (creating each when asked), never through a link."""
     fd = os.dup(base_fd)
     for name in parts(rel):
         try:
-            try:
-                os.mkdir(name, 0o755, dir_fd=fd)  # mkdirat never follows: a planted link is EEXIST
-                if owner is not None:
-                    os.chown(name, *owner, dir_fd=fd, follow_symlinks=False)
-            except FileExistsError:
-                pass
+            if create:
+                try:
+                    os.mkdir(name, 0o755, dir_fd=fd)  # mkdirat never follows: a planted link is EEXIST
+                    if owner is not None:
+                        os.chown(name, *owner, dir_fd=fd, follow_symlinks=False)
+                except FileExistsError:
+                    pass
             sub = os.open(name, DIR_FLAGS, dir_fd=fd)
         except OSError as exc:
             err = _refusal(os.fspath(rel), name, fd, exc)

@@ -57,12 +57,17 @@ def test_ctrl_c_on_benchd_run_cancels_it_within_6_s_and_a_rerun_runs(tmp_path, s
     assert json.loads(again.stdout)["status"] == "success" and "duplicate_of" not in json.loads(again.stdout)
 
 
-def test_a_step_that_ignores_sigterm_is_killed_after_the_grace_period_and_a_second_ctrl_c_forces(tmp_path, samples):
+
+def start_stubborn_run(tmp_path, samples):  # type: ignore[no-untyped-def]
+    """`benchd run` of a step that ignores SIGTERM (only SIGKILL ends it); returns (settings, process)."""
     settings = make_settings(tmp_path)
     wf = tmp_path / "stubborn.yml"
     wf.write_text("jobs:\n  a:\n    steps:\n      - run: |\n          trap '' TERM\n"
                   f"          echo started >> {tmp_path / 'marks' / 'x'}\n          sleep 587\n")
-    proc = start_run(settings, samples["kws_xs.tflite"], "--pipeline", str(wf))
+    return settings, start_run(settings, samples["kws_xs.tflite"], "--pipeline", str(wf))
+
+def test_a_step_that_ignores_sigterm_is_killed_after_the_grace_period_and_a_second_ctrl_c_forces(tmp_path, samples):
+    settings, proc = start_stubborn_run(tmp_path, samples)
     try:
         wait_started(settings)
         sent = time.monotonic()
@@ -80,11 +85,7 @@ def test_a_step_that_ignores_sigterm_is_killed_after_the_grace_period_and_a_seco
 
 
 def test_sigterm_on_benchd_run_ends_the_run_cancelled_after_at_most_the_grace_period(tmp_path, samples):
-    settings = make_settings(tmp_path)
-    wf = tmp_path / "stubborn.yml"
-    wf.write_text("jobs:\n  a:\n    steps:\n      - run: |\n          trap '' TERM\n"
-                  f"          echo started >> {tmp_path / 'marks' / 'x'}\n          sleep 587\n")
-    proc = start_run(settings, samples["kws_xs.tflite"], "--pipeline", str(wf))
+    settings, proc = start_stubborn_run(tmp_path, samples)
     try:
         wait_started(settings)
         sent = time.monotonic()
@@ -217,11 +218,7 @@ def test_ctrl_c_on_a_container_step_leaves_no_container_behind(tmp_path, samples
 
 
 def test_a_run_whose_benchd_run_died_while_cancelling_is_not_resumed_by_the_daemon(tmp_path, samples):
-    settings = make_settings(tmp_path)
-    wf = tmp_path / "stubborn.yml"
-    wf.write_text("jobs:\n  a:\n    steps:\n      - run: |\n          trap '' TERM\n"
-                  f"          echo started >> {tmp_path / 'marks' / 'x'}\n          sleep 587\n")
-    proc = start_run(settings, samples["kws_xs.tflite"], "--pipeline", str(wf))
+    settings, proc = start_stubborn_run(tmp_path, samples)
     try:
         wait_started(settings)
         proc.send_signal(signal.SIGINT)  # the step ignores SIGTERM: the run is in its 5 s grace period
@@ -234,8 +231,8 @@ def test_a_run_whose_benchd_run_died_while_cancelling_is_not_resumed_by_the_daem
         kill_orphans(tmp_path)
     assert Store(settings.db_path).recent_runs()[0].status == "running"
     daemon = subprocess.Popen([sys.executable, "-m", "daemon", "watch"], env={**env_of(settings),
-                              "BENCHD_PIPELINE": str(wf)}, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              "BENCHD_PIPELINE": str(tmp_path / "stubborn.yml")}, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: results(settings))
     finally:
