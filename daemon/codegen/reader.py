@@ -117,12 +117,8 @@ def _tensor(model: Any, subgraph: Any, index: int) -> TensorInfo:
     t = subgraph.Tensors(index)
     name = t.Name().decode("utf-8", "replace") if t.Name() else f"tensor{index}"
     shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-    if t.ShapeSignatureLength() and any(int(d) < 0 for d in t.ShapeSignatureAsNumpy()):
-        signature = [int(d) for d in t.ShapeSignatureAsNumpy()]
-        raise CodegenError(
-            f"tensor {index} ({name!r}) has a dynamic shape {signature} (-1 = unknown until run time): the "
-            "reference C backend plans memory at compile time; re-export the model with a fixed batch size "
-            "and input shape")
+    if t.ShapeSignatureLength():
+        _check_signature(index, name, shape, [int(d) for d in t.ShapeSignatureAsNumpy()])
     q = t.Quantization()
     scales = tuple(float(s) for s in q.ScaleAsNumpy()) if q is not None and q.ScaleLength() else ()
     zeros = tuple(int(z) for z in q.ZeroPointAsNumpy()) if q is not None and q.ZeroPointLength() else ()
@@ -133,6 +129,17 @@ def _tensor(model: Any, subgraph: Any, index: int) -> TensorInfo:
             data = buffer.DataAsNumpy().tobytes()
     return TensorInfo(index=index, name=name, shape=shape, dtype=DTYPES.get(t.Type(), f"type{t.Type()}"),
                       scales=scales, zero_points=zeros, quant_dim=q.QuantizedDimension() if q else 0, data=data)
+
+
+def _check_signature(index: int, name: str, shape: tuple[int, ...], signature: list[int]) -> None:
+    """Batch 1 as TFLite Micro takes it: the converter writes -1 in dimension 0 of every tensor's signature
+    while `shape` says 1. Any other unknown dimension cannot be planned at compile time."""
+    unknown = [d for d, size in enumerate(signature) if size < 0 and not (d == 0 and shape[:1] == (1,))]
+    if unknown:
+        raise CodegenError(
+            f"tensor {index} ({name!r}) has a dynamic shape {signature} (-1 = unknown until run time) in dimension "
+            f"{', '.join(map(str, unknown))}: the reference C backend plans memory at compile time; re-export the "
+            "model with a fixed input shape (batch 1 may stay -1)")
 
 
 def read_model(data: bytes) -> Graph:

@@ -58,31 +58,26 @@ def test_uint8_model(tmp_path: Path) -> None:
         compile_c(_write(tmp_path, bytes(g.serialize([x], [y], "uint8"))), tmp_path / "out.tar")
 
 
-def test_dynamic_shape(tmp_path: Path) -> None:
-    # The input gets a shape signature of [-1, 10] (batch unknown): the writer is patched to add it.
+def test_batch_signature_is_batch_one(tmp_path: Path) -> None:
+    # What the converter writes for every model: -1 in dimension 0 of the signature, 1 in the shape.
     g = MS.GraphWriter()
-    x = g.tensor("input", (1, 10), MS.INT8, {"scale": [0.1], "zero_point": [0]})
-    y = g.tensor("output", (1, 10), MS.INT8, {"scale": [1 / 256], "zero_point": [-128]})
+    x = g.tensor("input", (1, 10), MS.INT8, {"scale": [0.1], "zero_point": [0]}, signature=(-1, 10))
+    y = g.tensor("output", (1, 10), MS.INT8, {"scale": [1 / 256], "zero_point": [-128]}, signature=(-1, 10))
     g.op("SOFTMAX", [x], [y], Beta=1.0)
-    original = MS.GraphWriter._tensor
+    report = compile_c(_write(tmp_path, g.serialize([x], [y], "batch -1")), tmp_path / "out.tar")
+    assert report.io_bytes == 20
 
-    def with_signature(b, t):  # type: ignore[no-untyped-def]
-        if t["name"] != "input":
-            return original(b, t)
-        sig = b.CreateNumpyVector(np.array([-1, 10], np.int32))
-        q = MS._table(b, "QuantizationParameters", Scale=b.CreateNumpyVector(np.array([0.1], np.float32)),
-                      ZeroPoint=b.CreateNumpyVector(np.array([0], np.int64)))
-        name, shape = b.CreateString("input"), b.CreateNumpyVector(np.array([1, 10], np.int32))
-        return MS._table(b, "Tensor", Shape=shape, ShapeSignature=sig, Type=MS.INT8, Buffer=0, Name=name,
-                         Quantization=q)
 
-    MS.GraphWriter._tensor = staticmethod(with_signature)
-    try:
-        data = bytearray(g.serialize([x], [y], "dynamic"))
-    finally:
-        MS.GraphWriter._tensor = staticmethod(original)
-    with pytest.raises(CodegenError, match=r"dynamic shape \[-1, 10\]"):
-        compile_c(_write(tmp_path, bytes(data)), tmp_path / "out.tar")
+@pytest.mark.parametrize("shape, signature", [((1, 10), (1, -1)), ((2, 10), (-1, 10)), ((1, 10), (-1, -1))])
+def test_dynamic_shape(tmp_path: Path, shape: tuple[int, ...], signature: tuple[int, ...]) -> None:
+    # Unknown beyond the batch dimension (or a batch that is not 1 in `shape`): named, with the dimension.
+    g = MS.GraphWriter()
+    x = g.tensor("input", shape, MS.INT8, {"scale": [0.1], "zero_point": [0]}, signature=signature)
+    y = g.tensor("output", shape, MS.INT8, {"scale": [1 / 256], "zero_point": [-128]}, signature=shape)
+    g.op("SOFTMAX", [x], [y], Beta=1.0)
+    pattern = rf"tensor 0 \('input'\) has a dynamic shape \[{', '.join(map(str, signature))}\]"
+    with pytest.raises(CodegenError, match=pattern):
+        compile_c(_write(tmp_path, g.serialize([x], [y], "dynamic")), tmp_path / "out.tar")
 
 
 def test_two_subgraphs(tmp_path: Path) -> None:

@@ -149,4 +149,9 @@ void bd_mul(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t 
 /* -- a RESHAPE between two buffers that cannot alias (model input to model output) ------------------ */
 void bd_copy(const int8_t *in, int8_t *out, int32_t size);
 
+/* -- the other operator families, one header each ----------------------------------------------------- */
+#include "benchd_movement.h"   /* concatenation, split, pack, slice, pad, transpose, resize, mean/sum, batch matmul */
+#include "benchd_activation.h" /* unary activations and the remaining binary operators */
+#include "benchd_int16.h"      /* quantize/dequantize, int16 activations with int8 weights, SVDF, LSTM */
+
 #endif
