@@ -25,9 +25,10 @@ SAME, VALID, RELU = 0, 1, 1  # tflite.Padding, tflite.ActivationFunctionType
 # BuiltinOperator codes and their BuiltinOptions union tags.
 OPS = {"AVERAGE_POOL_2D": (1, 5), "CONV_2D": (3, 1), "DEPTHWISE_CONV_2D": (4, 2),
        "FULLY_CONNECTED": (9, 8), "MAX_POOL_2D": (17, 5), "RESHAPE": (22, 17), "SOFTMAX": (25, 9),
-       "PAD": (34, 22)}
+       "PAD": (34, 22), "ABS": (101, 78)}
 OPTION_TABLES = {1: "Conv2DOptions", 2: "DepthwiseConv2DOptions", 5: "Pool2DOptions",
-                 8: "FullyConnectedOptions", 9: "SoftmaxOptions", 17: "ReshapeOptions", 22: "PadOptions"}
+                 8: "FullyConnectedOptions", 9: "SoftmaxOptions", 17: "ReshapeOptions", 22: "PadOptions",
+                 78: "AbsOptions"}
 NP_TYPES = {FLOAT32: np.float32, INT32: np.int32, INT8: np.int8}
 
 
@@ -368,6 +369,16 @@ def build_unsupported() -> bytes:
     return g.serialize([x], [y], "benchd sample: int8 PAD (not importable by TVM 0.27)")
 
 
+def build_outside_c() -> bytes:
+    """A valid int8 model that TVM 0.27 compiles but the reference C backend does not: ABS is outside its
+    operator set, so the microcontroller half is skipped while the host half runs."""
+    g = GraphWriter()
+    x = g.tensor("input", (1, 16), INT8, {"scale": [0.05], "zero_point": [-3]})
+    y = g.tensor("magnitude", (1, 16), INT8, {"scale": [0.03], "zero_point": [-128]})
+    g.op("ABS", [x], [y])
+    return g.serialize([x], [y], "benchd sample: int8 ABS (outside the reference C backend)")
+
+
 def write_samples(out_dir: Path) -> dict[str, Path]:
     """Write every sample into out_dir; returns name -> path (deterministic bytes on every call)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -379,6 +390,7 @@ def write_samples(out_dir: Path) -> dict[str, Path]:
         "kws_dw1.tflite": build_kws_dw1(),
         "kws_cnn3.tflite": build_kws_cnn3(),
         "unsupported_op.tflite": build_unsupported(),
+        "outside_c.tflite": build_outside_c(),
         "empty.tflite": b"",
         "truncated.tflite": xs[: len(xs) // 2],
         "random.tflite": np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes(),

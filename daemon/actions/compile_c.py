@@ -4,8 +4,9 @@ Writes the MLF-layout archive to $BENCHD_WORKSPACE/artifacts/reference-c/mlf.tar
 a copy at $BENCHD_WORKSPACE/reference-c.tar, where benchd/virtual-core looks by default. Step outputs:
 archive, arena_bytes, arena_lower_bound_bytes, constants_bytes, operators, macs; metrics.reference_c =
 {arena_bytes, arena_lower_bound_bytes, constants_bytes, operators}. A model the backend refuses (an
-unsupported operator, float, uint8, a dynamic shape, several subgraphs) ends the step with exit code 2 and
-the reason as an `::error::` line.
+unsupported operator, float, uint8, a dynamic shape, several subgraphs) is a fact about the model, not a
+failure of the run: the step exits with SKIP_EXIT and the reason as its last line, so the job and the jobs
+that need it (the microcontroller half) end `skipped` with that reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from daemon.actions.context import ActionContext
 from daemon.codegen import CompileReport, compile_c
 from daemon.errors import CodegenError
+from daemon.record import SKIP_EXIT
 
 ARCHIVE = Path("artifacts") / "reference-c" / "mlf.tar"
 VIRTUAL_CORE_ARCHIVE = "reference-c.tar"  # benchd/virtual-core's default input
@@ -39,9 +41,10 @@ def run(ctx: ActionContext) -> None:
     try:
         report = compile_c(ctx.model, archive)
     except CodegenError as exc:
-        # Bad input, not a broken step: exit 2 (as `benchd compile-c`), the reason on one line.
-        print("::error::benchd/compile-c: " + " ".join(str(exc).split()), flush=True)
-        raise SystemExit(2) from exc
+        reason = " ".join(str(exc).split())
+        ctx.summary(f"### Reference C backend: not run\n\nThe model is outside what the backend compiles: {reason}\n")
+        print(reason, flush=True)  # the last line: the job's skip reason
+        raise SystemExit(SKIP_EXIT) from exc
     shutil.copyfile(archive, ctx.workspace / VIRTUAL_CORE_ARCHIVE)
     ctx.set_output("archive", str(archive))
     for key, value in {**report.metrics(), "macs": report.macs}.items():

@@ -194,7 +194,8 @@ def _check_types(graph: Graph) -> None:
     if types & {"float32", "float16", "float64"}:
         raise CodegenError(
             "this is a float model (float32 activations): the reference C backend compiles full-integer int8 "
-            "models; quantize it with the TFLite converter (post-training integer quantization, int8 I/O)")
+            "models (TVM's host compile covers float models); for the microcontroller, quantize it with the TFLite "
+            "converter (post-training integer quantization)")
     if "uint8" in types:
         raise CodegenError(
             "this is a uint8 (legacy asymmetric) quantized model: the reference C backend compiles int8 models; "

@@ -17,6 +17,7 @@ from daemon.pipeline import environment, expr, planner, steps
 from daemon.pipeline.model import Job, Step, Workflow
 from daemon.pipeline.workspace import CONTROL, Workspace
 from daemon.record import (
+    SKIP_EXIT,
     ImageRef,
     JobFinished,
     JobRecord,
@@ -54,6 +55,8 @@ class RunContext:
         self.journal = journal
         self.log = log
         self.job_results: dict[str, str] = {}
+        # job -> (the job where the skip began, why): handed on to the jobs that need it
+        self.skip_origins: dict[str, tuple[str, str]] = {}
         self.job_outputs: dict[str, dict[str, str]] = {}
         self.base_values: dict[str, Any] = {
             "model": {"path": str(req.model_path), "name": req.model_name, "stem": Path(req.model_name).stem,
@@ -109,8 +112,15 @@ class RunContext:
                 todo.extend(self.req.workflow.jobs[name].needs)
         return seen
 
+    def _skip_origin(self, unmet: list[str]) -> tuple[str, str] | None:
+        """Where the skip began, when the one unmet need was skipped (not failed)."""
+        if len(unmet) == 1 and self.job_results.get(unmet[0]) == "skipped":
+            return self.skip_origins.get(unmet[0])
+        return None
+
     def skip(self, job_id: str, reason: str, status: str = "skipped", executor: str | None = None) -> str:
         self.log.info("job skipped", job=job_id, reason=reason)
+        self.skip_origins.setdefault(job_id, (job_id, reason))
         self.journal.emit(JobStarted(JobRecord(job_id, status, executor=executor, skip_reason=reason)))
         self.journal.emit(JobFinished(job_id, status, {}, skip_reason=reason))
         return status
@@ -132,6 +142,10 @@ class RunContext:
             unmet = [n for n, s in zip(job.needs, needs, strict=True) if s != "success"]
             reason = f"if: {condition}"
             if unmet and not job.if_:
+                origin = self._skip_origin(unmet)
+                if origin is not None:
+                    self.skip_origins[job.id] = origin
+                    return self.skip(job.id, f"needed job {origin[0]} was skipped: {origin[1]}")
                 reason = f"needed job(s) {', '.join(unmet)} did not succeed"
             return self.skip(job.id, reason)
         instances, empty = planner.expand(job, self.context())
@@ -169,11 +183,15 @@ class RunContext:
         except (ImageError, ExecutorError, BenchdError) as exc:
             return self._job_unavailable(inst, exc)
         image = ImageRef(spec.image, session.image_digest) if spec.image else None
+        sequence = StepSequence(self, inst, session)
         try:
-            status, outputs = StepSequence(self, inst, session).execute()
+            status, outputs = sequence.execute()
         finally:
             session.close()
-        self.journal.emit(JobFinished(inst.key, status, outputs, image=image))
+        if sequence.skip_reason is not None:
+            self.skip_origins[job.id] = (job.id, sequence.skip_reason)
+            self.log.info("job skipped", job=inst.key, reason=sequence.skip_reason)
+        self.journal.emit(JobFinished(inst.key, status, outputs, image=image, skip_reason=sequence.skip_reason))
         return status
 
     def _job_unavailable(self, inst: planner.JobInstance, exc: Exception) -> str:
@@ -195,6 +213,7 @@ class StepSequence:
         self.session = session
         self.log = run.log.bind(job=inst.key)
         self.outputs: dict[str, dict[str, str]] = {}
+        self.skip_reason: str | None = None  # set when a step ends the job as not applying (SKIP_EXIT)
 
     def context(self, failed: bool = False) -> expr.Context:
         cancelled = self.run.r.cancel.is_set()
@@ -213,10 +232,16 @@ class StepSequence:
                 job_status = "cancelled"
                 self.run.journal.emit(StepFinished(key, step.index, StepRecord(step.id, step.name, "cancelled")))
                 continue
+            if self.skip_reason is not None:
+                self.run.journal.emit(StepFinished(key, step.index, skipped))
+                continue
             if not expr.truthy(expr.render(_as_expression(step.if_ or "success()"), ctx)):
                 self.run.journal.emit(StepFinished(key, step.index, skipped))
                 continue
             status = self.execute_step(step, ctx)
+            if status == "skipped":  # the step said the job does not apply: the rest is skipped, not failed
+                job_status = worst([job_status, status])
+                continue
             if status != "success" and not step.continue_on_error:
                 failed = True
                 job_status = worst([job_status, status])
@@ -258,7 +283,10 @@ class StepSequence:
         outcome = self.session.run_step(StepCommand(argv, env, cwd, log_path, timeout_s))
         status = _status_of(outcome, run.r.cancel.is_set())
         error = outcome.error or ("; ".join(outcome.errors) if outcome.errors else None)
-        if status != "success" and error is None:
+        if status == "skipped":
+            self.skip_reason = outcome.last_line or f"{step.id} found nothing to do for this input"
+            error = None
+        elif status != "success" and error is None:
             said = f": {outcome.last_line}" if outcome.last_line else ""
             error = f"exited with code {outcome.exit_code}{said} (log: {log_rel})"
         record = StepRecord(step.id, step.name, status, round(outcome.duration_s, 3), outcome.exit_code, error,
@@ -293,6 +321,8 @@ def _status_of(outcome: Any, cancelled: bool) -> str:
         return "error"
     if outcome.exit_code == 0:
         return "success"
+    if outcome.exit_code == SKIP_EXIT:
+        return "skipped"
     return "error" if outcome.exit_code == BAD_INPUT_EXIT else "failure"
 
 

@@ -18,6 +18,7 @@ from daemon.record.journal import Journal, Subscriber, fold, iso
 from daemon.record.values import (
     DONE,
     SCHEMA,
+    SKIP_EXIT,
     BoardResult,
     ErrorEntry,
     HostMetrics,
@@ -33,7 +34,8 @@ from daemon.record.values import (
 )
 
 __all__ = [
-    "DONE", "SCHEMA", "BoardResult", "ErrorEntry", "Event", "HostMetrics", "ImageRef", "JobFinished", "JobRecord",
+    "DONE", "SCHEMA", "SKIP_EXIT", "BoardResult", "ErrorEntry", "Event", "HostMetrics", "ImageRef", "JobFinished",
+    "JobRecord",
     "JobStarted", "Journal", "Log", "Metrics", "MetricsRecorded", "ModelInfo", "PipelineInfo", "ReferenceCMetrics",
     "RunFinished", "RunRecord", "RunStarted", "StepFinished", "StepRecord", "StepStarted", "Subscriber",
     "VirtualMetrics", "fold", "iso",

@@ -15,6 +15,9 @@ from daemon.record.codec import Record, omitted
 SCHEMA = 1
 STATUSES = ("queued", "running", "success", "failure", "error", "cancelled", "skipped")
 DONE = ("success", "failure", "error", "cancelled")
+# A step's exit code for "this job does not apply to this input" (Drone CI's convention): the job ends
+# `skipped` with the step's last line as the reason, and the jobs that need it are skipped with that reason.
+SKIP_EXIT = 78
 
 
 @dataclass(frozen=True)

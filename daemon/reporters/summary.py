@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from daemon.record import JobRecord, RunRecord
+from daemon.record import SKIP_EXIT, JobRecord, RunRecord
 
 ABSENT = "—"
 BRIEF = 120  # characters of a reason in a table cell
@@ -156,6 +156,20 @@ def _notes(title: str, notes: Sequence[Any]) -> list[str]:
     return ["", f"## {title}", "", *(f"- `{n.where or 'run'}`: {' '.join(n.message.split())}" for n in notes)]
 
 
+def _not_applied(record: RunRecord) -> list[str]:
+    """Jobs a step found not to apply to this model (SKIP_EXIT), and the jobs skipped with them: said first,
+    since a reader would otherwise look for their figures (e.g. the microcontroller half of the default pipeline)."""
+    lines = []
+    for job in record.jobs:
+        if job.status == "skipped" and any(s.exit_code == SKIP_EXIT for s in job.steps):
+            followers = [f"`{j.id}`" for j in record.jobs
+                         if (j.skip_reason or "").startswith(f"needed job {job.id} was skipped")]
+            also = f", nor did the jobs that need it ({', '.join(followers)})" if followers else ""
+            reason = " ".join((job.skip_reason or "").split())
+            lines.append(f"**`{job.id}` did not run for this model{also}:** {reason}")
+    return ["", *lines] if lines else []
+
+
 def summary_markdown(record: RunRecord, step_summaries: str = "") -> str:
     model, pipeline = record.model, record.pipeline
     sha = f"`{model.sha256[:16]}…`" if model.sha256 else ABSENT
@@ -164,7 +178,7 @@ def summary_markdown(record: RunRecord, step_summaries: str = "") -> str:
                 ("started", (record.started_at or ABSENT).replace("T", " ").replace("+00:00", " UTC")),
                 ("duration", value(round(record.duration_s, 1), "s")),
                 ("model", f"{value(model.size, 'B')}, sha256 {sha}")]
-    lines = [f"# {model.name or 'model'}: {record.status}", "", *table(["", ""], overview)]
+    lines = [f"# {model.name or 'model'}: {record.status}", *_not_applied(record), "", *table(["", ""], overview)]
     if record.duplicate_of:
         lines += ["", f"Same content and pipeline as run `{record.duplicate_of}`: not run again "
                       "(`benchd run --force` runs it anyway)."]

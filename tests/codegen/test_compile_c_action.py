@@ -13,6 +13,7 @@ from model_tools import ROOT, run_py
 from daemon.actions import ACTIONS
 from daemon.actions.compile_c import run
 from daemon.actions.context import ActionContext
+from daemon.record import SKIP_EXIT
 
 
 def _context(tmp_path: Path, model: Path) -> ActionContext:
@@ -38,14 +39,18 @@ def test_action_writes_archive_outputs_and_metrics(tmp_path: Path, samples: dict
     assert "kws_cnn3.tflite" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("name", "reason"), [("unsupported_op.tflite", r"operator 0 \(PAD\) is not supported"),
+@pytest.mark.parametrize(("name", "reason"), [("outside_c.tflite", r"operator 0 \(ABS\) is not supported"),
                                               ("kws_float.tflite", "float model")])
-def test_refused_model_exits_2_with_the_reason(name: str, reason: str, tmp_path: Path,
-                                               samples: dict[str, Path]) -> None:
+def test_refused_model_skips_the_job_with_the_reason(name: str, reason: str, tmp_path: Path,
+                                                     samples: dict[str, Path]) -> None:
     proc = run_py(["-m", "daemon.actions", "compile-c"],
-                  env={"BENCHD_MODEL": str(samples[name]), "BENCHD_WORKSPACE": str(tmp_path)})
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert re.search(r"::error::benchd/compile-c: .*" + reason, proc.stdout), proc.stdout
+                  env={"BENCHD_MODEL": str(samples[name]), "BENCHD_WORKSPACE": str(tmp_path),
+                       "BENCHD_SUMMARY": str(tmp_path / "summary.md")})
+    assert proc.returncode == SKIP_EXIT, proc.stdout + proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]  # the job's skip reason
+    assert re.search(rf"^{name}: .*{reason}", last), proc.stdout
+    assert "::error::" not in proc.stdout  # a fact about the model, not an error of the run
+    assert "not run" in (tmp_path / "summary.md").read_text()
     assert not (tmp_path / "artifacts" / "reference-c" / "mlf.tar").exists()
 
 
