@@ -63,7 +63,8 @@ def no_leaked_threads():
 
 
 # -- shared fixtures -------------------------------------------------------------------------------
-# `samples` (the project's own sample models) and `compiled_xs` (kws_xs through tvmc), for every module.
+# `samples` (the project's own sample models), `compiled_xs` (kws_xs through tvmc), `real_models`
+# (../shared/models) and `riscv_tools`, for every module.
 pytest_plugins = ["models_fixture"]
 
 

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import models
-import numpy as np
 import pytest
 
 from daemon.codegen import compile_c, main
