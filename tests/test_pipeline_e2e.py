@@ -49,3 +49,30 @@ def test_an_operator_tvm_cannot_import_is_an_error_naming_it(samples, tmp_path):
     assert code == 2, stderr
     assert result["status"] == "error"
     assert any("PAD" in e["message"] and e["where"] == "compile-host/compile" for e in result["errors"])
+
+
+def test_an_operator_outside_the_reference_backend_skips_the_microcontroller_half(samples, tmp_path):
+    # TVM compiles ABS, the reference C backend does not: a fact about the model, not an error of the run.
+    code, result, stderr = benchd_run(samples["outside_c.tflite"], tmp_path)
+    assert code == 0, stderr
+    assert result["status"] == "success" and not result["errors"]
+    jobs = {j["id"]: j for j in result["jobs"]}
+    assert jobs["compile-host"]["status"] == "success"
+    assert jobs["compile-c"]["status"] == "skipped"
+    assert "operator 0 (ABS) is not supported" in jobs["compile-c"]["skip_reason"]
+    for follower in ("virtual-core", "flash-virtual"):
+        assert jobs[follower]["status"] == "skipped"
+        assert jobs[follower]["skip_reason"].startswith("needed job compile-c was skipped: outside_c.tflite: operator")
+    summary = (tmp_path / "results" / "outside_c" / result["run_id"] / "summary.md").read_text().splitlines()
+    assert summary[2].startswith("**`compile-c` did not run for this model, nor did the jobs that need it "
+                                 "(`virtual-core`, `flash-virtual`):**") and "(ABS)" in summary[2]
+
+
+def test_the_seed_models_end_success(real_models, tmp_path):
+    # The hook's check too: the seed's two MicroKWS models through the default pipeline (-1 batch signatures).
+    for name in ("micro_kws_xs_yesno_quantized", "micro_kws_m_yesnoupdownleftrightonoff_quantized"):
+        code, result, stderr = benchd_run(real_models[name], tmp_path / name)
+        assert code == 0 and result["status"] == "success", (name, stderr, result["errors"])
+        compile_c = next(j for j in result["jobs"] if j["id"] == "compile-c")
+        assert compile_c["status"] == "success", name
+        assert result["metrics"]["reference_c"]["arena_bytes"] > 0, name
