@@ -49,11 +49,13 @@ def _fold(bias: np.ndarray, w2d: np.ndarray, in_zp: int) -> np.ndarray:
 
 
 def _pack(w2d: np.ndarray) -> np.ndarray:
-    """[N][K] -> blocks of 4 units interleaved ([K][4] each), then the remaining units row by row."""
+    """[N][K] -> blocks of 8 units interleaved ([K][8] each), then one block of 4 ([K][4]) if N % 8 >= 4, then
+    the remaining units row by row: the order in which benchd_conv.c's tiles stream them."""
     n, k = w2d.shape
-    blocks = n // 4 * 4
-    head = w2d[:blocks].reshape(n // 4, 4, k).transpose(0, 2, 1).ravel()
-    return np.concatenate([head, w2d[blocks:].ravel()]).astype(np.int8)
+    eights, fours = n // 8 * 8, n // 8 * 8 + (4 if n % 8 >= 4 else 0)
+    parts = [w2d[:eights].reshape(n // 8, 8, k).transpose(0, 2, 1).ravel(),
+             w2d[eights:fours].T.ravel(), w2d[fours:].ravel()]
+    return np.concatenate(parts).astype(np.int8)
 
 
 def _matvec(x: TensorInfo, out: TensorInfo, w2d: np.ndarray, scales: list[float], bias: np.ndarray,

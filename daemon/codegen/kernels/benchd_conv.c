@@ -1,13 +1,145 @@
-/* CONV_2D and FULLY_CONNECTED: both are a matrix-vector product per output pixel (or row).
+/* CONV_2D and FULLY_CONNECTED: both are matrix products, patches (one per output pixel, or input rows)
+ * times the weights.
  *
  * The arithmetic is TFLite's: acc = bias + sum((x - in_zp) * w), then requantized per channel, offset
  * and clamped. The generator folds -in_zp * sum(w) into the bias, so the inner loop is sum(x * w); taps
  * that fall into padding are gathered as in_zp, for which x * w cancels exactly against the folded term
- * (TFLite skips them: the two agree to the bit). Weights are packed four units at a time so that one
- * input byte feeds four accumulators. */
+ * (TFLite skips them: the two agree to the bit).
+ *
+ * Speed (RV32IMC has no multiply-accumulate, so a MAC is at least a mul and an add): the weights are
+ * packed by the generator in blocks of 8 output channels ([K][8] each), and two output pixels are
+ * computed at once, 16 accumulators in registers, so each weight byte loaded feeds two MACs and each
+ * input byte eight. Patches inside the image are read in place (k_h runs of k_w * in_c bytes); only
+ * pixels whose patch reaches into the padding are gathered into the scratch buffer, one at a time. */
 #include <string.h>
 
 #include "benchd_kernels.h"
+
+/* GCC's first scheduling pass hoists all eight weight loads of a step above the multiplies, which needs
+ * more registers than RV32 has beside 16 accumulators and spills them in the inner loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
+
+/* Where one patch's bytes are: `rows` runs of `run` bytes, the next run `skip` bytes after a run's end. */
+typedef struct {
+    int32_t rows, run, skip;
+} patch_t;
+
+#define W2(j, o) { const int32_t t = w[o]; a##j += u * t; b##j += v * t; }
+#define W1(j, o) { a##j += u * w[o]; }
+#define STEP2x8(k) { const int32_t u = x0[k], v = x1[k]; W2(0, 8 * (k)) W2(1, 8 * (k) + 1) W2(2, 8 * (k) + 2) \
+    W2(3, 8 * (k) + 3) W2(4, 8 * (k) + 4) W2(5, 8 * (k) + 5) W2(6, 8 * (k) + 6) W2(7, 8 * (k) + 7) }
+#define STEP1x8(k) { const int32_t u = x0[k]; W1(0, 8 * (k)) W1(1, 8 * (k) + 1) W1(2, 8 * (k) + 2) \
+    W1(3, 8 * (k) + 3) W1(4, 8 * (k) + 4) W1(5, 8 * (k) + 5) W1(6, 8 * (k) + 6) W1(7, 8 * (k) + 7) }
+#define STEP2x4(k) { const int32_t u = x0[k], v = x1[k]; W2(0, 4 * (k)) W2(1, 4 * (k) + 1) W2(2, 4 * (k) + 2) \
+    W2(3, 4 * (k) + 3) }
+#define STEP1x4(k) { const int32_t u = x0[k]; W1(0, 4 * (k)) W1(1, 4 * (k) + 1) W1(2, 4 * (k) + 2) \
+    W1(3, 4 * (k) + 3) }
+
+/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by two. */
+static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const int8_t *w, const int32_t *bias,
+                     int32_t *acc) {
+    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], a4 = bias[4], a5 = bias[5], a6 = bias[6],
+            a7 = bias[7];
+    int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3, b4 = a4, b5 = a5, b6 = a6, b7 = a7;
+    int32_t r = g->rows;
+    do {
+        const int8_t *end = x0 + g->run;
+        if (g->run & 1) {
+            STEP2x8(0)
+            x0++, x1++, w += 8;
+        }
+        while (x0 != end) {
+            STEP2x8(0)
+            STEP2x8(1)
+            x0 += 2, x1 += 2, w += 16;
+        }
+        x0 += g->skip, x1 += g->skip;
+    } while (--r > 0);
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+    acc[8] = b0, acc[9] = b1, acc[10] = b2, acc[11] = b3, acc[12] = b4, acc[13] = b5, acc[14] = b6, acc[15] = b7;
+}
+
+static void tile_1x8(const int8_t *x0, const patch_t *g, const int8_t *w, const int32_t *bias, int32_t *acc) {
+    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], a4 = bias[4], a5 = bias[5], a6 = bias[6],
+            a7 = bias[7];
+    int32_t r = g->rows;
+    do {
+        const int8_t *end = x0 + g->run;
+        if (g->run & 1) {
+            STEP1x8(0)
+            x0++, w += 8;
+        }
+        while (x0 != end) {
+            STEP1x8(0)
+            STEP1x8(1)
+            x0 += 2, w += 16;
+        }
+        x0 += g->skip;
+    } while (--r > 0);
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+}
+
+static void tile_2x4(const int8_t *x0, const int8_t *x1, const patch_t *g, const int8_t *w, const int32_t *bias,
+                     int32_t *acc) {
+    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+    int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    int32_t r = g->rows;
+    do {
+        const int8_t *end = x0 + g->run;
+        if (g->run & 1) {
+            STEP2x4(0)
+            x0++, x1++, w += 4;
+        }
+        while (x0 != end) {
+            STEP2x4(0)
+            STEP2x4(1)
+            x0 += 2, x1 += 2, w += 8;
+        }
+        x0 += g->skip, x1 += g->skip;
+    } while (--r > 0);
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[8] = b0, acc[9] = b1, acc[10] = b2, acc[11] = b3;
+}
+
+static void tile_1x4(const int8_t *x0, const patch_t *g, const int8_t *w, const int32_t *bias, int32_t *acc) {
+    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+    int32_t r = g->rows;
+    do {
+        const int8_t *end = x0 + g->run;
+        if (g->run & 1) {
+            STEP1x4(0)
+            x0++, w += 4;
+        }
+        while (x0 != end) {
+            STEP1x4(0)
+            STEP1x4(1)
+            x0 += 2, w += 8;
+        }
+        x0 += g->skip;
+    } while (--r > 0);
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* One output channel (the last units % 4), for one or two patches (x1 null: one). */
+static void tile_1ch(const int8_t *x0, const int8_t *x1, const patch_t *g, const int8_t *w, int32_t bias,
+                     int32_t *acc) {
+    int32_t a = bias, b = bias, r, k;
+    for (r = 0; r < g->rows; r++, x0 += g->run + g->skip) {
+        for (k = 0; k < g->run; k++) {
+            a += x0[k] * w[k];
+        }
+        if (x1) {
+            for (k = 0; k < g->run; k++) {
+                b += x1[k] * w[k];
+            }
+            x1 += g->run + g->skip;
+        }
+        w += g->run;
+    }
+    acc[0] = a;
+    acc[8] = b;
+}
 
 static int8_t finish(const bd_matvec_params *p, int32_t acc, int32_t o) {
     const int32_t scaled = p->single_round ? bd_requant_single(acc, p->mult[o], p->shift[o])
@@ -15,62 +147,64 @@ static int8_t finish(const bd_matvec_params *p, int32_t acc, int32_t o) {
     return bd_clamp8(scaled + p->out_zp, p->act_min, p->act_max);
 }
 
-/* out[o] for every unit o: the input vector is `rows` runs of depth / rows bytes, `stride` bytes apart
- * (rows == 1: one contiguous vector). The packed weights run through the rows in the same order. */
-static void matvec_rows(const bd_matvec_params *p, const int8_t *x, int32_t rows, int32_t stride, int8_t *out) {
-    const int32_t run = p->depth / rows;
-    const int8_t *w = p->weights;
-    int32_t o = 0;
-    for (; o + 4 <= p->units; o += 4) {
-        int32_t a0 = p->bias[o], a1 = p->bias[o + 1], a2 = p->bias[o + 2], a3 = p->bias[o + 3];
-        const int8_t *row = x;
-        int32_t r;
-        for (r = 0; r < rows; r++, row += stride) {
-            const int8_t *xp = row;
-            int32_t k = run;
-            for (; k >= 2; k -= 2) {
-                const int32_t x0 = xp[0], x1 = xp[1];
-                a0 += x0 * w[0];
-                a1 += x0 * w[1];
-                a2 += x0 * w[2];
-                a3 += x0 * w[3];
-                a0 += x1 * w[4];
-                a1 += x1 * w[5];
-                a2 += x1 * w[6];
-                a3 += x1 * w[7];
-                xp += 2;
-                w += 8;
-            }
-            if (k) {
-                const int32_t x0 = xp[0];
-                a0 += x0 * w[0];
-                a1 += x0 * w[1];
-                a2 += x0 * w[2];
-                a3 += x0 * w[3];
-                w += 4;
-            }
-        }
-        out[o] = finish(p, a0, o);
-        out[o + 1] = finish(p, a1, o + 1);
-        out[o + 2] = finish(p, a2, o + 2);
-        out[o + 3] = finish(p, a3, o + 3);
+static void store(const bd_matvec_params *p, const int32_t *acc, int32_t o, int32_t n, int8_t *out) {
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        out[o + j] = finish(p, acc[j], o + j);
     }
-    for (; o < p->units; o++) {
-        int32_t acc = p->bias[o];
-        const int8_t *row = x;
-        int32_t r, k;
-        for (r = 0; r < rows; r++, row += stride) {
-            for (k = 0; k < run; k++) {
-                acc += (int32_t)row[k] * w[k];
-            }
-            w += run;
+}
+
+/* Every output channel of one patch (x0 into out0) or two (also x1 into out1; x1 null: one). The packed
+ * weights: blocks of 8 units ([K][8] each), then one block of 4 if units % 8 >= 4, then the rest [K] each. */
+static void patches(const bd_matvec_params *p, const patch_t *g, const int8_t *x0, const int8_t *x1, int8_t *out0,
+                    int8_t *out1) {
+    const int32_t n = p->units, k = p->depth;
+    const int8_t *w = p->weights;
+    int32_t acc[16];
+    int32_t o = 0;
+    for (; o + 8 <= n; o += 8, w += 8 * k) {
+        if (x1) {
+            tile_2x8(x0, x1, g, w, p->bias + o, acc);
+            store(p, acc + 8, o, 8, out1);
+        } else {
+            tile_1x8(x0, g, w, p->bias + o, acc);
         }
-        out[o] = finish(p, acc, o);
+        store(p, acc, o, 8, out0);
+    }
+    if (n - o >= 4) {
+        if (x1) {
+            tile_2x4(x0, x1, g, w, p->bias + o, acc);
+            store(p, acc + 8, o, 4, out1);
+        } else {
+            tile_1x4(x0, g, w, p->bias + o, acc);
+        }
+        store(p, acc, o, 4, out0);
+        o += 4, w += 4 * k;
+    }
+    for (; o < n; o++, w += k) {
+        tile_1ch(x0, x1, g, w, p->bias[o], acc);
+        if (x1) {
+            store(p, acc + 8, o, 1, out1);
+        }
+        store(p, acc, o, 1, out0);
+    }
+}
+
+/* n patches of the same shape, the first at x and each `step` bytes after the previous, in pairs. */
+static void patch_run(const bd_matvec_params *p, const patch_t *g, const int8_t *x, int32_t step, int32_t n,
+                      int8_t *out) {
+    const int32_t units = p->units;
+    for (; n >= 2; n -= 2, x += 2 * step, out += 2 * units) {
+        patches(p, g, x, x + step, out, out + units);
+    }
+    if (n) {
+        patches(p, g, x, (const int8_t *)0, out, (int8_t *)0);
     }
 }
 
 void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
-    matvec_rows(p, x, 1, 0, out);
+    const patch_t flat = {1, p->depth, 0};
+    patches(p, &flat, x, (const int8_t *)0, out, (int8_t *)0);
 }
 
 /* Short rows (a few bytes, the common case for one-channel inputs) cost less copied inline than
@@ -113,33 +247,58 @@ static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, in
     }
 }
 
-/* One output pixel of the convolution: all its channels into out. */
-static void conv_pixel(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int8_t *out,
-                       int8_t *scratch) {
+/* First and one-past-last output index whose window [o * stride - pad, + (k - 1) * dil] is inside [0, size). */
+static void inside(int32_t size, int32_t k, int32_t stride, int32_t dil, int32_t pad, int32_t outs, int32_t *lo,
+                   int32_t *hi) {
+    const int32_t last = size - 1 - (k - 1) * dil + pad; /* o * stride <= last */
+    *lo = (pad + stride - 1) / stride;
+    *hi = last < 0 ? 0 : last / stride + 1;
+    *hi = *hi > outs ? outs : *hi;
+    *hi = *hi < *lo ? *lo : *hi;
+}
+
+/* `count` output pixels of row oy from column ox on, into out: the ones whose patch is inside the image
+ * read in place two at a time, the others gathered one at a time. */
+static void conv_row(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int32_t count,
+                     int8_t *out, int8_t *scratch) {
+    const int32_t out_c = p->mv.units, in_c = p->in_c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ix0 = ox * p->stride_w - p->pad_left;
-    if (!p->gather) {
-        bd_matvec(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, out);
-    } else if (p->dil_w == 1 && iy0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h && ix0 >= 0 &&
-               ix0 + p->k_w <= p->in_w) {
-        /* inside the image: read the patch's rows in place */
-        matvec_rows(&p->mv, image + ((size_t)iy0 * p->in_w + ix0) * p->in_c, p->k_h,
-                    p->dil_h * p->in_w * p->in_c, out);
-    } else {
-        gather(p, image, iy0, ix0, scratch);
-        bd_matvec(&p->mv, scratch, out);
+    const int32_t row_bytes = p->in_w * in_c;
+    const patch_t flat = {1, p->mv.depth, 0};
+    int32_t y_lo, y_hi, x_lo, x_hi, end = ox + count;
+    inside(p->in_h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->out_h, &y_lo, &y_hi);
+    inside(p->in_w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->out_w, &x_lo, &x_hi);
+    if (oy < y_lo || oy >= y_hi || p->dil_w != 1) {
+        x_lo = x_hi = end; /* no pixel of this row reads in place */
+    }
+    for (; ox < end; ox++, out += out_c) {
+        if (ox >= x_lo && ox < x_hi) {
+            const patch_t g = {p->k_h, p->k_w * in_c, p->dil_h * row_bytes - p->k_w * in_c};
+            const int32_t n = (x_hi < end ? x_hi : end) - ox;
+            const int8_t *x = image + (size_t)iy0 * row_bytes + (size_t)(ox * p->stride_w - p->pad_left) * in_c;
+            patch_run(&p->mv, &g, x, p->stride_w * in_c, n, out);
+            ox += n - 1, out += (n - 1) * out_c;
+            continue;
+        }
+        gather(p, image, iy0, ox * p->stride_w - p->pad_left, scratch);
+        patches(&p->mv, &flat, scratch, (const int8_t *)0, out, (int8_t *)0);
     }
 }
 
 void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const int32_t out_c = p->mv.units;
-    int32_t b, oy, ox;
+    int32_t b, oy;
     for (b = 0; b < p->batches; b++) {
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * p->in_c;
-        for (oy = 0; oy < p->out_h; oy++) {
-            for (ox = 0; ox < p->out_w; ox++, out += out_c) {
-                conv_pixel(p, image, oy, ox, out, scratch);
-            }
+        if (!p->gather && p->stride_h == 1 && p->stride_w == 1) {
+            /* 1x1, stride 1, no padding: the image is one run of pixels, a plain matrix product */
+            const patch_t g = {1, p->in_c, 0};
+            patch_run(&p->mv, &g, image, p->in_c, p->out_h * p->out_w, out);
+            out += (size_t)p->out_h * p->out_w * out_c;
+            continue;
+        }
+        for (oy = 0; oy < p->out_h; oy++, out += p->out_w * out_c) {
+            conv_row(p, image, oy, 0, p->out_w, out, scratch);
         }
     }
 }
@@ -148,8 +307,8 @@ void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out,
     const bd_conv_params *c = &p->conv;
     const int32_t out_c = c->mv.units;
     int8_t *window = scratch;                            /* the window's conv outputs, [f_h * f_w][out_c] */
-    int8_t *patch = scratch + p->f_h * p->f_w * out_c;   /* conv_pixel's gather buffer */
-    int32_t b, py, px, y, x, ch, k;
+    int8_t *patch = scratch + p->f_h * p->f_w * out_c;   /* conv_row's gather buffer */
+    int32_t b, py, px, y, ch, k;
     for (b = 0; b < c->batches; b++) {
         const int8_t *image = in + (size_t)b * c->in_h * c->in_w * c->in_c;
         for (py = 0; py < p->out_h; py++) {
@@ -161,10 +320,8 @@ void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out,
                 const int32_t x0 = wx < 0 ? 0 : wx;
                 const int32_t x1 = wx + p->f_w < c->out_w ? wx + p->f_w : c->out_w;
                 int32_t count = 0;
-                for (y = y0; y < y1; y++) {
-                    for (x = x0; x < x1; x++, count++) {
-                        conv_pixel(c, image, y, x, window + count * out_c, patch);
-                    }
+                for (y = y0; y < y1 && x0 < x1; y++, count += x1 - x0) {
+                    conv_row(c, image, y, x0, x1 - x0, window + count * out_c, patch);
                 }
                 for (ch = 0; ch < out_c; ch++) {
                     int32_t acc = p->average ? 0 : -128;
@@ -183,8 +340,6 @@ void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out,
 }
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out) {
-    int32_t b;
-    for (b = 0; b < p->batches; b++) {
-        bd_matvec(&p->mv, in + (size_t)b * p->mv.depth, out + (size_t)b * p->mv.units);
-    }
+    const patch_t flat = {1, p->mv.depth, 0};
+    patch_run(&p->mv, &flat, in, p->mv.depth, p->batches, out);
 }

@@ -59,7 +59,7 @@ typedef struct {
     int32_t units;          /* N: outputs */
     int32_t out_zp, act_min, act_max;
     int32_t single_round;   /* 1: bd_requant_single (FULLY_CONNECTED), 0: bd_requant (CONV_2D) */
-    const int8_t *weights;  /* packed: blocks of 4 units interleaved ([K][4]), then the rest as [N%4][K] */
+    const int8_t *weights;  /* packed: blocks of 8 units ([K][8]), a block of 4 if N%8 >= 4, the rest [K] each */
     const int32_t *bias;    /* bias + (-input zero point) * sum of the unit's weights */
     const int32_t *mult;    /* per unit (a per-tensor scale is repeated) */
     const int8_t *shift;
