@@ -252,43 +252,69 @@ def _ceil_div(a: int, b: int) -> int:
     return int(math.ceil(float(np.float32(a) / np.float32(b))))
 
 
+def _dense_specs(op: OperatorInfo, rank: int, n: int) -> list[tuple[int, int]]:
+    """Per input dimension the spec index that slices it (-1: the whole dimension), and -2 entries where a
+    new axis of 1 enters the output: TensorFlow's ellipsis / new-axis rules, which TFLite's kernel follows."""
+    ellipsis, new_axis = op.options.get("EllipsisMask", 0), op.options.get("NewAxisMask", 0)
+    if bin(ellipsis).count("1") > 1:
+        raise CodegenError(f"{where(op)}: more than one ellipsis in ellipsis_mask {ellipsis}")
+    consumed = sum(1 for i in range(n) if not (ellipsis >> i & 1 or new_axis >> i & 1))
+    specs: list[tuple[int, int]] = []  # (kind, spec index): kind 0 = sliced dim, 1 = new axis
+    for i in range(n):
+        if ellipsis >> i & 1:
+            specs += [(0, -1)] * (rank - consumed)
+        elif new_axis >> i & 1:
+            specs.append((1, i))
+        else:
+            specs.append((0, i))
+    specs += [(0, -1)] * (rank - sum(1 for kind, _ in specs if kind == 0))
+    if sum(1 for kind, _ in specs if kind == 0) != rank:
+        raise CodegenError(f"{where(op)}: {n} slice specs do not fit {rank} dimensions")
+    return specs
+
+
 def lower_strided_slice(g: Graph, op: OperatorInfo) -> Step:
     x, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     rank = rank_ok(op, x)
     o = op.options
-    for mask in ("EllipsisMask", "NewAxisMask"):
-        if o.get(mask, 0):
-            raise CodegenError(f"{where(op)}: {mask} {o[mask]} is not supported (TFLite's reference STRIDED_SLICE "
-                               "refuses it too; the converter folds it into begin/end masks and a RESHAPE)")
     begin, end, step = (const_ints(g, op, k, n).ravel() for k, n in ((1, "begin"), (2, "end"), (3, "strides")))
-    if not len(begin) == len(end) == len(step) == rank:
-        raise CodegenError(f"{where(op)}: begin/end/strides need {rank} values each")
+    if not len(begin) == len(end) == len(step):
+        raise CodegenError(f"{where(op)}: begin/end/strides have {len(begin)}/{len(end)}/{len(step)} values")
     bm, em, sm, offset = o.get("BeginMask", 0), o.get("EndMask", 0), o.get("ShrinkAxisMask", 0), o.get("Offset", 0)
-    count, src_strides, src_offset, shape, src = [], [], 0, [], strides(x.shape)
-    for d in range(rank):
-        s, n = int(step[d]), x.shape[d]
+    count, src_strides, src_offset, shape, src, d = [], [], 0, [], strides(x.shape), 0
+    for kind, i in _dense_specs(op, rank, len(begin)):
+        if kind == 1:
+            shape.append(1)
+            continue
+        n, full = x.shape[d], i < 0
+        s = 1 if full else int(step[i])
         if s == 0:
-            raise CodegenError(f"{where(op)}: stride 0 in dimension {d}")
-        start = int(begin[d])
-        if bm >> d & 1:
+            raise CodegenError(f"{where(op)}: stride 0 in slice spec {i}")
+        start = 0 if full else int(begin[i])
+        if full or bm >> i & 1:
             start = -(2**31) if s > 0 else 2**31 - 1
         start = min(max(start + n if start < 0 else start, 0), n - 1)
-        stop = int(end[d]) + (int(begin[d]) if offset else 0)
-        if sm >> d & 1:
-            stop = start + 1
-        if em >> d & 1:
+        stop = 0 if full else int(end[i])
+        if offset and not full:
+            if not (0 <= begin[i] and 0 <= begin[i] + end[i] <= n):
+                raise CodegenError(f"{where(op)}: with offset, begin {int(begin[i])} + size {int(end[i])} must "
+                                   f"stay inside dimension {d} of {n}")
+            stop += int(begin[i])
+        if full or em >> i & 1:
             stop = 2**31 - 1 if s > 0 else -(2**31)
         stop = stop + n if stop < 0 else stop
         stop = min(max(stop, 0), n) if s > 0 else min(max(stop, -1), n - 1)
-        if sm >> d & 1:
+        shrink = not full and bool(sm >> i & 1)
+        if shrink:
             stop = start + 1
         c = max(_ceil_div(stop - start, s), 0)
         count.append(c)
         src_strides.append(s * src[d])
         src_offset += start * src[d]
-        if not sm >> d & 1:
+        if not shrink:
             shape.append(c)
+        d += 1
     check_out(op, out, tuple(shape))
     plan = Plan(g, op)
-    plan.box(x.index, 0, count, src_strides, strides(count), src_offset if x.size else 0)
+    plan.box(x.index, 0, count, src_strides, strides(count), src_offset)
     return plan.step()

@@ -49,6 +49,22 @@ CASES = {
     "transpose_nhwc_nchw": mm.unary("TRANSPOSE", (1, 5, 4, 3), (1, 3, 5, 4), [[0, 3, 1, 2]]),
     "transpose_3d": mm.unary("TRANSPOSE", (3, 7, 2), (7, 2, 3), [[1, 2, 0]], seed=1),
     "transpose_5d": mm.unary("TRANSPOSE", (2, 3, 1, 4, 5), (5, 2, 4, 3, 1), [[4, 0, 3, 1, 2]], seed=2),
+    # STRIDED_SLICE: strides, negative begin/stride, masks, ellipsis, new axis, implicit trailing dims, offset
+    "ss_strided_4d": mm.unary("STRIDED_SLICE", (1, 7, 6, 5), (1, 3, 3, 5),
+                              [[0, 1, -5, 0], [1, 7, 6, 5], [1, 2, 2, 1]]),
+    "ss_backwards": mm.unary("STRIDED_SLICE", (9, 8), (5, 5), [[-1, 6], [0, 1], [-2, -1]], seed=1, EndMask=1),
+    "ss_shrink_begin_mask": mm.unary("STRIDED_SLICE", (2, 5, 6), (5, 3), [[1, 3, 2], [2, 5, 5], [1, 1, 1]],
+                                     seed=2, ShrinkAxisMask=1, BeginMask=2),
+    "ss_ellipsis": mm.unary("STRIDED_SLICE", (2, 3, 4, 5), (1, 3, 4, 3), [[1, 0, 1], [2, 0, 4], [1, 1, 1]],
+                            seed=3, EllipsisMask=2),
+    "ss_new_axis": mm.unary("STRIDED_SLICE", (4, 6), (1, 2, 3), [[0, 1, 0], [0, 3, 6], [1, 1, 2]], seed=4,
+                            NewAxisMask=1),
+    "ss_fewer_specs": mm.unary("STRIDED_SLICE", (3, 4, 5), (2, 4, 5), [[1], [3], [1]], seed=5),
+    "ss_offset": mm.unary("STRIDED_SLICE", (2, 5, 6), (1, 2, 3), [[1, 1, 1], [1, 2, 3], [1, 1, 1]], seed=6,
+                          Offset=True),
+    "ss_5d_reversed": mm.unary("STRIDED_SLICE", (2, 3, 4, 3, 2), (2, 2, 2, 1, 2),
+                               [[0, 1, 0, 2, 0], [2, 3, 4, 3, 0], [1, 1, 3, 1, -1]], seed=7, BeginMask=16,
+                               EndMask=16),
 }
 
 
@@ -58,7 +74,7 @@ def test_operator_is_bit_exact(name: str, host_build) -> None:  # type: ignore[n
     assert_bit_exact(model, exe, io, random_inputs(io))
 
 
-RV32_CASES = ["concat_const", "split_v", "pad_4d", "transpose_5d"]
+RV32_CASES = ["concat_const", "split_v", "pad_4d", "transpose_5d", "ss_backwards"]
 
 
 @pytest.mark.skipif(not HAVE_RV32, reason="needs riscv64-unknown-elf-gcc and qemu-system-riscv32")
