@@ -99,6 +99,11 @@ def _call(program: Program, position: int, step: Step, inputs: list[str], output
     args += [_pointer(program, t, inputs, outputs, True) for t in step.outputs]
     if step.struct is None:
         return f"    {step.kernel}({', '.join(args)}, {step.fields['size']});  /* op {step.op_index} {step.opcode} */"
+    if step.arrays:
+        ins = ", ".join(args[:len(step.inputs)]) or "(const int8_t *)0"
+        outs = ", ".join(args[len(step.inputs):])
+        return (f"    {{ const int8_t *const in[] = {{{ins}}}; int8_t *const out[] = {{{outs}}};\n"
+                f"      {step.kernel}(&op{step.op_index}_params, in, out); }}  /* op {step.op_index} {step.opcode} */")
     if position in program.step_scratch:
         args.append(f"arena + {program.storages[program.step_scratch[position]].offset}")
     elif step.takes_scratch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from daemon.codegen.fusion import fuse_conv_pool
-from daemon.codegen.ops import LOWERINGS, SUPPORTED, Step
+from daemon.codegen.ops import ALIASES, LOWERINGS, SUPPORTED, Step
 from daemon.codegen.reader import Graph
 from daemon.errors import CodegenError
 
@@ -61,12 +61,12 @@ def lower(graph: Graph) -> Program:
             raise CodegenError(
                 f"operator {op.index} ({op.opcode}) is not supported by the reference C backend "
                 f"(supported: {', '.join(sorted(SUPPORTED))})")
-        if op.opcode == "RESHAPE":
+        if op.opcode in ALIASES:  # RESHAPE, SQUEEZE, EXPAND_DIMS: the same bytes under a new shape
             src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
             if src.data is not None:
-                raise CodegenError(f"operator {op.index} (RESHAPE) reshapes a constant; fold it in the converter")
+                raise CodegenError(f"{op.where()} reshapes a constant; fold it in the converter")
             if src.size != dst.size:
-                raise CodegenError(f"operator {op.index} (RESHAPE): {list(src.shape)} -> {list(dst.shape)} "
+                raise CodegenError(f"{op.where()}: {list(src.shape)} -> {list(dst.shape)} "
                                    "changes the number of values")
             if src.index in graph.inputs and dst.index in graph.outputs:
                 steps.append(Step(op.index, op.opcode, "bd_copy", None, {"size": src.size}, {},

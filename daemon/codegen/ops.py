@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, layers
+from daemon.codegen import elementwise, layers, movement
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
-__all__ = ["LOWERINGS", "SUPPORTED", "Const", "Step"]
+__all__ = ["ALIASES", "LOWERINGS", "SUPPORTED", "Const", "Step"]
 
 LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "CONV_2D": layers.lower_conv,
@@ -24,5 +24,16 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "SOFTMAX": layers.lower_softmax,
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
+    "CONCATENATION": movement.lower_concat,
+    "SPLIT": movement.lower_split,
+    "SPLIT_V": movement.lower_split,
+    "PACK": movement.lower_pack,
+    "UNPACK": movement.lower_unpack,
+    "SLICE": movement.lower_slice,
+    "STRIDED_SLICE": movement.lower_strided_slice,
+    "PAD": movement.lower_pad,
+    "PADV2": movement.lower_pad,
+    "TRANSPOSE": movement.lower_transpose,
 }
-SUPPORTED = (*LOWERINGS, "RESHAPE")
+ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)
+SUPPORTED = (*LOWERINGS, *ALIASES)

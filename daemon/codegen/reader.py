@@ -37,6 +37,21 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "SOFTMAX": ("SoftmaxOptions", ("Beta",)),
     "ADD": ("AddOptions", ("FusedActivationFunction",)),
     "MUL": ("MulOptions", ("FusedActivationFunction",)),
+    "CONCATENATION": ("ConcatenationOptions", ("Axis", "FusedActivationFunction")),
+    "SPLIT": ("SplitOptions", ("NumSplits",)),
+    "SPLIT_V": ("SplitVOptions", ("NumSplits",)),
+    "PACK": ("PackOptions", ("ValuesCount", "Axis")),
+    "UNPACK": ("UnpackOptions", ("Num", "Axis")),
+    "STRIDED_SLICE": ("StridedSliceOptions", ("BeginMask", "EndMask", "EllipsisMask", "NewAxisMask",
+                                              "ShrinkAxisMask", "Offset")),
+    "MEAN": ("ReducerOptions", ("KeepDims",)),
+    "SUM": ("ReducerOptions", ("KeepDims",)),
+    "SQUEEZE": ("SqueezeOptions", ("SqueezeDimsAsNumpy",)),
+    "RESIZE_NEAREST_NEIGHBOR": ("ResizeNearestNeighborOptions", ("AlignCorners", "HalfPixelCenters")),
+    "BATCH_MATMUL": ("BatchMatMulOptions", ("AdjX", "AdjY")),
+    "PAD": ("PadOptions", ()),
+    "PADV2": ("PadV2Options", ()),
+    "TRANSPOSE": ("TransposeOptions", ()),
 }
 
 

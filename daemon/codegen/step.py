@@ -31,6 +31,7 @@ class Step:
     outputs: list[int] = field(default_factory=list)
     scratch_bytes: int = 0
     takes_scratch: bool = False  # the kernel has a scratch argument (a null pointer when it needs none)
+    arrays: bool = False  # variable arity (CONCATENATION, SPLIT, ...): inputs and outputs passed as pointer arrays
     macs: int = 0
 
 

@@ -1,0 +1,126 @@
+"""Data movement and reductions alone, bit-exact with TFLite's reference kernels (BUILTIN_REF): each model is
+built with gcc -fsanitize=address,undefined -Werror and run on 200 random input vectors; a few also on RV32IMC.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import models_movement as mm
+import numpy as np
+import pytest
+from harness import HAVE_RV32, assert_bit_exact, build_rv32, random_inputs, reference, run_rv32
+from model_tools import tvm_available
+
+from daemon.codegen import compile_c
+from daemon.errors import CodegenError
+
+pytestmark = [pytest.mark.tvm, tvm_available]
+
+CASES = {
+    # aliases (no kernel): SQUEEZE / EXPAND_DIMS between two kernels would share bytes; alone they copy
+    "squeeze": mm.unary("SQUEEZE", (1, 3, 1, 5), (3, 5), []),
+    "expand_dims_neg": mm.unary("EXPAND_DIMS", (3, 5), (3, 5, 1), [[-1]], seed=1),
+    # PAD / PADV2
+    "pad_4d": mm.unary("PAD", (1, 3, 5, 2), (1, 6, 6, 3), [[[0, 0], [1, 2], [0, 1], [1, 0]]], seed=2),
+    "pad_2d": mm.unary("PAD", (3, 7), (4, 12), [[[1, 0], [2, 3]]], seed=3),
+    "pad_5d": mm.unary("PAD", (2, 1, 3, 2, 3), (2, 3, 3, 3, 4), [[[0, 0], [1, 1], [0, 0], [1, 0], [0, 1]]],
+                       seed=4),
+    "padv2_value": mm.padv2((1, 4, 3, 3), [[0, 0], [2, 1], [1, 1], [0, 2]], 77, seed=5),
+    # CONCATENATION: several inputs, negative axis, constants
+    "concat_axis1": mm.concat([(1, 3, 5, 2), (1, 4, 5, 2), (1, 1, 5, 2)], 1),
+    "concat_last_neg": mm.concat([(2, 3, 5), (2, 3, 1), (2, 3, 4)], -1, seed=1),
+    "concat_const": mm.concat([(2, 7), (2, 3), (2, 2)], 1, const=(1,), seed=2),
+    "concat_axis0": mm.concat([(1, 9), (3, 9)], 0, seed=3),
+    # SPLIT / SPLIT_V (several outputs)
+    "split_axis1": mm.multi_out("SPLIT", (2, 9, 5), [(2, 3, 5)] * 3, [[1], "x"], NumSplits=3),
+    "split_neg": mm.multi_out("SPLIT", (1, 4, 6), [(1, 4, 3)] * 2, [[-1], "x"], seed=1, NumSplits=2),
+    "split_v": mm.multi_out("SPLIT_V", (3, 10, 2), [(3, 2, 2), (3, 5, 2), (3, 3, 2)], ["x", [2, -1, 3], [-2]],
+                            seed=2, NumSplits=3),
+    # PACK / UNPACK
+    "pack_axis0": mm.pack((3, 5), 3, 0),
+    "pack_neg": mm.pack((2, 7), 2, -1, seed=1),
+    "unpack_axis1": mm.multi_out("UNPACK", (4, 3, 5), [(4, 5)] * 3, ["x"], seed=3, Num=3, Axis=1),
+    "unpack_neg": mm.multi_out("UNPACK", (2, 7, 2), [(2, 7)] * 2, ["x"], seed=4, Num=2, Axis=-1),
+    # SLICE
+    "slice_4d": mm.unary("SLICE", (1, 7, 6, 5), (1, 3, 5, 2), [[0, 2, 1, 3], [1, 3, -1, 2]]),
+    "slice_2d": mm.unary("SLICE", (9, 11), (4, 11), [[5, 0], [-1, -1]], seed=1),
+    # TRANSPOSE
+    "transpose_nhwc_nchw": mm.unary("TRANSPOSE", (1, 5, 4, 3), (1, 3, 5, 4), [[0, 3, 1, 2]]),
+    "transpose_3d": mm.unary("TRANSPOSE", (3, 7, 2), (7, 2, 3), [[1, 2, 0]], seed=1),
+    "transpose_5d": mm.unary("TRANSPOSE", (2, 3, 1, 4, 5), (5, 2, 4, 3, 1), [[4, 0, 3, 1, 2]], seed=2),
+    # STRIDED_SLICE: strides, negative begin/stride, masks, ellipsis, new axis, implicit trailing dims, offset
+    "ss_strided_4d": mm.unary("STRIDED_SLICE", (1, 7, 6, 5), (1, 3, 3, 5),
+                              [[0, 1, -5, 0], [1, 7, 6, 5], [1, 2, 2, 1]]),
+    "ss_backwards": mm.unary("STRIDED_SLICE", (9, 8), (5, 5), [[-1, 6], [0, 1], [-2, -1]], seed=1, EndMask=1),
+    "ss_shrink_begin_mask": mm.unary("STRIDED_SLICE", (2, 5, 6), (5, 3), [[1, 3, 2], [2, 5, 5], [1, 1, 1]],
+                                     seed=2, ShrinkAxisMask=1, BeginMask=2),
+    "ss_ellipsis": mm.unary("STRIDED_SLICE", (2, 3, 4, 5), (1, 3, 4, 3), [[1, 0, 1], [2, 0, 4], [1, 1, 1]],
+                            seed=3, EllipsisMask=2),
+    "ss_new_axis": mm.unary("STRIDED_SLICE", (4, 6), (1, 2, 3), [[0, 1, 0], [0, 3, 6], [1, 1, 2]], seed=4,
+                            NewAxisMask=1),
+    "ss_fewer_specs": mm.unary("STRIDED_SLICE", (3, 4, 5), (2, 4, 5), [[1], [3], [1]], seed=5),
+    "ss_offset": mm.unary("STRIDED_SLICE", (2, 5, 6), (1, 2, 3), [[1, 1, 1], [1, 2, 3], [1, 1, 1]], seed=6,
+                          Offset=True),
+    "ss_5d_reversed": mm.unary("STRIDED_SLICE", (2, 3, 4, 3, 2), (2, 2, 2, 1, 2),
+                               [[0, 1, 0, 2, 0], [2, 3, 4, 3, 0], [1, 1, 3, 1, -1]], seed=7, BeginMask=16,
+                               EndMask=16),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_operator_is_bit_exact(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
+    model, exe, io = host_build(name, CASES[name])
+    assert_bit_exact(model, exe, io, random_inputs(io))
+
+
+RV32_CASES = ["concat_const", "split_v", "pad_4d", "transpose_5d", "ss_backwards"]
+
+
+@pytest.mark.skipif(not HAVE_RV32, reason="needs riscv64-unknown-elf-gcc and qemu-system-riscv32")
+@pytest.mark.parametrize("name", RV32_CASES)
+def test_rv32_is_bit_exact(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(CASES[name])
+    compile_c(path, tmp_path / "m.tar")
+    from harness import unpack
+
+    io = unpack(tmp_path / "m.tar", tmp_path / "u")
+    inputs = random_inputs(io, 3, seed=7)
+    elf, io = build_rv32(tmp_path / "m.tar", tmp_path / "rv", [[x[k] for x in inputs] for k in range(3)])
+    outs, counts = run_rv32(elf, io)
+    want = reference(path, inputs)
+    assert len(outs) == 3 and all(c > 0 for c in counts)
+    for k in range(3):
+        for j, w in enumerate(want):
+            assert np.array_equal(outs[k][j], w[k]), f"vector {k} output {j} differs from TFLite"
+
+
+def _refused(tmp_path: Path, data: bytes, pattern: str) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    with pytest.raises(CodegenError, match=pattern):
+        compile_c(path, tmp_path / "m.tar")
+
+
+def test_concat_with_another_scale_is_refused(tmp_path: Path) -> None:
+    g = mm.MS.GraphWriter()
+    a = g.tensor("a", (1, 3), mm.INT8, {"scale": [0.1], "zero_point": [3]})
+    b = g.tensor("b", (1, 2), mm.INT8, {"scale": [0.05], "zero_point": [3]})
+    y = g.tensor("y", (1, 5), mm.INT8, {"scale": [0.1], "zero_point": [3]})
+    g.op("CONCATENATION", [a, b], [y], Axis=1, FusedActivationFunction=0)
+    _refused(tmp_path, g.serialize([a, b], [y], "x"), r"operator 0 \(CONCATENATION\): input 'b' is quantized")
+
+
+def test_concat_with_fused_activation_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, mm.concat([(1, 3), (1, 4)], 1, act="RELU"), r"CONCATENATION\): fused activation RELU")
+
+
+def test_six_dimensions_are_refused(tmp_path: Path) -> None:
+    data = mm.unary("TRANSPOSE", (1, 2, 1, 2, 1, 2), (2, 1, 2, 1, 2, 1), [[5, 4, 3, 2, 1, 0]])
+    _refused(tmp_path, data, r"TRANSPOSE\): tensor 'input' has 6 dimensions")
+
+
+def test_negative_paddings_are_refused(tmp_path: Path) -> None:
+    data = mm.unary("PAD", (1, 5), (1, 4), [[[0, 0], [-1, 0]]])
+    _refused(tmp_path, data, r"PAD\): paddings \[\[0, 0\], \[-1, 0\]\] must be 2 non-negative")
