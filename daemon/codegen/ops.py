@@ -24,5 +24,10 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "SOFTMAX": layers.lower_softmax,
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
+    "SUB": elementwise.lower_binary,
+    "SQUARED_DIFFERENCE": elementwise.lower_binary,
+    "MAXIMUM": elementwise.lower_binary,
+    "MINIMUM": elementwise.lower_binary,
+    "PRELU": elementwise.lower_binary,
 }
 SUPPORTED = (*LOWERINGS, "RESHAPE")

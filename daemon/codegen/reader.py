@@ -37,6 +37,8 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "SOFTMAX": ("SoftmaxOptions", ("Beta",)),
     "ADD": ("AddOptions", ("FusedActivationFunction",)),
     "MUL": ("MulOptions", ("FusedActivationFunction",)),
+    "SUB": ("SubOptions", ("FusedActivationFunction",)),
+    "LEAKY_RELU": ("LeakyReluOptions", ("Alpha",)),
 }
 
 
