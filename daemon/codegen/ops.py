@@ -34,6 +34,11 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "PAD": movement.lower_pad,
     "PADV2": movement.lower_pad,
     "TRANSPOSE": movement.lower_transpose,
+    "SUB": elementwise.lower_binary,
+    "SQUARED_DIFFERENCE": elementwise.lower_binary,
+    "MAXIMUM": elementwise.lower_binary,
+    "MINIMUM": elementwise.lower_binary,
+    "PRELU": elementwise.lower_binary,
 }
 ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)
 SUPPORTED = (*LOWERINGS, *ALIASES)

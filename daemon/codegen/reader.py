@@ -52,6 +52,8 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "PAD": ("PadOptions", ()),
     "PADV2": ("PadV2Options", ()),
     "TRANSPOSE": ("TransposeOptions", ()),
+    "SUB": ("SubOptions", ("FusedActivationFunction",)),
+    "LEAKY_RELU": ("LeakyReluOptions", ("Alpha",)),
 }
 
 

@@ -1,19 +1,55 @@
-/* ADD and MUL (int8, TFLite's general rescaling paths) with numpy broadcasting, and a plain copy. */
+/* The binary operators (int8, TFLite's reference arithmetic) with numpy broadcasting, and a plain copy.
+ * ADD, SUB and SQUARED_DIFFERENCE bring both inputs onto a common scale after a left shift (TFLite's
+ * general rescaling path); MUL and PRELU requantize the product; MAXIMUM/MINIMUM compare raw values. */
 #include <string.h>
 
 #include "benchd_kernels.h"
 
+static int32_t rescaled1(const bd_binary_params *p, int32_t a) {
+    return bd_requant((int32_t)((uint32_t)(a + p->in1_offset) << p->left_shift), p->in1_mult, p->in1_shift);
+}
+
+static int32_t rescaled2(const bd_binary_params *p, int32_t b) {
+    return bd_requant((int32_t)((uint32_t)(b + p->in2_offset) << p->left_shift), p->in2_mult, p->in2_shift);
+}
+
+static int8_t out8(const bd_binary_params *p, int32_t raw) {
+    return bd_clamp8(bd_requant(raw, p->out_mult, p->out_shift) + p->out_zp, p->act_min, p->act_max);
+}
+
 static int8_t add_one(const bd_binary_params *p, int32_t a, int32_t b) {
-    const int32_t sa = (int32_t)((uint32_t)(a + p->in1_offset) << p->left_shift);
-    const int32_t sb = (int32_t)((uint32_t)(b + p->in2_offset) << p->left_shift);
-    const int32_t ra = bd_requant(sa, p->in1_mult, p->in1_shift);
-    const int32_t rb = bd_requant(sb, p->in2_mult, p->in2_shift);
-    return bd_clamp8(bd_requant(ra + rb, p->out_mult, p->out_shift) + p->out_zp, p->act_min, p->act_max);
+    return out8(p, rescaled1(p, a) + rescaled2(p, b));
+}
+
+static int8_t sub_one(const bd_binary_params *p, int32_t a, int32_t b) {
+    return out8(p, rescaled1(p, a) - rescaled2(p, b));
+}
+
+static int8_t squared_difference_one(const bd_binary_params *p, int32_t a, int32_t b) {
+    const int32_t d = rescaled1(p, a) - rescaled2(p, b);  /* |d| <= 255 << 7: d * d fits */
+    return out8(p, d * d);
 }
 
 static int8_t mul_one(const bd_binary_params *p, int32_t a, int32_t b) {
-    const int32_t product = (a + p->in1_offset) * (b + p->in2_offset);
-    return bd_clamp8(bd_requant(product, p->out_mult, p->out_shift) + p->out_zp, p->act_min, p->act_max);
+    return out8(p, (a + p->in1_offset) * (b + p->in2_offset));
+}
+
+static int8_t maximum_one(const bd_binary_params *p, int32_t a, int32_t b) {
+    (void)p;
+    return (int8_t)(a > b ? a : b);
+}
+
+static int8_t minimum_one(const bd_binary_params *p, int32_t a, int32_t b) {
+    (void)p;
+    return (int8_t)(a < b ? a : b);
+}
+
+/* PRELU: b is alpha; inputs >= 0 pass through rescaled, the others are multiplied by alpha. */
+static int8_t prelu_one(const bd_binary_params *p, int32_t a, int32_t b) {
+    const int32_t x = a + p->in1_offset;
+    const int32_t v = x >= 0 ? bd_requant(x, p->out_mult, p->out_shift)
+                             : bd_requant(x * (b + p->in2_offset), p->out_mult2, p->out_shift2);
+    return bd_clamp8(v + p->out_zp, p->act_min, p->act_max);
 }
 
 typedef int8_t (*binary_fn)(const bd_binary_params *, int32_t, int32_t);
@@ -40,13 +76,26 @@ static void binary(const bd_binary_params *p, const int8_t *a, const int8_t *b, 
     }
 }
 
-void bd_add(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) {
-    binary(p, a, b, out, add_one);
-}
+/* Each operator: two activations, or one activation and the constant operand. */
+#define BD_DEFINE_BINARY(name, fn)                                                                     \
+    void name(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) {             \
+        binary(p, a, b, out, fn);                                                                     \
+    }                                                                                                 \
+    void name##_c(const bd_binary_params *p, const int8_t *x, int8_t *out) {                           \
+        if (p->const_first) {                                                                         \
+            binary(p, p->constant, x, out, fn);                                                       \
+        } else {                                                                                      \
+            binary(p, x, p->constant, out, fn);                                                       \
+        }                                                                                             \
+    }
 
-void bd_mul(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) {
-    binary(p, a, b, out, mul_one);
-}
+BD_DEFINE_BINARY(bd_add, add_one)
+BD_DEFINE_BINARY(bd_sub, sub_one)
+BD_DEFINE_BINARY(bd_mul, mul_one)
+BD_DEFINE_BINARY(bd_squared_difference, squared_difference_one)
+BD_DEFINE_BINARY(bd_maximum, maximum_one)
+BD_DEFINE_BINARY(bd_minimum, minimum_one)
+BD_DEFINE_BINARY(bd_prelu, prelu_one)
 
 void bd_copy(const int8_t *in, int8_t *out, int32_t size) {
     memmove(out, in, (size_t)size);

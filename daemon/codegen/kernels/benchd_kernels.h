@@ -131,20 +131,37 @@ typedef struct {
 
 void bd_softmax(const bd_softmax_params *p, const int8_t *in, int8_t *out);
 
-/* -- ADD / MUL with numpy broadcasting over up to 4 dimensions -------------------------------------- */
+/* -- binary operators with numpy broadcasting over up to 4 dimensions: ADD, SUB, MUL,
+ * SQUARED_DIFFERENCE, MAXIMUM, MINIMUM, PRELU (input, alpha). The `_c` variants take one activation:
+ * the other operand is the constant array `constant` (input 1 when const_first is 1, else input 2). --- */
 typedef struct {
     int32_t dims[4];        /* output shape, right-aligned to 4D */
     int32_t stride1[4];     /* element strides of input 1 per output dimension (0 = broadcast) */
     int32_t stride2[4];
     int32_t flat;           /* 1 when both inputs have the output's shape */
     int32_t in1_offset, in2_offset, out_zp, act_min, act_max;
-    int32_t left_shift;     /* ADD: 20 */
-    int32_t in1_mult, in1_shift, in2_mult, in2_shift;  /* ADD only */
-    int32_t out_mult, out_shift;
+    int32_t left_shift;     /* ADD, SUB: 20; SQUARED_DIFFERENCE: 7 */
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift;  /* ADD, SUB, SQUARED_DIFFERENCE */
+    int32_t out_mult, out_shift;    /* PRELU: for inputs >= 0 */
+    int32_t out_mult2, out_shift2;  /* PRELU: for inputs < 0 (times alpha) */
+    const int8_t *constant; /* the constant operand of a `_c` kernel, else 0 */
+    int32_t const_first;
 } bd_binary_params;
 
 void bd_add(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void bd_add_c(const bd_binary_params *p, const int8_t *x, int8_t *out);
+void bd_sub(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void bd_sub_c(const bd_binary_params *p, const int8_t *x, int8_t *out);
 void bd_mul(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void bd_mul_c(const bd_binary_params *p, const int8_t *x, int8_t *out);
+void bd_squared_difference(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void bd_squared_difference_c(const bd_binary_params *p, const int8_t *x, int8_t *out);
+void bd_maximum(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void bd_maximum_c(const bd_binary_params *p, const int8_t *x, int8_t *out);
+void bd_minimum(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void bd_minimum_c(const bd_binary_params *p, const int8_t *x, int8_t *out);
+void bd_prelu(const bd_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void bd_prelu_c(const bd_binary_params *p, const int8_t *x, int8_t *out);
 
 /* -- a RESHAPE between two buffers that cannot alias (model input to model output) ------------------ */
 void bd_copy(const int8_t *in, int8_t *out, int32_t size);

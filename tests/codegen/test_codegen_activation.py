@@ -1,0 +1,162 @@
+"""SUB, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM, PRELU, constant operands of the binary operators, and the unary
+activations: bit-exact with TFLite's reference kernels (BUILTIN_REF) on the host (sanitized build, 200
+random vectors per model) and on RV32IMC under QEMU; what the backend does not take is refused by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import harness
+import models_activation as models
+import numpy as np
+import pytest
+from harness import assert_bit_exact, random_inputs
+from model_tools import tvm_available
+
+from daemon.codegen import compile_c
+from daemon.errors import CodegenError
+
+B = models.binary
+BINARY_CASES = {
+    # each operator alone, same shapes (the flat path), odd sizes
+    **{f"{k.lower()}_same": B(k, (1, 5, 7, 3), (1, 5, 7, 3), seed=i) for i, k in enumerate(models.BINARY)},
+    # broadcasting: per last dimension, scalar, rank mismatch, both sides broadcast, 4D inner/outer
+    "sub_last_dim_relu": B("SUB", (1, 4, 5, 3), (3,), act="RELU", seed=10),
+    "sub_scalar_first": B("SUB", (1,), (2, 3, 5), seed=11),
+    "sub_both_broadcast_relu6": B("SUB", (2, 1, 5), (3, 1), act="RELU6", seed=12),
+    "sub_relu_n1_to_1": B("SUB", (3, 7), (3, 7), act="RELU_N1_TO_1", scales=(0.01, 0.012), seed=13),
+    "squared_difference_rank_mismatch": B("SQUARED_DIFFERENCE", (2, 3, 1, 5), (3, 4, 1), seed=14),
+    "squared_difference_scalar": B("SQUARED_DIFFERENCE", (1, 9, 3), (1, 1, 1), seed=15),
+    "maximum_broadcast_4d": B("MAXIMUM", (2, 1, 3, 1), (1, 4, 1, 5), seed=16),
+    "minimum_last_dim": B("MINIMUM", (1, 6, 5), (5,), seed=17),
+    "maximum_other_scales": B("MAXIMUM", (3, 5), (3, 5), scales=(0.02, 0.09), seed=18),
+    "prelu_per_channel_alpha": B("PRELU", (1, 4, 5, 3), (1, 1, 3), seed=19),
+    "prelu_scalar_alpha": B("PRELU", (2, 7), (1,), seed=20),
+    "prelu_full_alpha": B("PRELU", (3, 4, 5), (4, 5), seed=21),
+    # different scales on each side (one 8x the other), both orders
+    "add_scales_8x": B("ADD", (2, 9), (2, 9), scales=(0.1, 0.0125), seed=22),
+    "sub_scales_8x_reversed": B("SUB", (2, 9), (9,), scales=(0.0125, 0.1), seed=23),
+    "squared_difference_scales": B("SQUARED_DIFFERENCE", (2, 9), (2, 9), scales=(0.07, 0.02), seed=24),
+    # a constant operand: x + bias, x * scale, c - x, scalar constants, constant alpha
+    "add_const_bias": B("ADD", (1, 5, 4, 6), (6,), const="b", act="RELU", seed=30),
+    "add_const_first": B("ADD", (1, 3), (2, 5, 3), const="a", seed=31),
+    "mul_const_scale": B("MUL", (1, 6, 7), (7,), const="b", seed=32),
+    "mul_const_scalar": B("MUL", (3, 11), (1,), const="b", act="RELU6", seed=33),
+    "sub_const_first": B("SUB", (4, 1), (4, 5), const="a", seed=34),
+    "sub_const_same_shape": B("SUB", (2, 3, 5), (2, 3, 5), const="b", seed=35),
+    "squared_difference_const": B("SQUARED_DIFFERENCE", (2, 6, 4), (1, 4), const="b", seed=36),
+    "maximum_const": B("MAXIMUM", (2, 7, 3), (3,), const="b", seed=37),
+    "minimum_const_first": B("MINIMUM", (7, 1), (7, 4), const="a", seed=38),
+    "prelu_const_alpha": B("PRELU", (1, 5, 6, 4), (1, 1, 4), const="b", seed=39),
+}
+
+
+@pytest.mark.tvm
+@tvm_available
+@pytest.mark.parametrize("name", sorted(BINARY_CASES))
+def test_binary_operator_is_bit_exact(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
+    model, exe, io = host_build(name, BINARY_CASES[name])
+    assert_bit_exact(model, exe, io, random_inputs(io))
+
+
+def test_a_constant_operand_is_a_const_array_of_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(BINARY_CASES["add_const_bias"])
+    report = compile_c(path, tmp_path / "mlf.tar")
+    harness.unpack(tmp_path / "mlf.tar", tmp_path / "mlf")
+    source = (tmp_path / "mlf/codegen/host/src/default_lib0.c").read_text()
+    assert "static const int8_t op0_constant[6]" in source and "bd_add_c(&op0_params" in source
+    assert ".constant = op0_constant" in source and report.constants_bytes >= 6
+
+
+RV32_CASES = ["sub_last_dim_relu", "squared_difference_rank_mismatch", "maximum_broadcast_4d", "minimum_last_dim",
+              "prelu_const_alpha", "add_const_bias", "mul_const_scale", "sub_const_first"]
+
+
+def _rv32_bit_exact(data: bytes, tmp_path: Path) -> list[int]:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    compile_c(path, tmp_path / "mlf.tar")
+    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "probe")
+    inputs = random_inputs(io, count=3, seed=5)
+    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path, [[x[k] for x in inputs] for k in range(3)])
+    outs, instructions = harness.run_rv32(elf, io)
+    want = harness.reference(path, inputs)
+    assert len(outs) == 3
+    for k, out in enumerate(outs):
+        for got, w in zip(out, want, strict=True):
+            assert (got == w[k]).all(), f"vector {k}: core {got.tolist()} vs TFLite {w[k].tolist()}"
+    assert len(np.unique(np.concatenate(want))) > 8
+    return instructions
+
+
+RV32 = pytest.mark.skipif(not harness.HAVE_RV32,
+                          reason="needs riscv64-unknown-elf-gcc, picolibc and qemu-system-riscv32")
+
+
+@pytest.mark.tvm
+@tvm_available
+@RV32
+@pytest.mark.parametrize("name", RV32_CASES)
+def test_binary_operator_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
+    _rv32_bit_exact(BINARY_CASES[name], tmp_path)
+
+
+def _refused(tmp_path: Path, data: bytes, pattern: str) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    with pytest.raises(CodegenError, match=pattern):
+        compile_c(path, tmp_path / "out.tar")
+
+
+def test_two_constant_operands_are_refused(tmp_path: Path) -> None:
+    g = models.MS.GraphWriter()
+    q = {"scale": [0.05], "zero_point": [0]}
+    a = g.tensor("a", (1, 4), models.INT8, q, np.arange(4))
+    b = g.tensor("b", (1, 4), models.INT8, q, np.arange(4))
+    x = g.tensor("x", (1, 4), models.INT8, q)
+    y = g.tensor("y", (1, 4), models.INT8, q)
+    z = g.tensor("z", (1, 4), models.INT8, q)
+    g.op("SUB", [a, b], [y], FusedActivationFunction=0)
+    g.op("ADD", [x, y], [z], FusedActivationFunction=0)
+    _refused(tmp_path, g.serialize([x], [z], "t"), r"operator 0 \(SUB\): both operands are constant")
+
+
+def test_per_channel_alpha_is_refused(tmp_path: Path) -> None:
+    g = models.MS.GraphWriter()
+    x = g.tensor("x", (1, 3, 4), models.INT8, {"scale": [0.05], "zero_point": [0]})
+    alpha = g.tensor("alpha", (1, 4), models.INT8, {"scale": [0.01, 0.02, 0.03, 0.04], "zero_point": [0] * 4,
+                                                    "dim": 1}, np.arange(4))
+    y = g.tensor("y", (1, 3, 4), models.INT8, {"scale": [0.05], "zero_point": [0]})
+    g.op("PRELU", [x, alpha], [y])
+    _refused(tmp_path, g.serialize([x], [y], "t"), r"operator 0 \(PRELU\): operand 'alpha' is quantized per channel")
+
+
+def test_alpha_that_grows_the_output_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, B("PRELU", (1, 3), (4, 3)), r"operator 0 \(PRELU\): alpha \[4, 3\] broadcasts the input")
+
+
+def test_output_scale_too_small_for_sub_is_refused(tmp_path: Path) -> None:
+    g = models.MS.GraphWriter()
+    q = {"scale": [1.0], "zero_point": [0]}
+    x = g.tensor("x", (1, 4), models.INT8, q)
+    w = g.tensor("w", (1, 4), models.INT8, q)
+    y = g.tensor("y", (1, 4), models.INT8, {"scale": [1e-9], "zero_point": [0]})
+    g.op("SUB", [x, w], [y], FusedActivationFunction=0)
+    _refused(tmp_path, g.serialize([x, w], [y], "t"), r"operator 0 \(SUB\): the output scale is too small")
+
+
+def test_shapes_that_do_not_broadcast_are_refused(tmp_path: Path) -> None:
+    g = models.MS.GraphWriter()
+    q = {"scale": [0.1], "zero_point": [0]}
+    x = g.tensor("x", (2, 3), models.INT8, q)
+    w = g.tensor("w", (2, 4), models.INT8, q)
+    y = g.tensor("y", (2, 4), models.INT8, q)
+    g.op("MAXIMUM", [x, w], [y])
+    _refused(tmp_path, g.serialize([x, w], [y], "t"), r"operator 0 \(MAXIMUM\): shapes \[2, 3\] and \[2, 4\] do not")
+
+
+def test_five_dimensions_are_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, B("SQUARED_DIFFERENCE", (2, 1, 2, 1, 3), (2, 3)),
+             r"operator 0 \(SQUARED_DIFFERENCE\): broadcasting over more than 4 dimensions")
