@@ -17,6 +17,7 @@ from daemon.codegen.lowering import Program
 from daemon.codegen.ops import Const, Step
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
+C_TYPES.update({np.dtype(np.int16): "int16_t", np.dtype(np.int64): "int64_t", np.dtype(np.float64): "double"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ def _array(name: str, values: np.ndarray) -> str:
     ctype = C_TYPES[values.dtype]
     if values.dtype == np.float32:
         items = [f"{float(v).hex()}f" for v in values]  # hex floats: exact, every bit as generated
+    elif values.dtype == np.float64:
+        items = [float(v).hex() for v in values]
+    elif values.dtype == np.int64:
+        items = [f"INT64_C({int(v)})" for v in values]
     else:
         items = [str(int(v)) for v in values]
     lines = [", ".join(items[i:i + 24]) for i in range(0, len(items), 24)] or ["0"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, layers
+from daemon.codegen import elementwise, int16, layers
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -18,10 +18,10 @@ __all__ = ["LOWERINGS", "SUPPORTED", "Const", "Step"]
 LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "CONV_2D": layers.lower_conv,
     "DEPTHWISE_CONV_2D": layers.lower_depthwise,
-    "FULLY_CONNECTED": layers.lower_fully_connected,
+    "FULLY_CONNECTED": int16.by_input_type(layers.lower_fully_connected, int16.lower_fully_connected16),
     "AVERAGE_POOL_2D": layers.lower_pool,
     "MAX_POOL_2D": layers.lower_pool,
-    "SOFTMAX": layers.lower_softmax,
+    "SOFTMAX": int16.by_input_type(layers.lower_softmax, int16.lower_softmax16),
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
 }
