@@ -159,6 +159,12 @@ def by_input_type(int8: Callable[[Graph, OperatorInfo], Step], int16: Callable[[
                   ) -> Callable[[Graph, OperatorInfo], Step]:
     """One operator table entry for both: the int8 lowering unless the input is int16."""
     def lower(g: Graph, op: OperatorInfo) -> Step:
-        return (int16 if g.tensors[op.inputs[0]].dtype == "int16" else int8)(g, op)
+        if g.tensors[op.inputs[0]].dtype == "int16":
+            return int16(g, op)
+        for i in op.outputs:
+            if g.tensors[i].dtype != "int8":
+                raise CodegenError(f"{where(op)}: int8 input with a {g.tensors[i].dtype} output is not supported "
+                                   "(int8 -> int8 and int16 -> int16 are)")
+        return int8(g, op)
 
     return lower

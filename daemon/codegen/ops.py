@@ -13,7 +13,7 @@ from daemon.codegen import elementwise, int16, layers
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
-__all__ = ["LOWERINGS", "SUPPORTED", "Const", "Step"]
+__all__ = ["ACTIVATION_TYPES", "LOWERINGS", "SUPPORTED", "Const", "Step", "activation_types"]
 
 LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "CONV_2D": layers.lower_conv,
@@ -26,3 +26,14 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "MUL": elementwise.lower_binary,
 }
 SUPPORTED = (*LOWERINGS, "RESHAPE")
+
+# The activation dtypes an operator's lowering takes (int8 where not listed): checked before it is called, so an
+# int8-only kernel never sees int16 or float32 bytes. A lowering listed here checks its own combinations.
+ACTIVATION_TYPES: dict[str, frozenset[str]] = {
+    "RESHAPE": frozenset({"int8", "int16"}),
+}
+ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX")})
+
+
+def activation_types(opcode: str) -> frozenset[str]:
+    return ACTIVATION_TYPES.get(opcode, frozenset({"int8"}))

@@ -57,8 +57,12 @@ class TensorInfo:
         return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
 
     @property
+    def itemsize(self) -> int:
+        return np.dtype(NUMPY.get(self.dtype, np.int8)).itemsize
+
+    @property
     def nbytes(self) -> int:
-        return self.size * np.dtype(NUMPY.get(self.dtype, np.int8)).itemsize
+        return self.size * self.itemsize
 
     @property
     def scale(self) -> float:
@@ -186,24 +190,43 @@ def _read(model: Any) -> Graph:
     return graph
 
 
+def _edge_float(graph: Graph, index: int) -> bool:
+    """float32 at the model's edges only: an input read by QUANTIZE alone, or an output written by DEQUANTIZE and
+    read by nothing (the way TFLite's converter writes an int8 model with float I/O)."""
+    readers = [op.opcode for op in graph.operators if index in op.inputs]
+    writers = [op.opcode for op in graph.operators if index in op.outputs]
+    if index in graph.inputs and not writers and readers and set(readers) == {"QUANTIZE"}:
+        return index not in graph.outputs
+    return index in graph.outputs and writers == ["DEQUANTIZE"] and not readers
+
+
 def _check_types(graph: Graph) -> None:
-    """A float or uint8 model is refused as a whole, before any operator is looked at."""
+    """A float or uint8 model is refused as a whole, before any operator is looked at. Activations are int8 or
+    int16 (TFLite's 16x8: zero point 0); float32 only where a float-I/O model quantizes/dequantizes at its edges."""
     activations = {i for op in graph.operators for i in (*op.inputs, *op.outputs)
                    if i >= 0 and graph.tensors[i].data is None}
     activations |= set(graph.inputs) | set(graph.outputs)
     types = {graph.tensors[i].dtype for i in activations}
-    if types & {"float32", "float16", "float64"}:
+    inner_float = any(graph.tensors[i].dtype == "float32" and not _edge_float(graph, i) for i in activations)
+    if inner_float or types & {"float16", "float64"}:
         raise CodegenError(
-            "this is a float model (float32 activations): the reference C backend compiles full-integer int8 "
-            "models; quantize it with the TFLite converter (post-training integer quantization, int8 I/O)")
+            "this is a float model (float activations inside the graph): the reference C backend compiles "
+            "integer-quantized models (int8, or int16 activations), float32 only at model inputs into QUANTIZE and "
+            "outputs from DEQUANTIZE; TVM's host path covers float models, or quantize it with the TFLite converter "
+            "(post-training integer quantization)")
     if "uint8" in types:
         raise CodegenError(
             "this is a uint8 (legacy asymmetric) quantized model: the reference C backend compiles int8 models; "
             "re-quantize it with the current TFLite converter (int8, inference_input_type=tf.int8)")
-    for i in activations:
+    for i in sorted(activations):
         t = graph.tensors[i]
-        if t.dtype != "int8":
-            raise CodegenError(f"tensor {i} ({t.name!r}) is {t.dtype}: the reference C backend needs int8 "
+        if t.dtype == "float32":
+            continue
+        if t.dtype not in ("int8", "int16"):
+            raise CodegenError(f"tensor {i} ({t.name!r}) is {t.dtype}: the reference C backend needs int8 (or int16) "
                                "activations throughout")
         if not t.scales:
-            raise CodegenError(f"tensor {i} ({t.name!r}) is int8 without quantization parameters")
+            raise CodegenError(f"tensor {i} ({t.name!r}) is {t.dtype} without quantization parameters")
+        if t.dtype == "int16" and any(z != 0 for z in t.zero_points):
+            raise CodegenError(f"tensor {i} ({t.name!r}) is int16 with zero point {t.zero_point}: TFLite's int16 "
+                               "activations are symmetric (zero point 0)")

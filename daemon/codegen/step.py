@@ -31,6 +31,7 @@ class Step:
     outputs: list[int] = field(default_factory=list)
     scratch_bytes: int = 0
     takes_scratch: bool = False  # the kernel has a scratch argument (a null pointer when it needs none)
+    scratch_align: int = 1  # 2 or 4 when the kernel keeps int16/int32 values there (misaligned loads trap)
     macs: int = 0
 
 

@@ -18,6 +18,7 @@ INT8, INT16, INT32, INT64 = MS.INT8, 7, MS.INT32, 4
 MS.NP_TYPES.update({INT16: np.int16, INT64: np.int64})
 MS.OPS.update({"SVDF": (27, 6), "UNIDIRECTIONAL_SEQUENCE_LSTM": (44, 71)})
 MS.OPTION_TABLES.update({6: "SVDFOptions", 71: "UnidirectionalSequenceLSTMOptions"})
+TYPES = {"int8": INT8, "int16": INT16}
 ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
 
 
@@ -101,14 +102,14 @@ def weights(rng: np.random.Generator, shape: tuple[int, ...], per_channel: bool,
 
 
 def fully_connected16(batches: int, depth: int, units: int, act: str = "NONE", per_channel: bool = False,
-                      bias: str = "int64", keep_dims: bool = False, seed: int = 0) -> bytes:
+                      bias: str = "int64", in_dtype: str = "int16", out_dtype: str = "int16", seed: int = 0) -> bytes:
     """bias: "int64" (what the converter writes for 16x8, options unset), "int32" (QuantizedBiasType INT32),
-    or "none"."""
+    "none", or "int64_as_int32" (an int64 bias the options call int32: TFLite refuses it)."""
     rng = np.random.default_rng(seed)
     g = Writer()
     in_scale = float(rng.uniform(1e-4, 5e-4))
     shape = (batches, depth)
-    x = g.tensor("input", shape, INT16, sym(in_scale))
+    x = g.tensor("input", shape, TYPES[in_dtype], sym(in_scale))
     wq, w_quant, scales = weights(rng, (units, depth), per_channel)
     wt = g.tensor("weights", (units, depth), INT8, w_quant, wq)
     options: dict[str, Any] = {"FusedActivationFunction": ACT[act]}
@@ -116,12 +117,12 @@ def fully_connected16(batches: int, depth: int, units: int, act: str = "NONE", p
     if bias != "none":
         b_scale = np.float32(in_scale) * np.resize(scales, units)
         data = rng.integers(-3_000_000, 3_000_000, units)
-        kind = INT64 if bias == "int64" else INT32
+        kind = INT32 if bias == "int32" else INT64
         bt = g.tensor("bias", (units,), kind, {"scale": b_scale, "zero_point": np.zeros(units, np.int64)}, data)
-        if bias == "int32":
+        if bias in ("int32", "int64_as_int32"):
             options["QuantizedBiasType"] = INT32
     out_scale = in_scale * float(np.mean(scales)) * 127 * np.sqrt(depth) * 32767 / 32767 * 0.6
-    y = g.tensor("output", (batches, units), INT16, sym(out_scale))
+    y = g.tensor("output", (batches, units), TYPES[out_dtype], sym(out_scale))
     g.op("FULLY_CONNECTED", [x, wt, bt], [y], **options)
     return g.serialize([x], [y], "codegen int16 test")
 
