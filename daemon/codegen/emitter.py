@@ -134,6 +134,8 @@ def emit(program: Program, arena: ArenaPlan) -> ModelSource:
         for key, values in step.consts.items():
             parts.append(_array(f"{prefix}_{key}", values))
             constants += values.nbytes
+        for key, values in step.state.items():  # variable tensors: not const, never in the arena
+            parts.append(_array(f"{prefix}_{key}", values).replace("static const ", "static ", 1))
         if step.struct is not None:
             parts.append(f"static const {step.struct} {prefix}_params = {_value(step.fields, prefix)};\n")
     uses_arena = arena.size > 0

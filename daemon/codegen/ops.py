@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, int16, layers
+from daemon.codegen import elementwise, int16, layers, recurrent
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -25,6 +25,7 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
 }
+LOWERINGS.update({"SVDF": recurrent.lower_svdf})
 SUPPORTED = (*LOWERINGS, "RESHAPE")
 
 # The activation dtypes an operator's lowering takes (int8 where not listed): checked before it is called, so an
@@ -32,7 +33,7 @@ SUPPORTED = (*LOWERINGS, "RESHAPE")
 ACTIVATION_TYPES: dict[str, frozenset[str]] = {
     "RESHAPE": frozenset({"int8", "int16"}),
 }
-ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX")})
+ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF")})
 
 
 def activation_types(opcode: str) -> frozenset[str]:

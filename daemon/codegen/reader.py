@@ -39,6 +39,12 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ADD": ("AddOptions", ("FusedActivationFunction",)),
     "MUL": ("MulOptions", ("FusedActivationFunction",)),
 }
+OPTIONS.update({  # the stateful operators (daemon/codegen/recurrent.py)
+    "SVDF": ("SVDFOptions", ("Rank", "FusedActivationFunction", "AsymmetricQuantizeInputs")),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", (
+        "FusedActivationFunction", "CellClip", "ProjClip", "TimeMajor", "AsymmetricQuantizeInputs",
+        "DiagonalRecurrentTensors")),
+})
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class TensorInfo:
     zero_points: tuple[int, ...]
     quant_dim: int
     data: bytes | None  # the constant's bytes, None for activations
+    is_variable: bool = False  # state an operator keeps between invokes (SVDF, LSTM)
 
     @property
     def size(self) -> int:
@@ -85,6 +92,7 @@ class OperatorInfo:
     inputs: tuple[int, ...]  # -1 where an optional input is absent
     outputs: tuple[int, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    intermediates: tuple[int, ...] = ()  # tensors whose quantization the integer LSTM reads
 
     def where(self) -> str:
         return f"operator {self.index} ({self.opcode})"
@@ -133,7 +141,8 @@ def _tensor(model: Any, subgraph: Any, index: int) -> TensorInfo:
         if buffer.DataLength():
             data = buffer.DataAsNumpy().tobytes()
     return TensorInfo(index=index, name=name, shape=shape, dtype=DTYPES.get(t.Type(), f"type{t.Type()}"),
-                      scales=scales, zero_points=zeros, quant_dim=q.QuantizedDimension() if q else 0, data=data)
+                      scales=scales, zero_points=zeros, quant_dim=q.QuantizedDimension() if q else 0, data=data,
+                      is_variable=bool(t.IsVariable()))
 
 
 def _check_signature(index: int, name: str, shape: tuple[int, ...], signature: list[int]) -> None:
@@ -182,7 +191,8 @@ def _read(model: Any) -> Graph:
             index=k, opcode=opcode,
             inputs=tuple(int(i) for i in op.InputsAsNumpy()) if op.InputsLength() else (),
             outputs=tuple(int(i) for i in op.OutputsAsNumpy()) if op.OutputsLength() else (),
-            options=_options(op, opcode)))
+            options=_options(op, opcode),
+            intermediates=tuple(int(i) for i in op.IntermediatesAsNumpy()) if op.IntermediatesLength() else ()))
     graph = Graph(tensors=tensors, operators=tuple(operators),
                   inputs=tuple(int(i) for i in subgraph.InputsAsNumpy()),
                   outputs=tuple(int(i) for i in subgraph.OutputsAsNumpy()))

@@ -33,6 +33,7 @@ class Step:
     takes_scratch: bool = False  # the kernel has a scratch argument (a null pointer when it needs none)
     scratch_align: int = 1  # 2 or 4 when the kernel keeps int16/int32 values there (misaligned loads trap)
     macs: int = 0
+    state: dict[str, np.ndarray] = field(default_factory=dict)  # mutable static arrays kept between runs
 
 
 def where(op: OperatorInfo) -> str:

@@ -133,3 +133,34 @@ def softmax16(shape: tuple[int, ...], in_scale: float, beta: float = 1.0) -> byt
     y = g.tensor("output", shape, INT16, sym(1 / 32768))
     g.op("SOFTMAX", [x], [y], Beta=beta)
     return g.serialize([x], [y], "codegen int16 test")
+
+
+def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bias: bool = True,
+         act: str = "RELU", variable: bool = True, seed: int = 0) -> bytes:
+    """The full-integer SVDF the converter writes (TFLite Micro's micro_speech): int8 input and feature weights,
+    int16 time weights and state (a variable tensor), int32 bias, int8 output."""
+    rng = np.random.default_rng(seed)
+    g = Writer()
+    in_q = {"scale": [float(rng.uniform(0.01, 0.05))], "zero_point": [int(rng.integers(-20, 21))]}
+    x = g.tensor("input", (batches, n_input), INT8, in_q)
+    wf_scale = float(rng.uniform(0.002, 0.01))
+    wf = g.tensor("weights_feature", (n_filter, n_input), INT8, sym(wf_scale),
+                  rng.integers(-127, 128, (n_filter, n_input)))
+    wt_scale = float(rng.uniform(1e-5, 5e-5))
+    wt = g.tensor("weights_time", (n_filter, n_memory), INT16, sym(wt_scale),
+                  rng.integers(-32767, 32768, (n_filter, n_memory)))
+    dot_std = 127 / np.sqrt(3) * 74 * np.sqrt(n_input)
+    state_scale = in_q["scale"][0] * wf_scale * dot_std / 8000
+    n_unit = n_filter // rank
+    bt = -1
+    if bias:
+        bt = g.tensor("bias", (n_unit,), INT32, sym(state_scale * wt_scale),
+                      rng.integers(-2_000_000, 2_000_000, n_unit))
+    shape = (batches, n_memory * n_filter)
+    state = (g.variable("state", shape, INT16, sym(state_scale)) if variable
+             else g.tensor("state", shape, INT16, sym(state_scale), signature=shape))
+    acc_std = 18900 * 5000 * np.sqrt(rank * n_memory)
+    out_q = {"scale": [state_scale * wt_scale * acc_std / 50], "zero_point": [int(rng.integers(-20, 21))]}
+    y = g.tensor("output", (batches, n_unit), INT8, out_q)
+    g.op("SVDF", [x, wf, wt, bt, state], [y], Rank=rank, FusedActivationFunction=ACT[act])
+    return g.serialize([x], [y], "codegen svdf test")

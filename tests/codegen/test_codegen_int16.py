@@ -35,7 +35,12 @@ CASES = {
     "softmax16_rows_beta": models.softmax16((3, 7), 1e-3, beta=0.7),
     "softmax16_wide": models.softmax16((2, 40), 1e-4),
     "softmax16_4d": models.softmax16((1, 2, 3, 5), 5e-4, beta=1.5),
+    # SVDF full integer: rank 1..3, batches, without bias; state across the 200-vector sequence
+    "svdf": models.svdf(1, 20, 12, 5, 2),
+    "svdf_batch2_rank3": models.svdf(2, 13, 9, 7, 3, seed=1),
+    "svdf_rank1_no_bias": models.svdf(1, 33, 8, 10, 1, bias=False, seed=2),
 }
+STATEFUL = ["svdf"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -44,7 +49,18 @@ def test_int16_operator_is_bit_exact(name: str, host_build) -> None:  # type: ig
     assert_bit_exact(model, exe, io, random_inputs(io))
 
 
-RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta"]
+@pytest.mark.parametrize("name", STATEFUL)
+def test_state_persists_across_runs(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
+    """One input repeated: the outputs change run after run only through the kept state, as in TFLite."""
+    model, exe, io = host_build(name, CASES[name])
+    inputs = [np.repeat(x[:1], 12, axis=0) for x in random_inputs(io, seed=9)]
+    got = harness.run_host(exe, io, inputs)
+    want = harness.reference(model, inputs)
+    assert all((g == w).all() for g, w in zip(got, want, strict=True))
+    assert len({tuple(row) for row in want[0]}) > 3, "the state does not change the outputs"
+
+
+RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3"]
 
 
 @pytest.mark.skipif(not harness.HAVE_RV32, reason="needs riscv64-unknown-elf-gcc, picolibc and qemu-system-riscv32")
@@ -88,6 +104,9 @@ def _compile(tmp_path: Path, data: bytes) -> None:
      r"operator 0 \(FULLY_CONNECTED\): tensor 'output' is int8; with int16 activations"),
     (models.fully_connected16(1, 8, 4, in_dtype="int8"),
      r"operator 0 \(FULLY_CONNECTED\): int8 input with a int16 output is not supported"),
+    (models.svdf(1, 8, 4, 3, 2, act="NONE"), r"operator 0 \(SVDF\): the integer SVDF takes only a RELU activation"),
+    (models.svdf(1, 8, 4, 3, 2, variable=False), r"operator 0 \(SVDF\): state 'state' is not a variable tensor"),
+    (models.svdf(1, 8, 6, 3, 4), r"operator 0 \(SVDF\): rank 4 does not divide the 6 filters"),
 ])
 def test_unsupported_int16_variants_are_refused(tmp_path: Path, data: bytes, message: str) -> None:
     with pytest.raises(CodegenError, match=message):

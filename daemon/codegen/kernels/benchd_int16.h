@@ -33,6 +33,21 @@ void bd_softmax_s16(const bd_softmax_s16_params *p, const int16_t *in, int16_t *
 /* TFLite's LUTLookup: 9 bits index a 513-entry table, 7 bits interpolate. */
 int16_t bd_lut16(const int16_t *lut, int16_t value);
 
+/* -- SVDF, full integer (TFLite's EvalIntegerSVDF): int8 in/out, int8 feature weights, int16 time weights,
+ * int16 state [batches][filters][memory] kept between runs (shifted by one each run). ------------------- */
+typedef struct {
+    int32_t batches, n_input, n_filter, n_unit, rank, n_memory;
+    int32_t input_zp, output_zp;
+    int32_t scale1_mult, scale1_shift;  /* feature dot product -> state */
+    int32_t scale2_mult, scale2_shift;  /* state x time weights -> output */
+    const int8_t *weights_feature;      /* [n_filter][n_input] */
+    const int16_t *weights_time;        /* [n_filter][n_memory] */
+    const int32_t *bias;                /* [n_unit] (zeros when the model has none) */
+    int16_t *state;                     /* [batches][n_filter][n_memory] */
+} bd_svdf_params;
+
+void bd_svdf(const bd_svdf_params *p, const int8_t *in, int8_t *out);
+
 /* == end of 16x8 ============================================================================================ */
 
 #endif
