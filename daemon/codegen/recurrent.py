@@ -16,8 +16,8 @@ from daemon.errors import CodegenError
 
 
 def need(op: OperatorInfo, t: TensorInfo, what: str, dtype: str, shape: tuple[int, ...] | None = None,
-         const: bool = True) -> np.ndarray | None:
-    """Check one input of a stateful operator; its values when it is constant."""
+         const: bool = True) -> np.ndarray:
+    """Check one input of a stateful operator; its values when it is constant (else an empty array)."""
     if t.dtype != dtype:
         raise CodegenError(f"{where(op)}: {what} {t.name!r} is {t.dtype}; the reference C backend's full-integer "
                            f"{op.opcode} needs {dtype}")
@@ -29,7 +29,7 @@ def need(op: OperatorInfo, t: TensorInfo, what: str, dtype: str, shape: tuple[in
         raise CodegenError(f"{where(op)}: {what} {t.name!r} must not be constant")
     if dtype != "int32" and dtype != "int64" and not t.scales:
         raise CodegenError(f"{where(op)}: {what} {t.name!r} has no quantization parameters")
-    return t.array() if const else None
+    return t.array() if const else np.zeros(0, np.int8)
 
 
 def state_of(op: OperatorInfo, t: TensorInfo, what: str) -> np.ndarray:
@@ -44,7 +44,7 @@ def state_of(op: OperatorInfo, t: TensorInfo, what: str) -> np.ndarray:
     return np.full(t.size, fill, np.int8 if t.dtype == "int8" else np.int16)
 
 
-def f32(x: float) -> np.float32:
+def f32(x: float | np.floating) -> np.float32:
     return np.float32(x)
 
 
@@ -74,9 +74,7 @@ def lower_svdf(g: Graph, op: OperatorInfo) -> Step:
     weights_time = need(op, wt, "time weights", "int16", (n_filter, n_memory))
     bias = np.zeros(n_unit, np.int32)
     if op.inputs[3] >= 0:
-        b = need(op, g.tensors[op.inputs[3]], "bias", "int32", (n_unit,))
-        assert b is not None
-        bias = b.astype(np.int32)
+        bias = need(op, g.tensors[op.inputs[3]], "bias", "int32", (n_unit,)).astype(np.int32)
     need(op, state, "state", "int16", (batches, n_memory * n_filter), const=False)
     need(op, out, "output", "int8", (batches, n_unit), const=False)
     # TFLite: float products and quotient (input * feature / state), widened to double
@@ -89,7 +87,6 @@ def lower_svdf(g: Graph, op: OperatorInfo) -> Step:
               "scale1_shift": s1, "scale2_mult": m2, "scale2_shift": s2,
               "weights_feature": Const("weights_feature"), "weights_time": Const("weights_time"),
               "bias": Const("bias"), "state": Const("state")}
-    assert weights_feature is not None and weights_time is not None
     consts = {"weights_feature": weights_feature.astype(np.int8).ravel(),
               "weights_time": weights_time.astype(np.int16).ravel(), "bias": bias}
     return Step(op.index, op.opcode, "bd_svdf", "bd_svdf_params", fields, consts, [x.index], [out.index],
