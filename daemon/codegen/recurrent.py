@@ -7,6 +7,8 @@ calls as TFLite keeps them across Invoke calls; they start as TFLite resets them
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from daemon.codegen.quant import quantize_multiplier
@@ -82,12 +84,13 @@ def lower_svdf(g: Graph, op: OperatorInfo) -> Step:
     scale_2 = float(f32(f32(state.scale) * f32(wt.scale)) / f32(out.scale))
     m1, s1 = quantize_multiplier(scale_1)
     m2, s2 = quantize_multiplier(scale_2)
-    fields = {"batches": batches, "n_input": n_input, "n_filter": n_filter, "n_unit": n_unit, "rank": rank,
-              "n_memory": n_memory, "input_zp": x.zero_point, "output_zp": out.zero_point, "scale1_mult": m1,
-              "scale1_shift": s1, "scale2_mult": m2, "scale2_shift": s2,
-              "weights_feature": Const("weights_feature"), "weights_time": Const("weights_time"),
-              "bias": Const("bias"), "state": Const("state")}
-    consts = {"weights_feature": weights_feature.astype(np.int8).ravel(),
+    fields: dict[str, Any] = {
+        "batches": batches, "n_input": n_input, "n_filter": n_filter, "n_unit": n_unit, "rank": rank,
+        "n_memory": n_memory, "input_zp": x.zero_point, "output_zp": out.zero_point, "scale1_mult": m1,
+        "scale1_shift": s1, "scale2_mult": m2, "scale2_shift": s2,
+        "weights_feature": Const("weights_feature"), "weights_time": Const("weights_time"),
+        "bias": Const("bias"), "state": Const("state")}
+    consts: dict[str, np.ndarray] = {"weights_feature": weights_feature.astype(np.int8).ravel(),
               "weights_time": weights_time.astype(np.int16).ravel(), "bias": bias}
     return Step(op.index, op.opcode, "bd_svdf", "bd_svdf_params", fields, consts, [x.index], [out.index],
                 macs=batches * n_filter * (n_input + n_memory), state={"state": state_of(op, state, "state")})
