@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from daemon.codegen.lowering import Program, Storage
 
 PLANNER = "greedy-by-size"
-ALIGN = 1  # every kernel reads and writes int8 bytewise; a coarser alignment could cost bytes over the bound
+# Each buffer starts at a multiple of its element size (int8 1, int16 2, float/int32 4): the ESP32-C3 traps on
+# misaligned loads. The arena itself is 4-aligned (emitter.py). Bytewise int8 buffers add no padding.
 
 
 @dataclass(frozen=True)
@@ -32,25 +33,41 @@ def lower_bound(buffers: list[Storage], steps: int) -> int:
                default=0)
 
 
-def _align(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
+def _align(n: int, align: int) -> int:
+    return (n + align - 1) // align * align
 
 
-def plan(program: Program) -> ArenaPlan:
-    buffers = _arena_buffers(program)
+def _place(order: list[Storage]) -> dict[int, int]:
+    """First fit in the given order: each buffer at the lowest aligned offset clear of every placed buffer
+    whose live range overlaps its own."""
     placed: list[tuple[int, int, Storage]] = []  # (offset, end, buffer)
     offsets: dict[int, int] = {}
-    # Largest first; among equals the earlier one first, so the plan is deterministic.
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.id)):
+    for buf in order:
         conflicts = sorted((o, e) for o, e, other in placed if not (other.last < buf.first or buf.last < other.first))
         offset = 0
         for start, end in conflicts:
             if offset + buf.size <= start:
                 break
-            offset = max(offset, _align(end))
+            offset = max(offset, _align(end, buf.align))
         offsets[buf.id] = offset
         placed.append((offset, offset + buf.size, buf))
-    size = max((e for _, e, _ in placed), default=0)
+    return offsets
+
+
+def plan(program: Program) -> ArenaPlan:
+    buffers = _arena_buffers(program)
+    # Largest first; among equals the earlier one first, so the plan is deterministic. With mixed alignments a
+    # second order (widest alignment first) can avoid padding; the smaller plan wins.
+    orders = [sorted(buffers, key=lambda b: (-b.size, b.first, b.id))]
+    if len({b.align for b in buffers}) > 1:
+        orders.append(sorted(buffers, key=lambda b: (-b.align, -b.size, b.first, b.id)))
+    best: tuple[int, dict[int, int]] | None = None
+    for order in orders:
+        offsets = _place(order)
+        size = max((offsets[b.id] + b.size for b in buffers), default=0)
+        if best is None or size < best[0]:
+            best = (size, offsets)
+    size, offsets = best if best is not None else (0, {})
     for buf in buffers:
         buf.offset = offsets[buf.id]
     return ArenaPlan(size=size, lower_bound=lower_bound(buffers, len(program.steps)), offsets=offsets)

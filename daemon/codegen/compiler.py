@@ -13,7 +13,7 @@ from daemon.codegen.archive import write_archive
 from daemon.codegen.arena import PLANNER, ArenaPlan, plan
 from daemon.codegen.emitter import ModelSource, emit
 from daemon.codegen.lowering import Program, lower
-from daemon.codegen.reader import read_model
+from daemon.codegen.reader import Graph, read_model
 from daemon.errors import CodegenError
 
 GENERATOR = "benchd-codegen"
@@ -38,10 +38,25 @@ class CompileReport:
                 "constants_bytes": self.constants_bytes, "operators": self.operators}
 
 
+def _quantization(graph: Graph, index: int) -> dict[str, Any]:
+    """The integer side of a model input/output: its own scale and zero point, or for float32 I/O those of the
+    tensor QUANTIZE writes from it (input) or DEQUANTIZE reads into it (output); test vectors come from it."""
+    t = graph.tensors[index]
+    if t.dtype == "float32":
+        for op in graph.operators:
+            if op.opcode == "QUANTIZE" and index in op.inputs:
+                t = graph.tensors[op.outputs[0]]
+            elif op.opcode == "DEQUANTIZE" and index in op.outputs:
+                t = graph.tensors[op.inputs[0]]
+    return {"dtype": t.dtype, "scale": t.scale, "zero_point": t.zero_point} if t.scales else {}
+
+
 def _io(program: Program, names: list[str], indices: tuple[int, ...]) -> dict[str, Any]:
-    tensors = [program.graph.tensors[i] for i in indices]
-    return {t.name: {"size": t.nbytes, "dtype": t.dtype, "shape": list(t.shape), "member": member}
-            for t, member in zip(tensors, names, strict=True)}
+    g = program.graph
+    return {g.tensors[i].name: {"size": g.tensors[i].nbytes, "dtype": g.tensors[i].dtype,
+                                "shape": list(g.tensors[i].shape), "member": member,
+                                "quantization": _quantization(g, i)}
+            for i, member in zip(indices, names, strict=True)}
 
 
 def _metadata(program: Program, arena: ArenaPlan, src: ModelSource, io_bytes: int) -> dict[str, Any]:

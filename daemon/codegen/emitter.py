@@ -16,7 +16,10 @@ from daemon.codegen.arena import ArenaPlan
 from daemon.codegen.lowering import Program
 from daemon.codegen.ops import Const, Step
 
-C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
+C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t",
+           np.dtype(np.float32): "float"}
+C_TYPES.update({np.dtype(np.int64): "int64_t", np.dtype(np.float64): "double"})
+TENSOR_C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ def member_names(names: list[str], fallback: str) -> list[str]:
 
 def header(inputs: list[str], outputs: list[str]) -> str:
     def struct(kind: str, members: list[str]) -> list[str]:
-        return [f"/* {kind} tensors of the model, in model order; each points at its int8 data */",
+        return [f"/* {kind} tensors of the model, in model order; each points at its data (int8, int16 or float, "
+                "as metadata.json says; aligned to its element size) */",
                 f"struct tvmgen_default_{kind} {{", *[f"  void* {m};" for m in members], "};", ""]
 
     return "\n".join([
@@ -65,6 +69,10 @@ def _array(name: str, values: np.ndarray) -> str:
     ctype = C_TYPES[values.dtype]
     if values.dtype == np.float32:
         items = [f"{float(v).hex()}f" for v in values]  # hex floats: exact, every bit as generated
+    elif values.dtype == np.float64:
+        items = [float(v).hex() for v in values]
+    elif values.dtype == np.int64:
+        items = [f"INT64_C({int(v)})" for v in values]
     else:
         items = [str(int(v)) for v in values]
     lines = [", ".join(items[i:i + 24]) for i in range(0, len(items), 24)] or ["0"]
@@ -84,19 +92,25 @@ def _value(value: Any, prefix: str) -> str:
     return str(int(value))
 
 
-def _pointer(program: Program, tensor: int, inputs: list[str], outputs: list[str], write: bool) -> str:
+def _pointer(program: Program, tensor: int, inputs: list[str], outputs: list[str], write: bool,
+             raw: bool = False) -> str:
+    """A kernel argument: a pointer of the tensor's C type (bytes for bd_copy, `raw`)."""
     storage = program.storages[program.tensor_storage[tensor]]
-    ctype = "int8_t *" if write else "const int8_t *"
+    base = "int8_t" if raw else TENSOR_C_TYPES[program.graph.tensors[tensor].dtype]
+    ctype = f"{base} *" if write else f"const {base} *"
     if storage.place == "input":
         return f"({ctype})inputs->{inputs[storage.io_index]}"
     if storage.place == "output":
         return f"({ctype})outputs->{outputs[storage.io_index]}"
-    return f"arena + {storage.offset}"
+    if base == "int8_t":
+        return f"arena + {storage.offset}"
+    return f"({ctype})(void *)(arena + {storage.offset})"  # the planner aligned the offset to the element size
 
 
 def _call(program: Program, position: int, step: Step, inputs: list[str], outputs: list[str]) -> str:
-    args = [_pointer(program, t, inputs, outputs, False) for t in step.inputs]
-    args += [_pointer(program, t, inputs, outputs, True) for t in step.outputs]
+    raw = step.struct is None
+    args = [_pointer(program, t, inputs, outputs, False, raw) for t in step.inputs]
+    args += [_pointer(program, t, inputs, outputs, True, raw) for t in step.outputs]
     if step.struct is None:
         return f"    {step.kernel}({', '.join(args)}, {step.fields['size']});  /* op {step.op_index} {step.opcode} */"
     if step.arrays:
@@ -104,10 +118,12 @@ def _call(program: Program, position: int, step: Step, inputs: list[str], output
         outs = ", ".join(args[len(step.inputs):])
         return (f"    {{ const int8_t *const in[] = {{{ins}}}; int8_t *const out[] = {{{outs}}};\n"
                 f"      {step.kernel}(&op{step.op_index}_params, in, out); }}  /* op {step.op_index} {step.opcode} */")
+    # Scratch of a wider type (scratch_align > 1) goes as void *, which C converts to the kernel's pointer type.
     if position in program.step_scratch:
-        args.append(f"arena + {program.storages[program.step_scratch[position]].offset}")
+        offset = program.storages[program.step_scratch[position]].offset
+        args.append(f"arena + {offset}" if step.scratch_align == 1 else f"(void *)(arena + {offset})")
     elif step.takes_scratch:
-        args.append("(int8_t *)0")
+        args.append("(int8_t *)0" if step.scratch_align == 1 else "(void *)0")
     return f"    {step.kernel}(&op{step.op_index}_params, {', '.join(args)});  /* op {step.op_index} {step.opcode} */"
 
 
@@ -123,6 +139,8 @@ def emit(program: Program, arena: ArenaPlan) -> ModelSource:
         for key, values in step.consts.items():
             parts.append(_array(f"{prefix}_{key}", values))
             constants += values.nbytes
+        for key, values in step.state.items():  # variable tensors: not const, never in the arena
+            parts.append(_array(f"{prefix}_{key}", values).replace("static const ", "static ", 1))
         if step.struct is not None:
             parts.append(f"static const {step.struct} {prefix}_params = {_value(step.fields, prefix)};\n")
     uses_arena = arena.size > 0

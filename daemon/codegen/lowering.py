@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from daemon.codegen.fusion import fuse_conv_pool
-from daemon.codegen.ops import ALIASES, LOWERINGS, SUPPORTED, Step
-from daemon.codegen.reader import Graph
+from daemon.codegen.ops import ALIASES, LOWERINGS, SUPPORTED, Step, activation_types
+from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.errors import CodegenError
 
 
@@ -28,6 +28,7 @@ class Storage:
     first: int = -1  # step indices of the first write and the last read
     last: int = -1
     offset: int = 0  # in the arena, set by the planner
+    align: int = 1  # bytes: the element size of its dtype (int16 at 2, float/int32 at 4)
 
 
 @dataclass
@@ -61,6 +62,7 @@ def lower(graph: Graph) -> Program:
             raise CodegenError(
                 f"operator {op.index} ({op.opcode}) is not supported by the reference C backend "
                 f"(supported: {', '.join(sorted(SUPPORTED))})")
+        _check_dtypes(graph, op)
         if op.opcode in ALIASES:  # RESHAPE, SQUEEZE, EXPAND_DIMS: the same bytes under a new shape
             src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
             if src.data is not None:
@@ -69,7 +71,7 @@ def lower(graph: Graph) -> Program:
                 raise CodegenError(f"{op.where()}: {list(src.shape)} -> {list(dst.shape)} "
                                    "changes the number of values")
             if src.index in graph.inputs and dst.index in graph.outputs:
-                steps.append(Step(op.index, op.opcode, "bd_copy", None, {"size": src.size}, {},
+                steps.append(Step(op.index, op.opcode, "bd_copy", None, {"size": src.nbytes}, {},
                                   [src.index], [dst.index]))
                 continue
             for t in (src.index, dst.index):
@@ -78,6 +80,15 @@ def lower(graph: Graph) -> Program:
             continue
         steps.append(LOWERINGS[op.opcode](graph, op))
     return _place(graph, fuse_conv_pool(graph, steps, set(parent)), parent)
+
+
+def _check_dtypes(graph: Graph, op: OperatorInfo) -> None:
+    takes = activation_types(op.opcode)
+    for i in (*op.inputs, *op.outputs):
+        t = graph.tensors[i] if i >= 0 else None
+        if t is not None and t.data is None and t.dtype not in takes:
+            raise CodegenError(f"{op.where()}: tensor {t.name!r} is {t.dtype}; the reference C backend's "
+                               f"{op.opcode} takes {' or '.join(sorted(takes))} activations")
 
 
 def _place(graph: Graph, steps: list[Step], parent: dict[int, int]) -> Program:
@@ -99,7 +110,8 @@ def _place(graph: Graph, steps: list[Step], parent: dict[int, int]) -> Program:
         if len(ins) + len(outs) > 1:
             raise CodegenError("two model inputs/outputs share storage through reshapes; not supported")
         place, io = ("input", ins[0]) if ins else ("output", outs[0]) if outs else ("arena", -1)
-        storage = Storage(len(program.storages), graph.tensors[members[0]].nbytes, members, place, io)
+        first = graph.tensors[members[0]]
+        storage = Storage(len(program.storages), first.nbytes, members, place, io, align=first.itemsize)
         program.storages.append(storage)
         for t in members:
             program.tensor_storage[t] = storage.id
@@ -114,7 +126,8 @@ def _place(graph: Graph, steps: list[Step], parent: dict[int, int]) -> Program:
             if s.first < 0:
                 s.first = 0 if s.place == "input" else position
         if step.scratch_bytes:
-            scratch = Storage(len(program.storages), step.scratch_bytes, [], "scratch", -1, position, position)
+            scratch = Storage(len(program.storages), step.scratch_bytes, [], "scratch", -1, position, position,
+                              align=step.scratch_align)
             program.storages.append(scratch)
             program.step_scratch[position] = scratch.id
     for s in program.storages:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, layers, movement
+from daemon.codegen import elementwise, int16, layers, movement, recurrent
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
-__all__ = ["ALIASES", "LOWERINGS", "SUPPORTED", "Const", "Step"]
+__all__ = ["ACTIVATION_TYPES", "ALIASES", "LOWERINGS", "SUPPORTED", "Const", "Step", "activation_types"]
 
 LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "CONV_2D": layers.lower_conv,
     "DEPTHWISE_CONV_2D": layers.lower_depthwise,
-    "FULLY_CONNECTED": layers.lower_fully_connected,
+    "FULLY_CONNECTED": int16.by_input_type(layers.lower_fully_connected, int16.lower_fully_connected16),
     "AVERAGE_POOL_2D": layers.lower_pool,
     "MAX_POOL_2D": layers.lower_pool,
-    "SOFTMAX": layers.lower_softmax,
+    "SOFTMAX": int16.by_input_type(layers.lower_softmax, int16.lower_softmax16),
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
     "CONCATENATION": movement.lower_concat,
@@ -40,5 +40,17 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "MINIMUM": elementwise.lower_binary,
     "PRELU": elementwise.lower_binary,
 }
+LOWERINGS.update({"SVDF": recurrent.lower_svdf})
 ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)
 SUPPORTED = (*LOWERINGS, *ALIASES)
+
+# The activation dtypes an operator's lowering takes (int8 where not listed): checked before it is called, so an
+# int8-only kernel never sees int16 or float32 bytes. A lowering listed here checks its own combinations.
+ACTIVATION_TYPES: dict[str, frozenset[str]] = {
+    **{alias: frozenset({"int8", "int16"}) for alias in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")},
+}
+ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF")})
+
+
+def activation_types(opcode: str) -> frozenset[str]:
+    return ACTIVATION_TYPES.get(opcode, frozenset({"int8"}))

@@ -33,7 +33,8 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
                                           "FusedActivationFunction")),
     "MAX_POOL_2D": ("Pool2DOptions", ("Padding", "StrideW", "StrideH", "FilterWidth", "FilterHeight",
                                       "FusedActivationFunction")),
-    "FULLY_CONNECTED": ("FullyConnectedOptions", ("FusedActivationFunction", "WeightsFormat", "KeepNumDims")),
+    "FULLY_CONNECTED": ("FullyConnectedOptions", ("FusedActivationFunction", "WeightsFormat", "KeepNumDims",
+                                                  "QuantizedBiasType")),
     "SOFTMAX": ("SoftmaxOptions", ("Beta",)),
     "ADD": ("AddOptions", ("FusedActivationFunction",)),
     "MUL": ("MulOptions", ("FusedActivationFunction",)),
@@ -55,6 +56,12 @@ OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "SUB": ("SubOptions", ("FusedActivationFunction",)),
     "LEAKY_RELU": ("LeakyReluOptions", ("Alpha",)),
 }
+OPTIONS.update({  # the stateful operators (daemon/codegen/recurrent.py)
+    "SVDF": ("SVDFOptions", ("Rank", "FusedActivationFunction", "AsymmetricQuantizeInputs")),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", (
+        "FusedActivationFunction", "CellClip", "ProjClip", "TimeMajor", "AsymmetricQuantizeInputs",
+        "DiagonalRecurrentTensors")),
+})
 
 
 @dataclass(frozen=True)
@@ -67,14 +74,19 @@ class TensorInfo:
     zero_points: tuple[int, ...]
     quant_dim: int
     data: bytes | None  # the constant's bytes, None for activations
+    is_variable: bool = False  # state an operator keeps between invokes (SVDF, LSTM)
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
 
     @property
+    def itemsize(self) -> int:
+        return np.dtype(NUMPY.get(self.dtype, np.int8)).itemsize
+
+    @property
     def nbytes(self) -> int:
-        return self.size * np.dtype(NUMPY.get(self.dtype, np.int8)).itemsize
+        return self.size * self.itemsize
 
     @property
     def scale(self) -> float:
@@ -97,6 +109,7 @@ class OperatorInfo:
     inputs: tuple[int, ...]  # -1 where an optional input is absent
     outputs: tuple[int, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    intermediates: tuple[int, ...] = ()  # tensors whose quantization the integer LSTM reads
 
     def where(self) -> str:
         return f"operator {self.index} ({self.opcode})"
@@ -145,7 +158,8 @@ def _tensor(model: Any, subgraph: Any, index: int) -> TensorInfo:
         if buffer.DataLength():
             data = buffer.DataAsNumpy().tobytes()
     return TensorInfo(index=index, name=name, shape=shape, dtype=DTYPES.get(t.Type(), f"type{t.Type()}"),
-                      scales=scales, zero_points=zeros, quant_dim=q.QuantizedDimension() if q else 0, data=data)
+                      scales=scales, zero_points=zeros, quant_dim=q.QuantizedDimension() if q else 0, data=data,
+                      is_variable=bool(t.IsVariable()))
 
 
 def _check_signature(index: int, name: str, shape: tuple[int, ...], signature: list[int]) -> None:
@@ -194,7 +208,8 @@ def _read(model: Any) -> Graph:
             index=k, opcode=opcode,
             inputs=tuple(int(i) for i in op.InputsAsNumpy()) if op.InputsLength() else (),
             outputs=tuple(int(i) for i in op.OutputsAsNumpy()) if op.OutputsLength() else (),
-            options=_options(op, opcode)))
+            options=_options(op, opcode),
+            intermediates=tuple(int(i) for i in op.IntermediatesAsNumpy()) if op.IntermediatesLength() else ()))
     graph = Graph(tensors=tensors, operators=tuple(operators),
                   inputs=tuple(int(i) for i in subgraph.InputsAsNumpy()),
                   outputs=tuple(int(i) for i in subgraph.OutputsAsNumpy()))
@@ -202,25 +217,43 @@ def _read(model: Any) -> Graph:
     return graph
 
 
+def _edge_float(graph: Graph, index: int) -> bool:
+    """float32 at the model's edges only: an input read by QUANTIZE alone, or an output written by DEQUANTIZE and
+    read by nothing (the way TFLite's converter writes an int8 model with float I/O)."""
+    readers = [op.opcode for op in graph.operators if index in op.inputs]
+    writers = [op.opcode for op in graph.operators if index in op.outputs]
+    if index in graph.inputs and not writers and readers and set(readers) == {"QUANTIZE"}:
+        return index not in graph.outputs
+    return index in graph.outputs and writers == ["DEQUANTIZE"] and not readers
+
+
 def _check_types(graph: Graph) -> None:
-    """A float or uint8 model is refused as a whole, before any operator is looked at."""
+    """A float or uint8 model is refused as a whole, before any operator is looked at. Activations are int8 or
+    int16 (TFLite's 16x8: zero point 0); float32 only where a float-I/O model quantizes/dequantizes at its edges."""
     activations = {i for op in graph.operators for i in (*op.inputs, *op.outputs)
                    if i >= 0 and graph.tensors[i].data is None}
     activations |= set(graph.inputs) | set(graph.outputs)
     types = {graph.tensors[i].dtype for i in activations}
-    if types & {"float32", "float16", "float64"}:
+    inner_float = any(graph.tensors[i].dtype == "float32" and not _edge_float(graph, i) for i in activations)
+    if inner_float or types & {"float16", "float64"}:
         raise CodegenError(
-            "this is a float model (float32 activations): the reference C backend compiles full-integer int8 "
-            "models (TVM's host compile covers float models); for the microcontroller, quantize it with the TFLite "
-            "converter (post-training integer quantization)")
+            "this is a float model (float activations inside the graph): the reference C backend compiles "
+            "integer-quantized models (int8, or int16 activations), float32 only at model inputs into QUANTIZE and "
+            "outputs from DEQUANTIZE; TVM's host path covers float models, or quantize it with the TFLite converter "
+            "(post-training integer quantization)")
     if "uint8" in types:
         raise CodegenError(
             "this is a uint8 (legacy asymmetric) quantized model: the reference C backend compiles int8 models; "
             "re-quantize it with the current TFLite converter (int8, inference_input_type=tf.int8)")
-    for i in activations:
+    for i in sorted(activations):
         t = graph.tensors[i]
-        if t.dtype != "int8":
-            raise CodegenError(f"tensor {i} ({t.name!r}) is {t.dtype}: the reference C backend needs int8 "
+        if t.dtype == "float32":
+            continue
+        if t.dtype not in ("int8", "int16"):
+            raise CodegenError(f"tensor {i} ({t.name!r}) is {t.dtype}: the reference C backend needs int8 (or int16) "
                                "activations throughout")
         if not t.scales:
-            raise CodegenError(f"tensor {i} ({t.name!r}) is int8 without quantization parameters")
+            raise CodegenError(f"tensor {i} ({t.name!r}) is {t.dtype} without quantization parameters")
+        if t.dtype == "int16" and any(z != 0 for z in t.zero_points):
+            raise CodegenError(f"tensor {i} ({t.name!r}) is int16 with zero point {t.zero_point}: TFLite's int16 "
+                               "activations are symmetric (zero point 0)")

@@ -32,7 +32,9 @@ class Step:
     scratch_bytes: int = 0
     takes_scratch: bool = False  # the kernel has a scratch argument (a null pointer when it needs none)
     arrays: bool = False  # variable arity (CONCATENATION, SPLIT, ...): inputs and outputs passed as pointer arrays
+    scratch_align: int = 1  # 2 or 4 when the kernel keeps int16/int32 values there (misaligned loads trap)
     macs: int = 0
+    state: dict[str, np.ndarray] = field(default_factory=dict)  # mutable static arrays kept between runs
 
 
 def where(op: OperatorInfo) -> str:

@@ -1,8 +1,8 @@
 """Build and run generated archives: a host executable (gcc, sanitizers) and an RV32IMC image for QEMU.
 
-One executable per model reads many input vectors (stdin, raw int8, inputs back to back) and writes the
-outputs (stdout, raw int8), so 100 vectors cost one compile. The RV32 image has its vectors compiled in,
-prints outputs and the `rdinstret` count of each inference over the virt UART, and exits via the
+One executable per model reads many input vectors (stdin, raw bytes of each input's dtype, inputs back to
+back) and writes the outputs (stdout, raw bytes), so 100 vectors cost one compile. The RV32 image has its
+vectors compiled in, prints outputs and the `rdinstret` count of each inference over the virt UART, and exits via the
 test device.
 """
 
@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,22 +28,39 @@ HAVE_RV32 = shutil.which(RV_GCC) is not None and shutil.which(QEMU) is not None
 VECTORS = 200  # >= 100 random inputs per model; one compiled executable runs them all
 
 
+C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
+
+
 @dataclass(frozen=True)
 class Io:
     inputs: list[tuple[str, int]]  # (struct member, bytes), model order
     outputs: list[tuple[str, int]]
+    input_dtypes: tuple[str, ...] = ()  # numpy names, model order (int8 where empty)
+    output_dtypes: tuple[str, ...] = ()
+    input_quantization: tuple[dict[str, Any], ...] = ()  # metadata.json's: the integer side of each input
+
+    def dtype(self, kind: str, i: int) -> np.dtype:
+        dtypes = self.input_dtypes if kind == "input" else self.output_dtypes
+        return np.dtype(dtypes[i] if i < len(dtypes) else "int8")
 
 
 def unpack(archive: Path, dest: Path) -> Io:
     extract_archive(archive, dest)
     main = json.loads((dest / "metadata.json").read_text())["modules"]["default"]
-    return Io([(t["member"], t["size"]) for t in main["inputs"].values()],
-              [(t["member"], t["size"]) for t in main["outputs"].values()])
+    ins, outs = list(main["inputs"].values()), list(main["outputs"].values())
+    return Io([(t["member"], t["size"]) for t in ins], [(t["member"], t["size"]) for t in outs],
+              tuple(t.get("dtype", "int8") for t in ins), tuple(t.get("dtype", "int8") for t in outs),
+              tuple(t.get("quantization", {}) for t in ins))
 
 
 def _buffers(io: Io) -> list[str]:
-    lines = [f"static int8_t in{i}[{size}];" for i, (_, size) in enumerate(io.inputs)]
-    lines += [f"static int8_t out{i}[{size}];" for i, (_, size) in enumerate(io.outputs)]
+    # Typed buffers: the generated code reads int16/float through pointers of that type (aligned).
+    def decl(kind: str, name: str, i: int, size: int) -> str:
+        dtype = io.dtype(kind, i)
+        return f"static {C_TYPES[dtype.name]} {name}{i}[{size // dtype.itemsize}];"
+
+    lines = [decl("input", "in", i, size) for i, (_, size) in enumerate(io.inputs)]
+    lines += [decl("output", "out", i, size) for i, (_, size) in enumerate(io.outputs)]
     lines += ["static void bind(struct tvmgen_default_inputs *in, struct tvmgen_default_outputs *out) {"]
     lines += [f"    in->{name} = in{i};" for i, (name, _) in enumerate(io.inputs)]
     lines += [f"    out->{name} = out{i};" for i, (name, _) in enumerate(io.outputs)]
@@ -76,16 +94,16 @@ def build_host(archive: Path, work: Path, sanitize: bool = True) -> tuple[Path, 
 
 
 def run_host(exe: Path, io: Io, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    """inputs: one (N, size) int8 array per model input; returns one (N, size) array per output."""
+    """inputs: one (N, values) array per model input (its dtype); returns one (N, values) array per output."""
     n = len(inputs[0])
     stream = b"".join(b"".join(x[k].tobytes() for x in inputs) for k in range(n))
     proc = subprocess.run([str(exe)], input=stream, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     per = sum(s for _, s in io.outputs)
-    raw = np.frombuffer(proc.stdout, np.int8).reshape(n, per)
+    raw = np.frombuffer(proc.stdout, np.uint8).reshape(n, per)
     outs, at = [], 0
-    for _, size in io.outputs:
-        outs.append(raw[:, at:at + size].copy())
+    for i, (_, size) in enumerate(io.outputs):
+        outs.append(raw[:, at:at + size].copy().view(io.dtype("output", i)))
         at += size
     return outs
 
@@ -139,14 +157,17 @@ SECTIONS {
 
 
 def rv_harness(io: Io, vectors: list[list[np.ndarray]]) -> str:
-    """Vectors compiled in; prints `OUT <hex bytes>` and `INSTRET <n>` per vector, then exits with 0."""
+    """Vectors compiled in; prints `OUT <hex bytes>` and `INSTRET <n>` per vector, then exits with 0.
+    Inputs and outputs travel as raw bytes of their dtype (little-endian on both sides)."""
     data = []
     for i, (_, size) in enumerate(io.inputs):
-        rows = ",\n".join("{" + ",".join(str(int(v)) for v in vec[i]) + "}" for vec in vectors)
-        data.append(f"static const int8_t vec{i}[{len(vectors)}][{size}] = {{{rows}}};")
-    copy_in = "\n".join(f"        for (j = 0; j < {s}; j++) in{i}[j] = vec{i}[v][j];"
+        rows = ",\n".join("{" + ",".join(str(int(b)) for b in np.ascontiguousarray(vec[i], io.dtype("input", i))
+                                          .tobytes()) + "}" for vec in vectors)
+        data.append(f"static const uint8_t vec{i}[{len(vectors)}][{size}] = {{{rows}}};")
+    copy_in = "\n".join(f"        for (j = 0; j < {s}; j++) ((uint8_t *)in{i})[j] = vec{i}[v][j];"
                         for i, (_, s) in enumerate(io.inputs))
-    dump = "\n".join(f"        put_str(\"OUT\"); for (j = 0; j < {s}; j++) put_hex8(out{i}[j]); put_str(\"\\n\");"
+    dump = "\n".join(f"        put_str(\"OUT\"); for (j = 0; j < {s}; j++)"
+                     f" put_hex8((int8_t)((const uint8_t *)out{i})[j]); put_str(\"\\n\");"
                      for i, (_, s) in enumerate(io.outputs))
     return "\n".join([
         "#include <stdint.h>", '#include "tvmgen_default.h"', *_buffers(io), *data,
@@ -196,7 +217,8 @@ def run_rv32(elf: Path, io: Io, timeout: float = 120) -> tuple[list[list[np.ndar
     current: list[np.ndarray] = []
     for line in proc.stdout.splitlines():
         if line.startswith("OUT"):
-            current.append(np.array([int(h, 16) for h in line.split()[1:]], np.uint8).astype(np.int8))
+            raw = np.array([int(h, 16) for h in line.split()[1:]], np.uint8)
+            current.append(raw.view(io.dtype("output", len(current))))
         elif m := re.match(r"INSTRET (\d+)$", line.strip()):
             counts.append(int(m.group(1)))
             outs.append(current)
@@ -206,17 +228,42 @@ def run_rv32(elf: Path, io: Io, timeout: float = 120) -> tuple[list[list[np.ndar
     return outs, counts
 
 
+def float_range(quantization: dict[str, Any]) -> tuple[float, float]:
+    """The floats a float32 input's QUANTIZE maps onto its integer range (scale * (q - zero point))."""
+    info = np.iinfo(np.dtype(quantization["dtype"]))
+    scale, zp = quantization["scale"], quantization["zero_point"]
+    return scale * (info.min - zp), scale * (info.max - zp)
+
+
 def random_inputs(io: Io, count: int = VECTORS, seed: int = 1) -> list[np.ndarray]:
+    """Uniform over each input's dtype; for float32 inputs, uniform floats over the range its QUANTIZE covers."""
     rng = np.random.default_rng(seed)
-    return [rng.integers(-128, 128, (count, size)).astype(np.int8) for _, size in io.inputs]
+    out = []
+    for i, (_, size) in enumerate(io.inputs):
+        dtype = io.dtype("input", i)
+        n = size // dtype.itemsize
+        if dtype.kind == "f":
+            lo, hi = float_range(io.input_quantization[i])
+            out.append(rng.uniform(lo, hi, (count, n)).astype(dtype))
+        else:
+            info = np.iinfo(dtype)
+            out.append(rng.integers(info.min, info.max + 1, (count, n)).astype(dtype))
+    return out
+
+
+def differing(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Per vector: whether any value differs; compared as raw bytes (a float must match to the bit)."""
+    g, w = np.ascontiguousarray(got), np.ascontiguousarray(want, got.dtype)
+    return (g.view(np.uint8).reshape(len(g), -1) != w.view(np.uint8).reshape(len(w), -1)).any(axis=1)
 
 
 def assert_bit_exact(model: Path, exe: Path, io: Io, inputs: list[np.ndarray]) -> None:
     got = run_host(exe, io, inputs)
     want = reference(model, inputs)
     for g, w in zip(got, want, strict=True):
-        differ = int((g != w).any(axis=1).sum())
-        worst = int(np.abs(g.astype(int) - w).max())
-        assert differ == 0, f"{differ} of {len(g)} vectors differ from TFLite, by up to {worst} LSB"
+        assert g.dtype == w.dtype, f"the C output is {g.dtype}, TFLite's {w.dtype}"
+        differ = int(differing(g, w).sum())
+        worst = float(np.abs(g.astype(np.float64) - w).max())
+        assert differ == 0, f"{differ} of {len(g)} vectors differ from TFLite, by up to {worst:g} (LSB for integers)"
         # A test that only ever sees saturated outputs would prove little.
         assert len(np.unique(w)) > 8, f"outputs barely vary ({np.unique(w)}): the test model is too degenerate"

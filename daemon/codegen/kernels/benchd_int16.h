@@ -6,4 +6,48 @@
 
 #include <stdint.h>
 
+/* == 16x8: int16 activations, int8 weights (daemon/codegen/int16.py, recurrent.py) ====================== */
+
+/* -- FULLY_CONNECTED, int16 in and out: int64 accumulator (int32 when the bias is int32), requantized as
+ * TFLite's reference does it, in double: round(acc * in_scale * w_scale / out_scale). ------------------ */
+typedef struct {
+    int32_t batches, depth, units, act_min, act_max;
+    int32_t int32_acc;      /* 1: the bias is int32 and TFLite accumulates in int32 (wrapping) */
+    const int8_t *weights;  /* [units][depth] */
+    const int64_t *bias;    /* [units] */
+    const double *scale;    /* [units]: in_scale * w_scale / out_scale, folded in double */
+} bd_fc_s16_params;
+
+void bd_fully_connected_s16(const bd_fc_s16_params *p, const int16_t *in, int16_t *out);
+
+/* -- SOFTMAX, int16 in and out (zero points 0): exp and 1 / (1 + x) from TFLite's interpolated tables ---- */
+typedef struct {
+    int32_t rows, depth;
+    int32_t input_multiplier, input_shift;  /* input scale * beta onto [-65535, 0] = [-10, 0] */
+    const int16_t *exp_lut;                 /* 513 entries each */
+    const int16_t *recip_lut;
+} bd_softmax_s16_params;
+
+void bd_softmax_s16(const bd_softmax_s16_params *p, const int16_t *in, int16_t *out);
+
+/* TFLite's LUTLookup: 9 bits index a 513-entry table, 7 bits interpolate. */
+int16_t bd_lut16(const int16_t *lut, int16_t value);
+
+/* -- SVDF, full integer (TFLite's EvalIntegerSVDF): int8 in/out, int8 feature weights, int16 time weights,
+ * int16 state [batches][filters][memory] kept between runs (shifted by one each run). ------------------- */
+typedef struct {
+    int32_t batches, n_input, n_filter, n_unit, rank, n_memory;
+    int32_t input_zp, output_zp;
+    int32_t scale1_mult, scale1_shift;  /* feature dot product -> state */
+    int32_t scale2_mult, scale2_shift;  /* state x time weights -> output */
+    const int8_t *weights_feature;      /* [n_filter][n_input] */
+    const int16_t *weights_time;        /* [n_filter][n_memory] */
+    const int32_t *bias;                /* [n_unit] (zeros when the model has none) */
+    int16_t *state;                     /* [batches][n_filter][n_memory] */
+} bd_svdf_params;
+
+void bd_svdf(const bd_svdf_params *p, const int8_t *in, int8_t *out);
+
+/* == end of 16x8 ============================================================================================ */
+
 #endif

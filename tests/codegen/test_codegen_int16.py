@@ -1,0 +1,113 @@
+"""16x8 (int16 activations, int8 weights) and the stateful SVDF / LSTM: bit-exact with TFLite's reference kernels.
+
+Each model is compiled once, built with the sanitizers, and run on 200 random input vectors in one process. The
+stateful operators keep their state across tvmgen_default_run calls as one interpreter keeps it across invokes,
+so the 200 vectors are one sequence compared with one interpreter invoked 200 times.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import harness
+import models_int16 as models
+import numpy as np
+import pytest
+from harness import assert_bit_exact, random_inputs
+from model_tools import tvm_available
+
+from daemon.codegen import compile_c
+from daemon.codegen.int16 import round_away, softmax_luts
+from daemon.errors import CodegenError
+
+pytestmark = [pytest.mark.tvm, tvm_available]
+
+CASES = {
+    # FULLY_CONNECTED 16x8: int64 bias (the converter's), int32 bias (quantized_bias_type INT32), no bias,
+    # per-channel, batches, fused activations
+    "fc16": models.fully_connected16(1, 30, 7),
+    "fc16_per_channel_relu": models.fully_connected16(3, 17, 9, per_channel=True, act="RELU", seed=1),
+    "fc16_int32_bias": models.fully_connected16(2, 20, 5, bias="int32", seed=2),
+    "fc16_no_bias": models.fully_connected16(1, 25, 6, bias="none", seed=3),
+    "fc16_relu6": models.fully_connected16(1, 64, 10, act="RELU_N1_TO_1", per_channel=True, seed=4),
+    # SOFTMAX int16: rows, beta, wide rows, a small scale (differences past exp(-10) clamp)
+    "softmax16": models.softmax16((1, 10), 3e-4),
+    "softmax16_rows_beta": models.softmax16((3, 7), 1e-3, beta=0.7),
+    "softmax16_wide": models.softmax16((2, 40), 1e-4),
+    "softmax16_4d": models.softmax16((1, 2, 3, 5), 5e-4, beta=1.5),
+    # SVDF full integer: rank 1..3, batches, without bias; state across the 200-vector sequence
+    "svdf": models.svdf(1, 20, 12, 5, 2),
+    "svdf_batch2_rank3": models.svdf(2, 13, 9, 7, 3, seed=1),
+    "svdf_rank1_no_bias": models.svdf(1, 33, 8, 10, 1, bias=False, seed=2),
+}
+STATEFUL = ["svdf"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_int16_operator_is_bit_exact(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
+    model, exe, io = host_build(name, CASES[name])
+    assert_bit_exact(model, exe, io, random_inputs(io))
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+def test_state_persists_across_runs(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
+    """One input repeated: the outputs change run after run only through the kept state, as in TFLite."""
+    model, exe, io = host_build(name, CASES[name])
+    inputs = [np.repeat(x[:1], 12, axis=0) for x in random_inputs(io, seed=9)]
+    got = harness.run_host(exe, io, inputs)
+    want = harness.reference(model, inputs)
+    assert all((g == w).all() for g, w in zip(got, want, strict=True))
+    assert len({tuple(row) for row in want[0]}) > 3, "the state does not change the outputs"
+
+
+RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3"]
+
+
+@pytest.mark.skipif(not harness.HAVE_RV32, reason="needs riscv64-unknown-elf-gcc, picolibc and qemu-system-riscv32")
+@pytest.mark.parametrize("name", RV32_CASES)
+def test_int16_operator_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(CASES[name])
+    compile_c(path, tmp_path / "mlf.tar")
+    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "probe")
+    inputs = random_inputs(io, count=3, seed=5)
+    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path, [[x[k] for x in inputs] for k in range(3)])
+    outs, _ = harness.run_rv32(elf, io)
+    want = harness.reference(path, inputs)
+    assert len(outs) == 3
+    for k, out in enumerate(outs):
+        for j, got in enumerate(out):
+            assert got.tolist() == want[j][k].tolist(), f"vector {k}, output {j}"
+
+
+def test_softmax_tables_match_tflite_shape() -> None:
+    """The tables TFLite fills: exp(0) at the top of the exp table, 1/(1+0) = 1 at the bottom of the other."""
+    exp_lut, recip_lut = softmax_luts()
+    assert len(exp_lut) == len(recip_lut) == 513
+    assert exp_lut[-1] == 32767 and abs(exp_lut[0] - round_away(np.exp(-10.0) * 32768)) <= 1  # midpoint bias
+    assert recip_lut[0] == 32767 and recip_lut[-1] == 16384
+    assert all(a <= b for a, b in zip(exp_lut, exp_lut[1:], strict=False))
+    assert round_away(0.49999999999999994) == 0 and round_away(-2.5) == -3
+
+
+def _compile(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "model.tflite"
+    path.write_bytes(data)
+    compile_c(path, tmp_path / "out.tar")
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (models.fully_connected16(1, 8, 4, act="TANH"), r"operator 0 \(FULLY_CONNECTED\): fused activation TANH"),
+    (models.fully_connected16(1, 8, 4, bias="int64_as_int32"),
+     r"operator 0 \(FULLY_CONNECTED\): bias 'bias' must be a constant int32 vector"),
+    (models.fully_connected16(1, 8, 4, out_dtype="int8"),
+     r"operator 0 \(FULLY_CONNECTED\): tensor 'output' is int8; with int16 activations"),
+    (models.fully_connected16(1, 8, 4, in_dtype="int8"),
+     r"operator 0 \(FULLY_CONNECTED\): int8 input with a int16 output is not supported"),
+    (models.svdf(1, 8, 4, 3, 2, act="NONE"), r"operator 0 \(SVDF\): the integer SVDF takes only a RELU activation"),
+    (models.svdf(1, 8, 4, 3, 2, variable=False), r"operator 0 \(SVDF\): state 'state' is not a variable tensor"),
+    (models.svdf(1, 8, 6, 3, 4), r"operator 0 \(SVDF\): rank 4 does not divide the 6 filters"),
+])
+def test_unsupported_int16_variants_are_refused(tmp_path: Path, data: bytes, message: str) -> None:
+    with pytest.raises(CodegenError, match=message):
+        _compile(tmp_path, data)
