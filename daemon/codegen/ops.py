@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, layers
+from daemon.codegen import conversion, elementwise, layers
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -24,6 +24,8 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "SOFTMAX": layers.lower_softmax,
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
+    "QUANTIZE": conversion.lower_quantize,
+    "DEQUANTIZE": conversion.lower_dequantize,
 }
 SUPPORTED = (*LOWERINGS, "RESHAPE")
 
@@ -31,6 +33,8 @@ SUPPORTED = (*LOWERINGS, "RESHAPE")
 # int8-only kernel never sees int16 or float32 bytes. A lowering listed here checks its own combinations.
 ACTIVATION_TYPES: dict[str, frozenset[str]] = {
     "RESHAPE": frozenset({"int8", "int16"}),
+    "QUANTIZE": frozenset({"int8", "int16", "float32"}),
+    "DEQUANTIZE": frozenset({"int8", "int16", "float32"}),
 }
 
 
