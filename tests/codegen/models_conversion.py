@@ -61,7 +61,7 @@ def float_io_cnn(seed: int = 0) -> bytes:
     fw, fw_quant, f_scales = models._weights(rng, (classes, depth), 0, False)
     fwt = g.tensor("fc_weights", fw.shape, INT8, fw_quant, fw)
     fb = models._bias(g, rng, conv_scale, f_scales, classes)
-    logits_q = _q(models._out_scale(conv_scale, f_scales, depth) * 0.5, 5)
+    logits_q = _q(models._out_scale(conv_scale, f_scales, depth) * 3, 5)
     logits = g.tensor("logits_int8", (1, classes), INT8, logits_q)
     g.op("FULLY_CONNECTED", [flat, fwt, fb], [logits], FusedActivationFunction=0, WeightsFormat=0, KeepNumDims=False)
     y = g.tensor("StatefulPartitionedCall", (1, classes), FLOAT32)
