@@ -115,3 +115,16 @@ def test_the_header_generator_seeds_float_vectors_over_the_quantized_range(tmp_p
     lo, hi = 0.04 * (-128 + 7), 0.04 * (127 + 7)
     assert len(values) == 2 and all(lo <= v <= hi for row in values for v in row)
     assert max(values[0]) - min(values[0]) > 0.8 * (hi - lo)
+
+
+def test_a_board_entry_shows_float_outputs_as_values() -> None:
+    from daemon.actions.monitor import board_entry
+    from daemon.boards.console import ConsoleResult
+
+    want = [np.array([[0.5, -1.25, 3.0]], np.float32), np.array([[2.0, 0.0, -0.125]], np.float32)]
+    lines = [{"v": 2, "instructions": 10, "top": [], "out": output_bytes(w).tolist(), "ok": True, "vector": k}
+             for k, w in enumerate(want)]
+    lines[1]["out"][0] ^= 1  # one bit off in the second output
+    entry = board_entry({"id": "b", "image": "virt"}, ConsoleResult("ok", "2 lines", lines), "log", want)
+    assert entry["bit_exact"] == 1 and entry["outputs"][0] == [0.5, -1.25, 3.0]
+    assert entry["outputs"][1] != [2.0, 0.0, -0.125] and len(entry["outputs"][1]) == 3
