@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, int16, layers, movement, recurrent
+from daemon.codegen import conversion, elementwise, int16, layers, movement, recurrent
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -39,6 +39,8 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "MAXIMUM": elementwise.lower_binary,
     "MINIMUM": elementwise.lower_binary,
     "PRELU": elementwise.lower_binary,
+    "QUANTIZE": conversion.lower_quantize,
+    "DEQUANTIZE": conversion.lower_dequantize,
 }
 LOWERINGS.update({"SVDF": recurrent.lower_svdf})
 ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)
@@ -48,6 +50,8 @@ SUPPORTED = (*LOWERINGS, *ALIASES)
 # int8-only kernel never sees int16 or float32 bytes. A lowering listed here checks its own combinations.
 ACTIVATION_TYPES: dict[str, frozenset[str]] = {
     **{alias: frozenset({"int8", "int16"}) for alias in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")},
+    "QUANTIZE": frozenset({"int8", "int16", "float32"}),
+    "DEQUANTIZE": frozenset({"int8", "int16", "float32"}),
 }
 ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF")})
 
