@@ -37,7 +37,7 @@ typedef struct {
 #define STEP1x4(k) { const int32_t u = x0[k]; W1(0, 4 * (k)) W1(1, 4 * (k) + 1) W1(2, 4 * (k) + 2) \
     W1(3, 4 * (k) + 3) }
 
-/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by two. */
+/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by four (8 wide) or two. */
 static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const int8_t *w, const int32_t *bias,
                      int32_t *acc) {
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], a4 = bias[4], a5 = bias[5], a6 = bias[6],
@@ -50,10 +50,17 @@ static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             STEP2x8(0)
             x0++, x1++, w += 8;
         }
-        while (x0 != end) {
+        if (g->run & 2) {
             STEP2x8(0)
             STEP2x8(1)
             x0 += 2, x1 += 2, w += 16;
+        }
+        while (x0 != end) {
+            STEP2x8(0)
+            STEP2x8(1)
+            STEP2x8(2)
+            STEP2x8(3)
+            x0 += 4, x1 += 4, w += 32;
         }
         x0 += g->skip, x1 += g->skip;
     } while (--r > 0);
@@ -71,10 +78,17 @@ static void tile_1x8(const int8_t *x0, const patch_t *g, const int8_t *w, const 
             STEP1x8(0)
             x0++, w += 8;
         }
-        while (x0 != end) {
+        if (g->run & 2) {
             STEP1x8(0)
             STEP1x8(1)
             x0 += 2, w += 16;
+        }
+        while (x0 != end) {
+            STEP1x8(0)
+            STEP1x8(1)
+            STEP1x8(2)
+            STEP1x8(3)
+            x0 += 4, w += 32;
         }
         x0 += g->skip;
     } while (--r > 0);
@@ -141,52 +155,62 @@ static void tile_1ch(const int8_t *x0, const int8_t *x1, const patch_t *g, const
     acc[8] = b;
 }
 
-static int8_t finish(const bd_matvec_params *p, int32_t acc, int32_t o) {
-    const int32_t scaled = p->single_round ? bd_requant_single(acc, p->mult[o], p->shift[o])
-                                           : bd_requant(acc, p->mult[o], p->shift[o]);
-    return bd_clamp8(scaled + p->out_zp, p->act_min, p->act_max);
-}
-
+/* out[o + j] for j < n from acc[j]. The int8 stores may alias anything, so the parameters are read once. */
 static void store(const bd_matvec_params *p, const int32_t *acc, int32_t o, int32_t n, int8_t *out) {
+    const int32_t *mult = p->mult + o;
+    const int8_t *shift = p->shift + o;
+    const int32_t zp = p->out_zp, lo = p->act_min, hi = p->act_max;
     int32_t j;
-    for (j = 0; j < n; j++) {
-        out[o + j] = finish(p, acc[j], o + j);
+    out += o;
+    if (p->single_round) {
+        for (j = 0; j < n; j++) {
+            out[j] = bd_clamp8(bd_requant_single(acc[j], mult[j], shift[j]) + zp, lo, hi);
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            out[j] = bd_clamp8(bd_requant(acc[j], mult[j], shift[j]) + zp, lo, hi);
+        }
     }
 }
 
-/* Every output channel of one patch (x0 into out0) or two (also x1 into out1; x1 null: one). The packed
- * weights: blocks of 8 units ([K][8] each), then one block of 4 if units % 8 >= 4, then the rest [K] each. */
-static void patches(const bd_matvec_params *p, const patch_t *g, const int8_t *x0, const int8_t *x1, int8_t *out0,
-                    int8_t *out1) {
-    const int32_t n = p->units, k = p->depth;
-    const int8_t *w = p->weights;
-    int32_t acc[16];
-    int32_t o = 0;
-    for (; o + 8 <= n; o += 8, w += 8 * k) {
+/* Channels [o, o + width) of one patch into acc[0..width) (and of a second, x1 not null, into
+ * acc[8..8 + width)); returns the width, which the packing fixes: 8 while 8 units are left, then 4, then 1.
+ * A block starting at unit o starts at weight o * depth. */
+static int32_t block(const bd_matvec_params *p, const patch_t *g, const int8_t *x0, const int8_t *x1, int32_t o,
+                     int32_t *acc) {
+    const int8_t *w = p->weights + (size_t)o * p->depth;
+    const int32_t left = p->units - o;
+    if (left >= 8) {
         if (x1) {
             tile_2x8(x0, x1, g, w, p->bias + o, acc);
-            store(p, acc + 8, o, 8, out1);
         } else {
             tile_1x8(x0, g, w, p->bias + o, acc);
         }
-        store(p, acc, o, 8, out0);
+        return 8;
     }
-    if (n - o >= 4) {
+    if (left >= 4) {
         if (x1) {
             tile_2x4(x0, x1, g, w, p->bias + o, acc);
-            store(p, acc + 8, o, 4, out1);
         } else {
             tile_1x4(x0, g, w, p->bias + o, acc);
         }
-        store(p, acc, o, 4, out0);
-        o += 4, w += 4 * k;
+        return 4;
     }
-    for (; o < n; o++, w += k) {
-        tile_1ch(x0, x1, g, w, p->bias[o], acc);
+    tile_1ch(x0, x1, g, w, p->bias[o], acc);
+    return 1;
+}
+
+/* Every output channel of one patch (x0 into out0) or two (also x1 into out1; x1 null: one). */
+static void patches(const bd_matvec_params *p, const patch_t *g, const int8_t *x0, const int8_t *x1, int8_t *out0,
+                    int8_t *out1) {
+    int32_t acc[16];
+    int32_t o, width;
+    for (o = 0; o < p->units; o += width) {
+        width = block(p, g, x0, x1, o, acc);
         if (x1) {
-            store(p, acc + 8, o, 1, out1);
+            store(p, acc + 8, o, width, out1);
         }
-        store(p, acc, o, 1, out0);
+        store(p, acc, o, width, out0);
     }
 }
 
@@ -207,41 +231,56 @@ void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
     patches(p, &flat, x, (const int8_t *)0, out, (int8_t *)0);
 }
 
-/* Short rows (a few bytes, the common case for one-channel inputs) cost less copied inline than
- * through a memcpy call. */
+/* Short runs (a few bytes, the common case for one-channel inputs) cost less inline than through a
+ * memcpy or memset call. */
 static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
     if (n > 32) {
         memcpy(dst, src, (size_t)n);
         return;
     }
-    while (n--) {
+    while (n-- > 0) {
         *dst++ = *src++;
+    }
+}
+
+static void fill_bytes(int8_t *dst, int32_t value, int32_t n) {
+    if (n > 32) {
+        memset(dst, value, (size_t)n);
+        return;
+    }
+    while (n-- > 0) {
+        *dst++ = (int8_t)value;
     }
 }
 
 /* The k_h x k_w x in_c patch under one output pixel, padding read as in_zp. */
 static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, int32_t ix0, int8_t *dst) {
-    const int32_t in_c = p->in_c;
-    const int32_t row_bytes = p->k_w * in_c;
+    const int32_t in_c = p->in_c, k_w = p->k_w;
+    const int32_t row_bytes = k_w * in_c;
+    /* undilated: taps [lo, hi) of each row are inside the image */
+    const int32_t lo = ix0 >= 0 ? 0 : -ix0 < k_w ? -ix0 : k_w;
+    const int32_t hi = ix0 + k_w <= p->in_w ? k_w : p->in_w - ix0 > lo ? p->in_w - ix0 : lo;
     int32_t ky, kx;
     for (ky = 0; ky < p->k_h; ky++, dst += row_bytes) {
         const int32_t iy = iy0 + ky * p->dil_h;
         const int8_t *src;
         if (iy < 0 || iy >= p->in_h) {
-            memset(dst, p->in_zp, (size_t)row_bytes);
+            fill_bytes(dst, p->in_zp, row_bytes);
             continue;
         }
         src = image + (size_t)iy * p->in_w * in_c;
-        if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-            copy_bytes(dst, src + (size_t)ix0 * in_c, row_bytes);
+        if (p->dil_w == 1) {
+            fill_bytes(dst, p->in_zp, lo * in_c);
+            copy_bytes(dst + lo * in_c, src + (ix0 + lo) * in_c, (hi - lo) * in_c);
+            fill_bytes(dst + hi * in_c, p->in_zp, (k_w - hi) * in_c);
             continue;
         }
-        for (kx = 0; kx < p->k_w; kx++) {
+        for (kx = 0; kx < k_w; kx++) {
             const int32_t ix = ix0 + kx * p->dil_w;
             if (ix < 0 || ix >= p->in_w) {
-                memset(dst + kx * in_c, p->in_zp, (size_t)in_c);
+                fill_bytes(dst + kx * in_c, p->in_zp, in_c);
             } else {
-                memcpy(dst + kx * in_c, src + (size_t)ix * in_c, (size_t)in_c);
+                copy_bytes(dst + kx * in_c, src + (size_t)ix * in_c, in_c);
             }
         }
     }
@@ -303,6 +342,48 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
     }
 }
 
+/* The patch of output pixel (oy, ox) read in place (null if it reaches outside the image). */
+static const int8_t *in_place(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    if (p->dil_w != 1 || iy0 < 0 || iy0 + (p->k_h - 1) * p->dil_h >= p->in_h || ix0 < 0 || ix0 + p->k_w > p->in_w) {
+        return (const int8_t *)0;
+    }
+    return image + ((size_t)iy0 * p->in_w + ix0) * p->in_c;
+}
+
+/* MAX_POOL_2D over the accumulators: requantization is monotonic (the generator checked: multipliers >= 0,
+ * no left shift), so the largest accumulator of a window gives the largest int8 value, and one window
+ * costs one requantization per channel instead of one per conv pixel. Channel blocks outer, the window's
+ * pixels inner (two at a time where both read in place), the running maximum in registers. */
+static void window_max(const bd_conv_params *c, const int8_t *image, int32_t y0, int32_t y1, int32_t x0, int32_t x1,
+                       int8_t *out, int8_t *scratch) {
+    const patch_t inside = {c->k_h, c->k_w * c->in_c, c->dil_h * c->in_w * c->in_c - c->k_w * c->in_c};
+    const patch_t flat = {1, c->mv.depth, 0};
+    int32_t acc[16], top[8];
+    int32_t o, width = 1, y, x, j;
+    for (o = 0; o < c->mv.units; o += width) {
+        for (j = 0; j < 8; j++) {
+            top[j] = INT32_MIN;
+        }
+        for (y = y0; y < y1; y++) {
+            for (x = x0; x < x1; x++) {
+                const int8_t *a = in_place(c, image, y, x);
+                const int8_t *b = x + 1 < x1 && a ? in_place(c, image, y, x + 1) : (const int8_t *)0;
+                if (!a) {
+                    gather(c, image, y * c->stride_h - c->pad_top, x * c->stride_w - c->pad_left, scratch);
+                }
+                width = block(&c->mv, a ? &inside : &flat, a ? a : scratch, b, o, acc);
+                for (j = 0; j < width; j++) {
+                    top[j] = acc[j] > top[j] ? acc[j] : top[j];
+                    top[j] = b && acc[8 + j] > top[j] ? acc[8 + j] : top[j];
+                }
+                x += b ? 1 : 0;
+            }
+        }
+        store(&c->mv, top, o, width, out);
+    }
+}
+
 void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     const bd_conv_params *c = &p->conv;
     const int32_t out_c = c->mv.units;
@@ -320,6 +401,13 @@ void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out,
                 const int32_t x0 = wx < 0 ? 0 : wx;
                 const int32_t x1 = wx + p->f_w < c->out_w ? wx + p->f_w : c->out_w;
                 int32_t count = 0;
+                if (p->max_first && y0 < y1 && x0 < x1) {
+                    window_max(c, image, y0, y1, x0, x1, out, patch);
+                    for (ch = 0; ch < out_c; ch++) {
+                        out[ch] = bd_clamp8(out[ch], p->act_min, p->act_max);
+                    }
+                    continue;
+                }
                 for (y = y0; y < y1 && x0 < x1; y++, count += x1 - x0) {
                     conv_row(c, image, y, x0, x1 - x0, window + count * out_c, patch);
                 }

@@ -85,6 +85,7 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
 typedef struct {
     bd_conv_params conv;
     int32_t average;        /* 1: AVERAGE_POOL_2D, 0: MAX_POOL_2D */
+    int32_t max_first;      /* MAX_POOL_2D over the int32 accumulators, then one requantization (monotonic) */
     int32_t out_h, out_w, f_h, f_w, stride_h, stride_w, pad_top, pad_left;
     int32_t act_min, act_max;
 } bd_conv_pool_params;
