@@ -21,9 +21,12 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
-/* Where one patch's bytes are: `rows` runs of `run` bytes, the next run `skip` bytes after a run's end. */
+/* Where one patch's bytes are: `rows` runs of `run` bytes, the next run `skip` bytes after a run's end;
+ * which weights they meet (a patch clipped to the image skips the taps outside: `woff` tap bytes before
+ * the first run, `wskip` after each run); and the bias that goes with that clipping. */
 typedef struct {
-    int32_t rows, run, skip;
+    int32_t rows, run, skip, woff, wskip;
+    const int32_t *bias;
 } patch_t;
 
 #define W2(j, o) { const int32_t t = w[o]; a##j += u * t; b##j += v * t; }
@@ -62,7 +65,7 @@ static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             STEP2x8(3)
             x0 += 4, x1 += 4, w += 32;
         }
-        x0 += g->skip, x1 += g->skip;
+        x0 += g->skip, x1 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
     acc[8] = b0, acc[9] = b1, acc[10] = b2, acc[11] = b3, acc[12] = b4, acc[13] = b5, acc[14] = b6, acc[15] = b7;
@@ -90,7 +93,7 @@ static void tile_1x8(const int8_t *x0, const patch_t *g, const int8_t *w, const 
             STEP1x8(3)
             x0 += 4, w += 32;
         }
-        x0 += g->skip;
+        x0 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
 }
@@ -111,7 +114,7 @@ static void tile_2x4(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             STEP2x4(1)
             x0 += 2, x1 += 2, w += 8;
         }
-        x0 += g->skip, x1 += g->skip;
+        x0 += g->skip, x1 += g->skip, w += g->wskip * 4;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[8] = b0, acc[9] = b1, acc[10] = b2, acc[11] = b3;
 }
@@ -130,7 +133,7 @@ static void tile_1x4(const int8_t *x0, const patch_t *g, const int8_t *w, const 
             STEP1x4(1)
             x0 += 2, w += 8;
         }
-        x0 += g->skip;
+        x0 += g->skip, w += g->wskip * 4;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
@@ -149,7 +152,7 @@ static void tile_1ch(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             }
             x1 += g->run + g->skip;
         }
-        w += g->run;
+        w += g->run + g->wskip;
     }
     acc[0] = a;
     acc[8] = b;
@@ -182,21 +185,21 @@ static int32_t block(const bd_matvec_params *p, const patch_t *g, const int8_t *
     const int32_t left = p->units - o;
     if (left >= 8) {
         if (x1) {
-            tile_2x8(x0, x1, g, w, p->bias + o, acc);
+            tile_2x8(x0, x1, g, w + g->woff * 8, g->bias + o, acc);
         } else {
-            tile_1x8(x0, g, w, p->bias + o, acc);
+            tile_1x8(x0, g, w + g->woff * 8, g->bias + o, acc);
         }
         return 8;
     }
     if (left >= 4) {
         if (x1) {
-            tile_2x4(x0, x1, g, w, p->bias + o, acc);
+            tile_2x4(x0, x1, g, w + g->woff * 4, g->bias + o, acc);
         } else {
-            tile_1x4(x0, g, w, p->bias + o, acc);
+            tile_1x4(x0, g, w + g->woff * 4, g->bias + o, acc);
         }
         return 4;
     }
-    tile_1ch(x0, x1, g, w, p->bias[o], acc);
+    tile_1ch(x0, x1, g, w + g->woff, g->bias[o], acc);
     return 1;
 }
 
@@ -227,7 +230,7 @@ static void patch_run(const bd_matvec_params *p, const patch_t *g, const int8_t 
 }
 
 void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
-    const patch_t flat = {1, p->depth, 0};
+    const patch_t flat = {1, p->depth, 0, 0, 0, p->bias};
     patches(p, &flat, x, (const int8_t *)0, out, (int8_t *)0);
 }
 
@@ -286,7 +289,8 @@ static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, in
     }
 }
 
-/* First and one-past-last output index whose window [o * stride - pad, + (k - 1) * dil] is inside [0, size). */
+/* First and one-past-last output index whose window [o * stride - pad, + (k - 1) * dil] is inside [0, size);
+ * layers.py's _inside is the same. */
 static void inside(int32_t size, int32_t k, int32_t stride, int32_t dil, int32_t pad, int32_t outs, int32_t *lo,
                    int32_t *hi) {
     const int32_t last = size - 1 - (k - 1) * dil + pad; /* o * stride <= last */
@@ -296,31 +300,64 @@ static void inside(int32_t size, int32_t k, int32_t stride, int32_t dil, int32_t
     *hi = *hi < *lo ? *lo : *hi;
 }
 
-/* `count` output pixels of row oy from column ox on, into out: the ones whose patch is inside the image
- * read in place two at a time, the others gathered one at a time. */
+/* The taps [k0, k1) of a window starting at i0 that are inside [0, size). */
+static void taps(int32_t i0, int32_t size, int32_t k, int32_t dil, int32_t *k0, int32_t *k1) {
+    *k0 = i0 >= 0 ? 0 : (dil - 1 - i0) / dil;
+    *k1 = size - i0 <= 0 ? 0 : (size - i0 + dil - 1) / dil;
+    *k1 = *k1 < k ? *k1 : k;
+    *k0 = *k0 < *k1 ? *k0 : *k1;
+}
+
+/* Output pixel (oy, ox): its patch read in place, clipped to the image, with the bias the generator folded
+ * for that clipping (rows cut at the top or bottom: vbias, columns at a side: hbias); gathered into scratch
+ * with padding when cut on both axes, or dilated across. Returns the patch's first byte. */
+static const int8_t *view(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int8_t *scratch,
+                          patch_t *g) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left, in_c = p->in_c;
+    const int32_t *bias = p->mv.bias;
+    int32_t ky0, ky1, kx0, kx1, lo, hi, cut_y, cut_x;
+    taps(iy0, p->in_h, p->k_h, p->dil_h, &ky0, &ky1);
+    taps(ix0, p->in_w, p->k_w, p->dil_w, &kx0, &kx1);
+    cut_y = ky0 > 0 || ky1 < p->k_h;
+    cut_x = kx0 > 0 || kx1 < p->k_w;
+    if (cut_y && !cut_x && p->vbias) {
+        inside(p->in_h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->out_h, &lo, &hi);
+        bias = p->vbias + (size_t)(oy < lo ? oy : lo + oy - hi) * p->mv.units;
+    } else if (cut_x && !cut_y && p->hbias) {
+        inside(p->in_w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->out_w, &lo, &hi);
+        bias = p->hbias + (size_t)(ox < lo ? ox : lo + ox - hi) * p->mv.units;
+    }
+    if (p->dil_w != 1 || ky0 == ky1 || kx0 == kx1 || ((cut_y || cut_x) && bias == p->mv.bias)) {
+        gather(p, image, iy0, ix0, scratch);
+        g->rows = 1, g->run = p->mv.depth, g->skip = 0, g->woff = 0, g->wskip = 0, g->bias = p->mv.bias;
+        return scratch;
+    }
+    g->rows = ky1 - ky0, g->run = (kx1 - kx0) * in_c, g->skip = p->dil_h * p->in_w * in_c - g->run;
+    g->woff = (ky0 * p->k_w + kx0) * in_c, g->wskip = (p->k_w - (kx1 - kx0)) * in_c, g->bias = bias;
+    return image + ((size_t)(iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0) * in_c;
+}
+
+static int32_t same_view(const patch_t *a, const patch_t *b) {
+    return a->rows == b->rows && a->run == b->run && a->woff == b->woff && a->bias == b->bias;
+}
+
+/* `count` output pixels of row oy from column ox on, into out: the run whose patches are not cut at the
+ * sides two at a time (they share one view), the others one at a time. */
 static void conv_row(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int32_t count,
                      int8_t *out, int8_t *scratch) {
-    const int32_t out_c = p->mv.units, in_c = p->in_c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t row_bytes = p->in_w * in_c;
-    const patch_t flat = {1, p->mv.depth, 0};
-    int32_t y_lo, y_hi, x_lo, x_hi, end = ox + count;
-    inside(p->in_h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->out_h, &y_lo, &y_hi);
+    const int32_t out_c = p->mv.units, end = ox + count;
+    int32_t x_lo, x_hi;
     inside(p->in_w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->out_w, &x_lo, &x_hi);
-    if (oy < y_lo || oy >= y_hi || p->dil_w != 1) {
-        x_lo = x_hi = end; /* no pixel of this row reads in place */
-    }
     for (; ox < end; ox++, out += out_c) {
-        if (ox >= x_lo && ox < x_hi) {
-            const patch_t g = {p->k_h, p->k_w * in_c, p->dil_h * row_bytes - p->k_w * in_c};
+        patch_t g;
+        const int8_t *x = view(p, image, oy, ox, scratch, &g);
+        if (x != scratch && ox >= x_lo && ox < x_hi) {
             const int32_t n = (x_hi < end ? x_hi : end) - ox;
-            const int8_t *x = image + (size_t)iy0 * row_bytes + (size_t)(ox * p->stride_w - p->pad_left) * in_c;
-            patch_run(&p->mv, &g, x, p->stride_w * in_c, n, out);
+            patch_run(&p->mv, &g, x, p->stride_w * p->in_c, n, out);
             ox += n - 1, out += (n - 1) * out_c;
             continue;
         }
-        gather(p, image, iy0, ox * p->stride_w - p->pad_left, scratch);
-        patches(&p->mv, &flat, scratch, (const int8_t *)0, out, (int8_t *)0);
+        patches(&p->mv, &g, x, (const int8_t *)0, out, (int8_t *)0);
     }
 }
 
@@ -331,7 +368,7 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * p->in_c;
         if (!p->gather && p->stride_h == 1 && p->stride_w == 1) {
             /* 1x1, stride 1, no padding: the image is one run of pixels, a plain matrix product */
-            const patch_t g = {1, p->in_c, 0};
+            const patch_t g = {1, p->in_c, 0, 0, 0, p->mv.bias};
             patch_run(&p->mv, &g, image, p->in_c, p->out_h * p->out_w, out);
             out += (size_t)p->out_h * p->out_w * out_c;
             continue;
@@ -342,23 +379,12 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
     }
 }
 
-/* The patch of output pixel (oy, ox) read in place (null if it reaches outside the image). */
-static const int8_t *in_place(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox) {
-    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-    if (p->dil_w != 1 || iy0 < 0 || iy0 + (p->k_h - 1) * p->dil_h >= p->in_h || ix0 < 0 || ix0 + p->k_w > p->in_w) {
-        return (const int8_t *)0;
-    }
-    return image + ((size_t)iy0 * p->in_w + ix0) * p->in_c;
-}
-
 /* MAX_POOL_2D over the accumulators: requantization is monotonic (the generator checked: multipliers >= 0,
  * no left shift), so the largest accumulator of a window gives the largest int8 value, and one window
  * costs one requantization per channel instead of one per conv pixel. Channel blocks outer, the window's
- * pixels inner (two at a time where both read in place), the running maximum in registers. */
+ * pixels inner (two at a time where their views agree), the running maximum in registers. */
 static void window_max(const bd_conv_params *c, const int8_t *image, int32_t y0, int32_t y1, int32_t x0, int32_t x1,
                        int8_t *out, int8_t *scratch) {
-    const patch_t inside = {c->k_h, c->k_w * c->in_c, c->dil_h * c->in_w * c->in_c - c->k_w * c->in_c};
-    const patch_t flat = {1, c->mv.depth, 0};
     int32_t acc[16], top[8];
     int32_t o, width = 1, y, x, j;
     for (o = 0; o < c->mv.units; o += width) {
@@ -367,12 +393,13 @@ static void window_max(const bd_conv_params *c, const int8_t *image, int32_t y0,
         }
         for (y = y0; y < y1; y++) {
             for (x = x0; x < x1; x++) {
-                const int8_t *a = in_place(c, image, y, x);
-                const int8_t *b = x + 1 < x1 && a ? in_place(c, image, y, x + 1) : (const int8_t *)0;
-                if (!a) {
-                    gather(c, image, y * c->stride_h - c->pad_top, x * c->stride_w - c->pad_left, scratch);
+                patch_t g, h;
+                const int8_t *a = view(c, image, y, x, scratch, &g);
+                const int8_t *b = a != scratch && x + 1 < x1 ? view(c, image, y, x + 1, scratch, &h) : scratch;
+                if (b == scratch || !same_view(&g, &h)) {
+                    b = (const int8_t *)0; /* (a gathered patch is never paired: b's view did not run or a is in place) */
                 }
-                width = block(&c->mv, a ? &inside : &flat, a ? a : scratch, b, o, acc);
+                width = block(&c->mv, &g, a, b, o, acc);
                 for (j = 0; j < width; j++) {
                     top[j] = acc[j] > top[j] ? acc[j] : top[j];
                     top[j] = b && acc[8 + j] > top[j] ? acc[8 + j] : top[j];
@@ -428,6 +455,6 @@ void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out,
 }
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out) {
-    const patch_t flat = {1, p->mv.depth, 0};
+    const patch_t flat = {1, p->mv.depth, 0, 0, 0, p->mv.bias};
     patch_run(&p->mv, &flat, in, p->mv.depth, p->batches, out);
 }

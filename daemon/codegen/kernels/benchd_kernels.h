@@ -74,6 +74,10 @@ typedef struct {
     int32_t in_zp;          /* value of padded taps: with the folded bias they contribute exactly 0 */
     int32_t gather;         /* 0 for a 1x1 unpadded kernel: the input pixel is the patch */
     bd_matvec_params mv;    /* depth = k_h * k_w * in_c, units = output channels */
+    /* The bias for patches cut by the image's edge, read in place without their padded taps: the folded bias
+     * plus in_zp * (the weights of the taps cut off), [output row or column cut][units]; null: gathered. */
+    const int32_t *vbias;   /* rows cut at the top or bottom (indexed top rows first, then bottom rows) */
+    const int32_t *hbias;   /* columns cut at the left or right */
 } bd_conv_params;
 
 /* scratch: k_h * k_w * in_c bytes (unused when gather is 0) */
