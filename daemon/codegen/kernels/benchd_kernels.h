@@ -131,18 +131,29 @@ typedef struct {
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out);
 
-/* -- DEPTHWISE_CONV_2D ----------------------------------------------------------------------------- */
+/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 across) ---------
+ * Both run channel by channel (output channel oc reads input channel oc / depth_mult), so a channel's
+ * weights and requantization constants are loaded once and the image is walked with a stride of in_c. */
 typedef struct {
     int32_t batches, in_h, in_w, in_c, out_h, out_w, depth_mult;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
-    int32_t in_zp, out_zp, act_min, act_max;
+    int32_t in_zp, act_min, act_max;
+    int32_t x_lo, x_hi;     /* output columns whose taps all lie inside the image across */
+    int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp) */
     const int8_t *weights;  /* [out_c][k_h][k_w] */
-    const int32_t *bias;    /* folded as for CONV_2D */
-    const int32_t *mult;
-    const int8_t *shift;
+    const int32_t *chan;    /* per output channel: bias (folded as for CONV_2D), then the 3 requant constants */
 } bd_dwconv_params;
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
+void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
+
+/* acc -> int8 with one output channel's requant constants q1..q3 (see bd_dwconv_params.fast); passed by
+ * value: the kernels keep them in registers, which int8 stores (that may alias anything) would defeat. */
+static inline int8_t bd_dw_out(int32_t acc, int32_t q1, int32_t q2, int32_t q3, int32_t fast, int32_t lo,
+                               int32_t hi) {
+    const int32_t v = fast ? bd_requant_fast(acc, (uint32_t)q1, q2, q3) : bd_requant(acc, q1, q2) + q3;
+    return bd_clamp8(v, lo, hi);
+}
 
 /* -- AVERAGE_POOL_2D / MAX_POOL_2D ------------------------------------------------------------------- */
 typedef struct {
