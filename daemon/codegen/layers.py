@@ -149,38 +149,6 @@ def lower_fully_connected(g: Graph, op: OperatorInfo) -> Step:
                 consts, [x.index], [out.index], macs=batches * units * depth)
 
 
-def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
-    x, w, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
-    n, in_h, in_w, in_c = need_rank(op, x, 4)
-    one, k_h, k_w, oc = need_rank(op, w, 4)
-    if one != 1 or oc % in_c:
-        raise CodegenError(f"{where(op)}: filter shape {list(w.shape)} does not fit {in_c} input channels")
-    dil_h, dil_w = op.options["DilationHFactor"], op.options["DilationWFactor"]
-    geo = _geometry(op, in_h, in_w, k_h, k_w, dil_h, dil_w)
-    check_out(op, out, (n, geo["out_h"], geo["out_w"], oc))
-    wq, scales = _weights(op, w, oc)
-    if in_c == 1:
-        # One input channel: every output channel is a plain filter over it, i.e. a CONV_2D with oc
-        # filters of k_h x k_w x 1 (same arithmetic, same padding rule), and the faster kernel.
-        w2d = wq.reshape(k_h * k_w, oc).T
-        mv, consts = _matvec(x, out, w2d, scales, _bias(g, op, 2, oc), fused_range(g, op), False)
-        fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": 1, **geo, "k_h": k_h, "k_w": k_w,
-                  "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point, "gather": 1, "mv": mv}
-        return Step(op.index, op.opcode, "bd_conv2d", "bd_conv_params", fields, consts, [x.index], [out.index],
-                    scratch_bytes=k_h * k_w, takes_scratch=True, macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)
-    w2d = wq.reshape(k_h * k_w, oc).T  # [oc][taps]
-    lo, hi = fused_range(g, op)
-    mult, shift = _requant(x.scale, scales, out.scale)
-    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": in_c, **geo, "depth_mult": oc // in_c,
-              "k_h": k_h, "k_w": k_w, "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point,
-              "out_zp": out.zero_point, "act_min": lo, "act_max": hi, "weights": Const("weights"),
-              "bias": Const("bias"), "mult": Const("mult"), "shift": Const("shift")}
-    consts = {"weights": np.ascontiguousarray(w2d).astype(np.int8).ravel(),
-              "bias": _fold(_bias(g, op, 2, oc), w2d, x.zero_point), "mult": mult, "shift": shift}
-    return Step(op.index, op.opcode, "bd_depthwise_conv2d", "bd_dwconv_params", fields, consts, [x.index],
-                [out.index], macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)
-
-
 def lower_pool(g: Graph, op: OperatorInfo) -> Step:
     x, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     n, in_h, in_w, c = need_rank(op, x, 4)

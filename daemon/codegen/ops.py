@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from daemon.codegen import elementwise, layers
+from daemon.codegen.depthwise import lower_depthwise
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -17,7 +18,7 @@ __all__ = ["LOWERINGS", "SUPPORTED", "Const", "Step"]
 
 LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "CONV_2D": layers.lower_conv,
-    "DEPTHWISE_CONV_2D": layers.lower_depthwise,
+    "DEPTHWISE_CONV_2D": lower_depthwise,
     "FULLY_CONNECTED": layers.lower_fully_connected,
     "AVERAGE_POOL_2D": layers.lower_pool,
     "MAX_POOL_2D": layers.lower_pool,
