@@ -79,6 +79,33 @@ def _geometry(op: OperatorInfo, in_h: int, in_w: int, k_h: int, k_w: int, dil_h:
             "pad_top": pad_before(in_h, k_h, sh, dil_h, oh), "pad_left": pad_before(in_w, k_w, sw, dil_w, ow)}
 
 
+def _inside(size: int, k: int, stride: int, dil: int, pad: int, outs: int) -> tuple[int, int]:
+    """First and one-past-last output index whose window lies inside the input (benchd_conv.c's inside())."""
+    lo = (pad + stride - 1) // stride
+    last = size - 1 - (k - 1) * dil + pad
+    hi = 0 if last < 0 else last // stride + 1
+    return lo, max(min(hi, outs), lo)
+
+
+def _edge_bias(w4: np.ndarray, folded: np.ndarray, in_zp: int, axis: int, size: int, stride: int, dil: int, pad: int,
+               outs: int) -> np.ndarray | None:
+    """Per output row (axis 1) or column (axis 2) whose window the image cuts: the folded bias plus in_zp times
+    the weights of the taps cut off, so the kernel reads such patches in place without the padding (it adds
+    in_zp * w per padded tap only to cancel it against the fold). None when no window is cut."""
+    k = w4.shape[axis]
+    lo, hi = _inside(size, k, stride, dil, pad, outs)
+    cut = [o for o in range(outs) if not lo <= o < hi]
+    if not cut:
+        return None
+    tap_sums = w4.astype(np.int64).sum(axis=(2, 3) if axis == 1 else (1, 3))  # [units][k]
+    table = np.zeros((max(o if o < lo else lo + o - hi for o in cut) + 1, w4.shape[0]), np.int64)
+    for o in cut:
+        start = o * stride - pad
+        off = np.array([not 0 <= start + t * dil < size for t in range(k)])
+        table[o if o < lo else lo + o - hi] = folded.astype(np.int64) + in_zp * tap_sums[:, off].sum(axis=1)
+    return ((table + 2**31) % 2**32 - 2**31).astype(np.int32).ravel()
+
+
 def lower_conv(g: Graph, op: OperatorInfo) -> Step:
     x, w, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     n, in_h, in_w, in_c = need_rank(op, x, 4)
@@ -94,6 +121,13 @@ def lower_conv(g: Graph, op: OperatorInfo) -> Step:
     gather = int(not (k_h == 1 and k_w == 1 and geo["pad_top"] == 0 and geo["pad_left"] == 0))
     fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": in_c, **geo, "k_h": k_h, "k_w": k_w,
               "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point, "gather": gather, "mv": mv}
+    if dil_w == 1:  # dilated across, every patch is gathered
+        for key, axis, size, stride, dil, pad, outs in (
+                ("vbias", 1, in_h, geo["stride_h"], dil_h, geo["pad_top"], geo["out_h"]),
+                ("hbias", 2, in_w, geo["stride_w"], 1, geo["pad_left"], geo["out_w"])):
+            table = _edge_bias(wq, consts["bias"], x.zero_point, axis, size, stride, dil, pad, outs)
+            if table is not None:
+                fields[key], consts[key] = Const(key), table
     return Step(op.index, op.opcode, "bd_conv2d", "bd_conv_params", fields, consts, [x.index], [out.index],
                 scratch_bytes=k_h * k_w * in_c if gather else 0, takes_scratch=True,
                 macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w * in_c)
@@ -113,38 +147,6 @@ def lower_fully_connected(g: Graph, op: OperatorInfo) -> Step:
     mv, consts = _matvec(x, out, wq, scales, _bias(g, op, 2, units), fused_range(g, op), True)
     return Step(op.index, op.opcode, "bd_fully_connected", "bd_fc_params", {"batches": batches, "mv": mv},
                 consts, [x.index], [out.index], macs=batches * units * depth)
-
-
-def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
-    x, w, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
-    n, in_h, in_w, in_c = need_rank(op, x, 4)
-    one, k_h, k_w, oc = need_rank(op, w, 4)
-    if one != 1 or oc % in_c:
-        raise CodegenError(f"{where(op)}: filter shape {list(w.shape)} does not fit {in_c} input channels")
-    dil_h, dil_w = op.options["DilationHFactor"], op.options["DilationWFactor"]
-    geo = _geometry(op, in_h, in_w, k_h, k_w, dil_h, dil_w)
-    check_out(op, out, (n, geo["out_h"], geo["out_w"], oc))
-    wq, scales = _weights(op, w, oc)
-    if in_c == 1:
-        # One input channel: every output channel is a plain filter over it, i.e. a CONV_2D with oc
-        # filters of k_h x k_w x 1 (same arithmetic, same padding rule), and the faster kernel.
-        w2d = wq.reshape(k_h * k_w, oc).T
-        mv, consts = _matvec(x, out, w2d, scales, _bias(g, op, 2, oc), fused_range(g, op), False)
-        fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": 1, **geo, "k_h": k_h, "k_w": k_w,
-                  "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point, "gather": 1, "mv": mv}
-        return Step(op.index, op.opcode, "bd_conv2d", "bd_conv_params", fields, consts, [x.index], [out.index],
-                    scratch_bytes=k_h * k_w, takes_scratch=True, macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)
-    w2d = wq.reshape(k_h * k_w, oc).T  # [oc][taps]
-    lo, hi = fused_range(g, op)
-    mult, shift = _requant(x.scale, scales, out.scale)
-    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": in_c, **geo, "depth_mult": oc // in_c,
-              "k_h": k_h, "k_w": k_w, "dil_h": dil_h, "dil_w": dil_w, "in_zp": x.zero_point,
-              "out_zp": out.zero_point, "act_min": lo, "act_max": hi, "weights": Const("weights"),
-              "bias": Const("bias"), "mult": Const("mult"), "shift": Const("shift")}
-    consts = {"weights": np.ascontiguousarray(w2d).astype(np.int8).ravel(),
-              "bias": _fold(_bias(g, op, 2, oc), w2d, x.zero_point), "mult": mult, "shift": shift}
-    return Step(op.index, op.opcode, "bd_depthwise_conv2d", "bd_dwconv_params", fields, consts, [x.index],
-                [out.index], macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)
 
 
 def lower_pool(g: Graph, op: OperatorInfo) -> Step:

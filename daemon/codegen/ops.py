@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from daemon.codegen import conversion, elementwise, int16, layers, movement, recurrent
+from daemon.codegen.depthwise import lower_depthwise
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -17,7 +18,7 @@ __all__ = ["ACTIVATION_TYPES", "ALIASES", "LOWERINGS", "SUPPORTED", "Const", "St
 
 LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "CONV_2D": layers.lower_conv,
-    "DEPTHWISE_CONV_2D": layers.lower_depthwise,
+    "DEPTHWISE_CONV_2D": lower_depthwise,
     "FULLY_CONNECTED": int16.by_input_type(layers.lower_fully_connected, int16.lower_fully_connected16),
     "AVERAGE_POOL_2D": layers.lower_pool,
     "MAX_POOL_2D": layers.lower_pool,

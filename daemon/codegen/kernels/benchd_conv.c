@@ -21,9 +21,12 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
-/* Where one patch's bytes are: `rows` runs of `run` bytes, the next run `skip` bytes after a run's end. */
+/* Where one patch's bytes are: `rows` runs of `run` bytes, the next run `skip` bytes after a run's end;
+ * which weights they meet (a patch clipped to the image skips the taps outside: `woff` tap bytes before
+ * the first run, `wskip` after each run); and the bias that goes with that clipping. */
 typedef struct {
-    int32_t rows, run, skip;
+    int32_t rows, run, skip, woff, wskip;
+    const int32_t *bias;
 } patch_t;
 
 #define W2(j, o) { const int32_t t = w[o]; a##j += u * t; b##j += v * t; }
@@ -37,7 +40,7 @@ typedef struct {
 #define STEP1x4(k) { const int32_t u = x0[k]; W1(0, 4 * (k)) W1(1, 4 * (k) + 1) W1(2, 4 * (k) + 2) \
     W1(3, 4 * (k) + 3) }
 
-/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by two. */
+/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by four (8 wide) or two. */
 static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const int8_t *w, const int32_t *bias,
                      int32_t *acc) {
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], a4 = bias[4], a5 = bias[5], a6 = bias[6],
@@ -50,12 +53,19 @@ static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             STEP2x8(0)
             x0++, x1++, w += 8;
         }
-        while (x0 != end) {
+        if (g->run & 2) {
             STEP2x8(0)
             STEP2x8(1)
             x0 += 2, x1 += 2, w += 16;
         }
-        x0 += g->skip, x1 += g->skip;
+        while (x0 != end) {
+            STEP2x8(0)
+            STEP2x8(1)
+            STEP2x8(2)
+            STEP2x8(3)
+            x0 += 4, x1 += 4, w += 32;
+        }
+        x0 += g->skip, x1 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
     acc[8] = b0, acc[9] = b1, acc[10] = b2, acc[11] = b3, acc[12] = b4, acc[13] = b5, acc[14] = b6, acc[15] = b7;
@@ -71,12 +81,19 @@ static void tile_1x8(const int8_t *x0, const patch_t *g, const int8_t *w, const 
             STEP1x8(0)
             x0++, w += 8;
         }
-        while (x0 != end) {
+        if (g->run & 2) {
             STEP1x8(0)
             STEP1x8(1)
             x0 += 2, w += 16;
         }
-        x0 += g->skip;
+        while (x0 != end) {
+            STEP1x8(0)
+            STEP1x8(1)
+            STEP1x8(2)
+            STEP1x8(3)
+            x0 += 4, w += 32;
+        }
+        x0 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
 }
@@ -97,7 +114,7 @@ static void tile_2x4(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             STEP2x4(1)
             x0 += 2, x1 += 2, w += 8;
         }
-        x0 += g->skip, x1 += g->skip;
+        x0 += g->skip, x1 += g->skip, w += g->wskip * 4;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[8] = b0, acc[9] = b1, acc[10] = b2, acc[11] = b3;
 }
@@ -116,7 +133,7 @@ static void tile_1x4(const int8_t *x0, const patch_t *g, const int8_t *w, const 
             STEP1x4(1)
             x0 += 2, w += 8;
         }
-        x0 += g->skip;
+        x0 += g->skip, w += g->wskip * 4;
     } while (--r > 0);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
@@ -135,58 +152,68 @@ static void tile_1ch(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             }
             x1 += g->run + g->skip;
         }
-        w += g->run;
+        w += g->run + g->wskip;
     }
     acc[0] = a;
     acc[8] = b;
 }
 
-static int8_t finish(const bd_matvec_params *p, int32_t acc, int32_t o) {
-    const int32_t scaled = p->single_round ? bd_requant_single(acc, p->mult[o], p->shift[o])
-                                           : bd_requant(acc, p->mult[o], p->shift[o]);
-    return bd_clamp8(scaled + p->out_zp, p->act_min, p->act_max);
-}
-
+/* out[o + j] for j < n from acc[j]. The int8 stores may alias anything, so the parameters are read once. */
 static void store(const bd_matvec_params *p, const int32_t *acc, int32_t o, int32_t n, int8_t *out) {
+    const int32_t *mult = p->mult + o;
+    const int8_t *shift = p->shift + o;
+    const int32_t zp = p->out_zp, lo = p->act_min, hi = p->act_max;
     int32_t j;
-    for (j = 0; j < n; j++) {
-        out[o + j] = finish(p, acc[j], o + j);
+    out += o;
+    if (p->single_round) {
+        for (j = 0; j < n; j++) {
+            out[j] = bd_clamp8(bd_requant_single(acc[j], mult[j], shift[j]) + zp, lo, hi);
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            out[j] = bd_clamp8(bd_requant(acc[j], mult[j], shift[j]) + zp, lo, hi);
+        }
     }
 }
 
-/* Every output channel of one patch (x0 into out0) or two (also x1 into out1; x1 null: one). The packed
- * weights: blocks of 8 units ([K][8] each), then one block of 4 if units % 8 >= 4, then the rest [K] each. */
+/* Channels [o, o + width) of one patch into acc[0..width) (and of a second, x1 not null, into
+ * acc[8..8 + width)); returns the width, which the packing fixes: 8 while 8 units are left, then 4, then 1.
+ * A block starting at unit o starts at weight o * depth. */
+static int32_t block(const bd_matvec_params *p, const patch_t *g, const int8_t *x0, const int8_t *x1, int32_t o,
+                     int32_t *acc) {
+    const int8_t *w = p->weights + (size_t)o * p->depth;
+    const int32_t left = p->units - o;
+    if (left >= 8) {
+        if (x1) {
+            tile_2x8(x0, x1, g, w + g->woff * 8, g->bias + o, acc);
+        } else {
+            tile_1x8(x0, g, w + g->woff * 8, g->bias + o, acc);
+        }
+        return 8;
+    }
+    if (left >= 4) {
+        if (x1) {
+            tile_2x4(x0, x1, g, w + g->woff * 4, g->bias + o, acc);
+        } else {
+            tile_1x4(x0, g, w + g->woff * 4, g->bias + o, acc);
+        }
+        return 4;
+    }
+    tile_1ch(x0, x1, g, w + g->woff, g->bias[o], acc);
+    return 1;
+}
+
+/* Every output channel of one patch (x0 into out0) or two (also x1 into out1; x1 null: one). */
 static void patches(const bd_matvec_params *p, const patch_t *g, const int8_t *x0, const int8_t *x1, int8_t *out0,
                     int8_t *out1) {
-    const int32_t n = p->units, k = p->depth;
-    const int8_t *w = p->weights;
     int32_t acc[16];
-    int32_t o = 0;
-    for (; o + 8 <= n; o += 8, w += 8 * k) {
+    int32_t o, width;
+    for (o = 0; o < p->units; o += width) {
+        width = block(p, g, x0, x1, o, acc);
         if (x1) {
-            tile_2x8(x0, x1, g, w, p->bias + o, acc);
-            store(p, acc + 8, o, 8, out1);
-        } else {
-            tile_1x8(x0, g, w, p->bias + o, acc);
+            store(p, acc + 8, o, width, out1);
         }
-        store(p, acc, o, 8, out0);
-    }
-    if (n - o >= 4) {
-        if (x1) {
-            tile_2x4(x0, x1, g, w, p->bias + o, acc);
-            store(p, acc + 8, o, 4, out1);
-        } else {
-            tile_1x4(x0, g, w, p->bias + o, acc);
-        }
-        store(p, acc, o, 4, out0);
-        o += 4, w += 4 * k;
-    }
-    for (; o < n; o++, w += k) {
-        tile_1ch(x0, x1, g, w, p->bias[o], acc);
-        if (x1) {
-            store(p, acc + 8, o, 1, out1);
-        }
-        store(p, acc, o, 1, out0);
+        store(p, acc, o, width, out0);
     }
 }
 
@@ -203,51 +230,67 @@ static void patch_run(const bd_matvec_params *p, const patch_t *g, const int8_t 
 }
 
 void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
-    const patch_t flat = {1, p->depth, 0};
+    const patch_t flat = {1, p->depth, 0, 0, 0, p->bias};
     patches(p, &flat, x, (const int8_t *)0, out, (int8_t *)0);
 }
 
-/* Short rows (a few bytes, the common case for one-channel inputs) cost less copied inline than
- * through a memcpy call. */
+/* Short runs (a few bytes, the common case for one-channel inputs) cost less inline than through a
+ * memcpy or memset call. */
 static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
     if (n > 32) {
         memcpy(dst, src, (size_t)n);
         return;
     }
-    while (n--) {
+    while (n-- > 0) {
         *dst++ = *src++;
+    }
+}
+
+static void fill_bytes(int8_t *dst, int32_t value, int32_t n) {
+    if (n > 32) {
+        memset(dst, value, (size_t)n);
+        return;
+    }
+    while (n-- > 0) {
+        *dst++ = (int8_t)value;
     }
 }
 
 /* The k_h x k_w x in_c patch under one output pixel, padding read as in_zp. */
 static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, int32_t ix0, int8_t *dst) {
-    const int32_t in_c = p->in_c;
-    const int32_t row_bytes = p->k_w * in_c;
+    const int32_t in_c = p->in_c, k_w = p->k_w;
+    const int32_t row_bytes = k_w * in_c;
+    /* undilated: taps [lo, hi) of each row are inside the image */
+    const int32_t lo = ix0 >= 0 ? 0 : -ix0 < k_w ? -ix0 : k_w;
+    const int32_t hi = ix0 + k_w <= p->in_w ? k_w : p->in_w - ix0 > lo ? p->in_w - ix0 : lo;
     int32_t ky, kx;
     for (ky = 0; ky < p->k_h; ky++, dst += row_bytes) {
         const int32_t iy = iy0 + ky * p->dil_h;
         const int8_t *src;
         if (iy < 0 || iy >= p->in_h) {
-            memset(dst, p->in_zp, (size_t)row_bytes);
+            fill_bytes(dst, p->in_zp, row_bytes);
             continue;
         }
         src = image + (size_t)iy * p->in_w * in_c;
-        if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-            copy_bytes(dst, src + (size_t)ix0 * in_c, row_bytes);
+        if (p->dil_w == 1) {
+            fill_bytes(dst, p->in_zp, lo * in_c);
+            copy_bytes(dst + lo * in_c, src + (ix0 + lo) * in_c, (hi - lo) * in_c);
+            fill_bytes(dst + hi * in_c, p->in_zp, (k_w - hi) * in_c);
             continue;
         }
-        for (kx = 0; kx < p->k_w; kx++) {
+        for (kx = 0; kx < k_w; kx++) {
             const int32_t ix = ix0 + kx * p->dil_w;
             if (ix < 0 || ix >= p->in_w) {
-                memset(dst + kx * in_c, p->in_zp, (size_t)in_c);
+                fill_bytes(dst + kx * in_c, p->in_zp, in_c);
             } else {
-                memcpy(dst + kx * in_c, src + (size_t)ix * in_c, (size_t)in_c);
+                copy_bytes(dst + kx * in_c, src + (size_t)ix * in_c, in_c);
             }
         }
     }
 }
 
-/* First and one-past-last output index whose window [o * stride - pad, + (k - 1) * dil] is inside [0, size). */
+/* First and one-past-last output index whose window [o * stride - pad, + (k - 1) * dil] is inside [0, size);
+ * layers.py's _inside is the same. */
 static void inside(int32_t size, int32_t k, int32_t stride, int32_t dil, int32_t pad, int32_t outs, int32_t *lo,
                    int32_t *hi) {
     const int32_t last = size - 1 - (k - 1) * dil + pad; /* o * stride <= last */
@@ -257,31 +300,64 @@ static void inside(int32_t size, int32_t k, int32_t stride, int32_t dil, int32_t
     *hi = *hi < *lo ? *lo : *hi;
 }
 
-/* `count` output pixels of row oy from column ox on, into out: the ones whose patch is inside the image
- * read in place two at a time, the others gathered one at a time. */
+/* The taps [k0, k1) of a window starting at i0 that are inside [0, size). */
+static void taps(int32_t i0, int32_t size, int32_t k, int32_t dil, int32_t *k0, int32_t *k1) {
+    *k0 = i0 >= 0 ? 0 : (dil - 1 - i0) / dil;
+    *k1 = size - i0 <= 0 ? 0 : (size - i0 + dil - 1) / dil;
+    *k1 = *k1 < k ? *k1 : k;
+    *k0 = *k0 < *k1 ? *k0 : *k1;
+}
+
+/* Output pixel (oy, ox): its patch read in place, clipped to the image, with the bias the generator folded
+ * for that clipping (rows cut at the top or bottom: vbias, columns at a side: hbias); gathered into scratch
+ * with padding when cut on both axes, or dilated across. Returns the patch's first byte. */
+static const int8_t *view(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int8_t *scratch,
+                          patch_t *g) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left, in_c = p->in_c;
+    const int32_t *bias = p->mv.bias;
+    int32_t ky0, ky1, kx0, kx1, lo, hi, cut_y, cut_x;
+    taps(iy0, p->in_h, p->k_h, p->dil_h, &ky0, &ky1);
+    taps(ix0, p->in_w, p->k_w, p->dil_w, &kx0, &kx1);
+    cut_y = ky0 > 0 || ky1 < p->k_h;
+    cut_x = kx0 > 0 || kx1 < p->k_w;
+    if (cut_y && !cut_x && p->vbias) {
+        inside(p->in_h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->out_h, &lo, &hi);
+        bias = p->vbias + (size_t)(oy < lo ? oy : lo + oy - hi) * p->mv.units;
+    } else if (cut_x && !cut_y && p->hbias) {
+        inside(p->in_w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->out_w, &lo, &hi);
+        bias = p->hbias + (size_t)(ox < lo ? ox : lo + ox - hi) * p->mv.units;
+    }
+    if (p->dil_w != 1 || ky0 == ky1 || kx0 == kx1 || ((cut_y || cut_x) && bias == p->mv.bias)) {
+        gather(p, image, iy0, ix0, scratch);
+        g->rows = 1, g->run = p->mv.depth, g->skip = 0, g->woff = 0, g->wskip = 0, g->bias = p->mv.bias;
+        return scratch;
+    }
+    g->rows = ky1 - ky0, g->run = (kx1 - kx0) * in_c, g->skip = p->dil_h * p->in_w * in_c - g->run;
+    g->woff = (ky0 * p->k_w + kx0) * in_c, g->wskip = (p->k_w - (kx1 - kx0)) * in_c, g->bias = bias;
+    return image + ((size_t)(iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0) * in_c;
+}
+
+static int32_t same_view(const patch_t *a, const patch_t *b) {
+    return a->rows == b->rows && a->run == b->run && a->woff == b->woff && a->bias == b->bias;
+}
+
+/* `count` output pixels of row oy from column ox on, into out: the run whose patches are not cut at the
+ * sides two at a time (they share one view), the others one at a time. */
 static void conv_row(const bd_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int32_t count,
                      int8_t *out, int8_t *scratch) {
-    const int32_t out_c = p->mv.units, in_c = p->in_c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t row_bytes = p->in_w * in_c;
-    const patch_t flat = {1, p->mv.depth, 0};
-    int32_t y_lo, y_hi, x_lo, x_hi, end = ox + count;
-    inside(p->in_h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->out_h, &y_lo, &y_hi);
+    const int32_t out_c = p->mv.units, end = ox + count;
+    int32_t x_lo, x_hi;
     inside(p->in_w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->out_w, &x_lo, &x_hi);
-    if (oy < y_lo || oy >= y_hi || p->dil_w != 1) {
-        x_lo = x_hi = end; /* no pixel of this row reads in place */
-    }
     for (; ox < end; ox++, out += out_c) {
-        if (ox >= x_lo && ox < x_hi) {
-            const patch_t g = {p->k_h, p->k_w * in_c, p->dil_h * row_bytes - p->k_w * in_c};
+        patch_t g;
+        const int8_t *x = view(p, image, oy, ox, scratch, &g);
+        if (x != scratch && ox >= x_lo && ox < x_hi) {
             const int32_t n = (x_hi < end ? x_hi : end) - ox;
-            const int8_t *x = image + (size_t)iy0 * row_bytes + (size_t)(ox * p->stride_w - p->pad_left) * in_c;
-            patch_run(&p->mv, &g, x, p->stride_w * in_c, n, out);
+            patch_run(&p->mv, &g, x, p->stride_w * p->in_c, n, out);
             ox += n - 1, out += (n - 1) * out_c;
             continue;
         }
-        gather(p, image, iy0, ox * p->stride_w - p->pad_left, scratch);
-        patches(&p->mv, &flat, scratch, (const int8_t *)0, out, (int8_t *)0);
+        patches(&p->mv, &g, x, (const int8_t *)0, out, (int8_t *)0);
     }
 }
 
@@ -292,7 +368,7 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * p->in_c;
         if (!p->gather && p->stride_h == 1 && p->stride_w == 1) {
             /* 1x1, stride 1, no padding: the image is one run of pixels, a plain matrix product */
-            const patch_t g = {1, p->in_c, 0};
+            const patch_t g = {1, p->in_c, 0, 0, 0, p->mv.bias};
             patch_run(&p->mv, &g, image, p->in_c, p->out_h * p->out_w, out);
             out += (size_t)p->out_h * p->out_w * out_c;
             continue;
@@ -300,6 +376,38 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
         for (oy = 0; oy < p->out_h; oy++, out += p->out_w * out_c) {
             conv_row(p, image, oy, 0, p->out_w, out, scratch);
         }
+    }
+}
+
+/* MAX_POOL_2D over the accumulators: requantization is monotonic (the generator checked: multipliers >= 0,
+ * no left shift), so the largest accumulator of a window gives the largest int8 value, and one window
+ * costs one requantization per channel instead of one per conv pixel. Channel blocks outer, the window's
+ * pixels inner (two at a time where their views agree), the running maximum in registers. */
+static void window_max(const bd_conv_params *c, const int8_t *image, int32_t y0, int32_t y1, int32_t x0, int32_t x1,
+                       int8_t *out, int8_t *scratch) {
+    int32_t acc[16], top[8];
+    int32_t o, width = 1, y, x, j;
+    for (o = 0; o < c->mv.units; o += width) {
+        for (j = 0; j < 8; j++) {
+            top[j] = INT32_MIN;
+        }
+        for (y = y0; y < y1; y++) {
+            for (x = x0; x < x1; x++) {
+                patch_t g, h;
+                const int8_t *a = view(c, image, y, x, scratch, &g);
+                const int8_t *b = a != scratch && x + 1 < x1 ? view(c, image, y, x + 1, scratch, &h) : scratch;
+                if (b == scratch || !same_view(&g, &h)) {
+                    b = (const int8_t *)0; /* (a gathered patch is never paired: b's view did not run or a is in place) */
+                }
+                width = block(&c->mv, &g, a, b, o, acc);
+                for (j = 0; j < width; j++) {
+                    top[j] = acc[j] > top[j] ? acc[j] : top[j];
+                    top[j] = b && acc[8 + j] > top[j] ? acc[8 + j] : top[j];
+                }
+                x += b ? 1 : 0;
+            }
+        }
+        store(&c->mv, top, o, width, out);
     }
 }
 
@@ -320,6 +428,13 @@ void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out,
                 const int32_t x0 = wx < 0 ? 0 : wx;
                 const int32_t x1 = wx + p->f_w < c->out_w ? wx + p->f_w : c->out_w;
                 int32_t count = 0;
+                if (p->max_first && y0 < y1 && x0 < x1) {
+                    window_max(c, image, y0, y1, x0, x1, out, patch);
+                    for (ch = 0; ch < out_c; ch++) {
+                        out[ch] = bd_clamp8(out[ch], p->act_min, p->act_max);
+                    }
+                    continue;
+                }
                 for (y = y0; y < y1 && x0 < x1; y++, count += x1 - x0) {
                     conv_row(c, image, y, x0, x1 - x0, window + count * out_c, patch);
                 }
@@ -340,6 +455,6 @@ void bd_conv2d_pool(const bd_conv_pool_params *p, const int8_t *in, int8_t *out,
 }
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out) {
-    const patch_t flat = {1, p->mv.depth, 0};
+    const patch_t flat = {1, p->mv.depth, 0, 0, 0, p->mv.bias};
     patch_run(&p->mv, &flat, in, p->mv.depth, p->batches, out);
 }

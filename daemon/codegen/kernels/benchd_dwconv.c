@@ -1,65 +1,82 @@
-/* DEPTHWISE_CONV_2D with a depth multiplier: output channel oc reads input channel oc / depth_mult.
+/* DEPTHWISE_CONV_2D, any kernel size, stride, dilation and depth multiplier, channel by channel.
  *
  * As in CONV_2D the bias carries -in_zp * sum(w); inside the image the tap loop is a plain sum(x * w),
- * and at the borders a tap in the padding reads in_zp, which cancels the folded term exactly. */
+ * and at the borders a tap in the padding reads in_zp, which cancels the folded term exactly. Every
+ * parameter is copied to a local first: the int8 output stores may alias anything, so values read
+ * through p would be reloaded after each store. */
 #include "benchd_kernels.h"
 
-static int32_t border_taps(const bd_dwconv_params *p, const int8_t *image, int32_t iy0, int32_t ix0,
-                           int32_t ic, const int8_t *w) {
-    const int32_t in_c = p->in_c;
+typedef struct {
+    int32_t in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, in_zp;
+} geometry;
+
+/* A window that crosses the border: padded taps read in_zp. */
+static int32_t border_taps(const geometry *g, const int8_t *plane, int32_t iy0, int32_t ix0, const int8_t *w) {
     int32_t acc = 0;
     int32_t ky, kx;
-    for (ky = 0; ky < p->k_h; ky++) {
-        const int32_t iy = iy0 + ky * p->dil_h;
-        const int inside_y = iy >= 0 && iy < p->in_h;
-        for (kx = 0; kx < p->k_w; kx++) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            const int32_t x = (inside_y && ix >= 0 && ix < p->in_w)
-                                  ? image[((size_t)iy * p->in_w + ix) * in_c + ic]
-                                  : p->in_zp;
-            acc += x * w[ky * p->k_w + kx];
+    for (ky = 0; ky < g->k_h; ky++) {
+        const int32_t iy = iy0 + ky * g->dil_h;
+        const int inside_y = iy >= 0 && iy < g->in_h;
+        for (kx = 0; kx < g->k_w; kx++) {
+            const int32_t ix = ix0 + kx * g->dil_w;
+            const int32_t x = (inside_y && ix >= 0 && ix < g->in_w) ? plane[((size_t)iy * g->in_w + ix) * g->in_c]
+                                                                     : g->in_zp;
+            acc += x * *w++;
         }
     }
     return acc;
 }
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out) {
-    const int32_t in_c = p->in_c;
-    const int32_t taps = p->k_h * p->k_w;
-    const int32_t tap_step = p->dil_w * in_c;
-    const int32_t row_step = p->dil_h * p->in_w * in_c;
-    const int32_t span_h = (p->k_h - 1) * p->dil_h;
-    const int32_t span_w = (p->k_w - 1) * p->dil_w;
-    int32_t b, oy, ox, ic, m;
+    const geometry g = {p->in_h, p->in_w, p->in_c, p->k_h, p->k_w, p->dil_h, p->dil_w, p->in_zp};
+    const int32_t out_h = p->out_h, out_w = p->out_w, mult = p->depth_mult, out_c = p->in_c * p->depth_mult;
+    const int32_t sh = p->stride_h, sw = p->stride_w, pt = p->pad_top, pl = p->pad_left;
+    const int32_t x_lo = p->x_lo, x_hi = p->x_hi, fast = p->fast, lo = p->act_min, hi = p->act_max;
+    const int32_t k_h = g.k_h, k_w = g.k_w, taps = g.k_h * g.k_w;
+    const int32_t tap_step = g.dil_w * g.in_c, row_step = g.dil_h * g.in_w * g.in_c;
+    const int32_t span_h = (k_h - 1) * g.dil_h;
+    const int32_t x_step = sw * g.in_c;
+    const int8_t *weights = p->weights;
+    const int32_t *chan = p->chan;
+    int32_t b, oc, oy, ox;
     for (b = 0; b < p->batches; b++) {
-        const int8_t *image = in + (size_t)b * p->in_h * p->in_w * in_c;
-        for (oy = 0; oy < p->out_h; oy++) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            const int inside_y = iy0 >= 0 && iy0 + span_h < p->in_h;
-            for (ox = 0; ox < p->out_w; ox++) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                const int inside = inside_y && ix0 >= 0 && ix0 + span_w < p->in_w;
-                const int8_t *corner = inside ? image + ((size_t)iy0 * p->in_w + ix0) * in_c : image;
-                int32_t oc = 0;
-                for (ic = 0; ic < in_c; ic++) {
-                    for (m = 0; m < p->depth_mult; m++, oc++) {
-                        const int8_t *w = p->weights + (size_t)oc * taps;
-                        int32_t acc = p->bias[oc];
-                        if (inside) {
-                            const int8_t *row = corner + ic;
-                            int32_t ky, kx;
-                            for (ky = 0; ky < p->k_h; ky++, row += row_step, w += p->k_w) {
-                                const int8_t *xp = row;
-                                for (kx = 0; kx < p->k_w; kx++, xp += tap_step) {
-                                    acc += (int32_t)xp[0] * w[kx];
-                                }
-                            }
-                        } else {
-                            acc += border_taps(p, image, iy0, ix0, ic, w);
+        const int8_t *image = in + (size_t)b * g.in_h * g.in_w * g.in_c;
+        int8_t *image_out = out + (size_t)b * out_h * out_w * out_c;
+        for (oc = 0; oc < out_c; oc++) {
+            const int8_t *plane = image + oc / mult;
+            const int8_t *w = weights + (size_t)oc * taps;
+            const int32_t *c = chan + (size_t)oc * 4;
+            const int32_t bias = c[0], q1 = c[1], q2 = c[2], q3 = c[3];
+            int8_t *o = image_out + oc;
+            for (oy = 0; oy < out_h; oy++) {
+                const int32_t iy0 = oy * sh - pt;
+                const int inside_y = iy0 >= 0 && iy0 + span_h < g.in_h;
+                const int32_t a = inside_y ? x_lo : out_w, z = inside_y ? x_hi : out_w;
+                const int8_t *corner = a < z ? plane + ((size_t)iy0 * g.in_w + (a * sw - pl)) * g.in_c : plane;
+                for (ox = 0; ox < a; ox++, o += out_c) {
+                    *o = bd_dw_out(bias + border_taps(&g, plane, iy0, ox * sw - pl, w), q1, q2, q3, fast, lo, hi);
+                }
+                for (; ox < z; ox++, o += out_c, corner += x_step) {
+                    const int8_t *row = corner;
+                    const int8_t *wp = w;
+                    int32_t acc = bias;
+                    int32_t ky, kx;
+                    if (k_w == 1) {
+                        for (ky = 0; ky < k_h; ky++, row += row_step) {
+                            acc += (int32_t)row[0] * *wp++;
                         }
-                        *out++ = bd_clamp8(bd_requant(acc, p->mult[oc], p->shift[oc]) + p->out_zp, p->act_min,
-                                           p->act_max);
+                    } else {
+                        for (ky = 0; ky < k_h; ky++, row += row_step) {
+                            const int8_t *xp = row;
+                            for (kx = 0; kx < k_w; kx++, xp += tap_step) {
+                                acc += (int32_t)xp[0] * *wp++;
+                            }
+                        }
                     }
+                    *o = bd_dw_out(acc, q1, q2, q3, fast, lo, hi);
+                }
+                for (; ox < out_w; ox++, o += out_c) {
+                    *o = bd_dw_out(bias + border_taps(&g, plane, iy0, ox * sw - pl, w), q1, q2, q3, fast, lo, hi);
                 }
             }
         }

@@ -11,17 +11,25 @@
 
 /* -- fixed-point arithmetic (the gemmlowp/TFLite definitions, written for C99) ------------------ */
 
+/* The rounding of SaturatingRoundingDoublingHighMul: gemmlowp adds 2^30 (1 - 2^30 below zero) and divides
+ * by 2^31 truncating toward zero, which equals floor((a * b + 2^30) / 2^31) for every product; with the
+ * multiplier doubled (b2 = 2b < 2^32, so b >= 0) that is the high word of a * b2 plus bit 31 of its low
+ * word: mulhsu, mul, srli, add on RV32IM. */
+static inline int32_t bd_high_mul_pos(int32_t a, uint32_t b2) {
+    const int32_t high = (int32_t)(((int64_t)a * (int64_t)b2) >> 32);
+    return (int32_t)((uint32_t)high + (((uint32_t)a * b2) >> 31));
+}
+
 /* round(a * b / 2^31), saturating the one overflowing case (INT32_MIN * INT32_MIN). */
 static inline int32_t bd_high_mul(int32_t a, int32_t b) {
-    int64_t ab;
-    int64_t nudge;
+    if (b >= 0) {
+        return bd_high_mul_pos(a, (uint32_t)b << 1);
+    }
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    /* Division (truncating toward zero), not an arithmetic shift: that is what the reference does. */
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    /* floor((a * b + 2^30) / 2^31) as an arithmetic shift of the 64-bit sum */
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero. */
@@ -32,7 +40,8 @@ static inline int32_t bd_div_pot(int32_t x, int32_t exponent) {
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* x * multiplier * 2^(shift - 31), TFLite's MultiplyByQuantizedMultiplier (double rounding). */
+/* x * multiplier * 2^(shift - 31), TFLite's MultiplyByQuantizedMultiplier (double rounding). Exact for
+ * every int32 x and multiplier; the kernels' hot loops use bd_requant_fast instead. */
 static inline int32_t bd_requant(int32_t x, int32_t multiplier, int32_t shift) {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
@@ -40,11 +49,33 @@ static inline int32_t bd_requant(int32_t x, int32_t multiplier, int32_t shift) {
 }
 
 /* The same product with one rounding, round(x * multiplier / 2^(31 - shift)): TFLite's int8
- * FULLY_CONNECTED rounds this way (measured against the interpreter), CONV_2D the way above. */
+ * FULLY_CONNECTED rounds this way (measured against the interpreter), CONV_2D the way above.
+ * With shift <= -2 the rounding term 2^(30 - shift) is a multiple of 2^32, so only the product's high
+ * word (mulh) takes part: the low word cannot carry into the result. */
 static inline int32_t bd_requant_single(int32_t x, int32_t multiplier, int32_t shift) {
     const int32_t total = 31 - shift;
-    const int64_t round = (int64_t)1 << (total - 1);
-    return (int32_t)(((int64_t)x * multiplier + round) >> total);
+    if (total >= 33) {
+        const int32_t high = (int32_t)(((int64_t)x * multiplier) >> 32);
+        return (high + ((int32_t)1 << (total - 33))) >> (total - 32);
+    }
+    return (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << (total - 1))) >> total);
+}
+
+/* bd_requant(acc, multiplier, -r) + out_zp in 8 RV32 instructions, from constants the generator folds
+ * per channel (daemon/codegen/requant.py): m2 = 2 * multiplier, r = -shift >= 1, k = 2^(r-1) + out_zp * 2^r.
+ * RoundingDivideByPOT(h, r) is floor((h + 2^(r-1) - (h < 0)) / 2^r), and h < 0 exactly when acc < 0
+ * matters (h = 0 rounds to 0 either way); the sum h - (acc < 0) + k must not overflow, which the
+ * generator proves from the range the accumulator can take before it picks this form. */
+static inline int32_t bd_requant_fast(int32_t acc, uint32_t m2, int32_t r, int32_t k) {
+    const uint32_t sum = (uint32_t)bd_high_mul_pos(acc, m2) + (uint32_t)(acc >> 31) + (uint32_t)k;
+    return (int32_t)sum >> r;
+}
+
+/* bd_requant_single(acc, multiplier, shift) + out_zp in 3 instructions (mulh, add, sra) for shift <= -2:
+ * s = -shift - 1 >= 1 and k = 2^(s-1) + out_zp * 2^s, under the same no-overflow proof. */
+static inline int32_t bd_requant_single_fast(int32_t acc, int32_t multiplier, int32_t s, int32_t k) {
+    const int32_t high = (int32_t)(((int64_t)acc * multiplier) >> 32);
+    return (int32_t)((uint32_t)high + (uint32_t)k) >> s;
 }
 
 static inline int8_t bd_clamp8(int32_t v, int32_t lo, int32_t hi) {
@@ -74,6 +105,10 @@ typedef struct {
     int32_t in_zp;          /* value of padded taps: with the folded bias they contribute exactly 0 */
     int32_t gather;         /* 0 for a 1x1 unpadded kernel: the input pixel is the patch */
     bd_matvec_params mv;    /* depth = k_h * k_w * in_c, units = output channels */
+    /* The bias for patches cut by the image's edge, read in place without their padded taps: the folded bias
+     * plus in_zp * (the weights of the taps cut off), [output row or column cut][units]; null: gathered. */
+    const int32_t *vbias;   /* rows cut at the top or bottom (indexed top rows first, then bottom rows) */
+    const int32_t *hbias;   /* columns cut at the left or right */
 } bd_conv_params;
 
 /* scratch: k_h * k_w * in_c bytes (unused when gather is 0) */
@@ -85,6 +120,7 @@ void bd_conv2d(const bd_conv_params *p, const int8_t *in, int8_t *out, int8_t *s
 typedef struct {
     bd_conv_params conv;
     int32_t average;        /* 1: AVERAGE_POOL_2D, 0: MAX_POOL_2D */
+    int32_t max_first;      /* MAX_POOL_2D over the int32 accumulators, then one requantization (monotonic) */
     int32_t out_h, out_w, f_h, f_w, stride_h, stride_w, pad_top, pad_left;
     int32_t act_min, act_max;
 } bd_conv_pool_params;
@@ -100,18 +136,29 @@ typedef struct {
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out);
 
-/* -- DEPTHWISE_CONV_2D ----------------------------------------------------------------------------- */
+/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 across) ---------
+ * Both run channel by channel (output channel oc reads input channel oc / depth_mult), so a channel's
+ * weights and requantization constants are loaded once and the image is walked with a stride of in_c. */
 typedef struct {
     int32_t batches, in_h, in_w, in_c, out_h, out_w, depth_mult;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
-    int32_t in_zp, out_zp, act_min, act_max;
+    int32_t in_zp, act_min, act_max;
+    int32_t x_lo, x_hi;     /* output columns whose taps all lie inside the image across */
+    int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp) */
     const int8_t *weights;  /* [out_c][k_h][k_w] */
-    const int32_t *bias;    /* folded as for CONV_2D */
-    const int32_t *mult;
-    const int8_t *shift;
+    const int32_t *chan;    /* per output channel: bias (folded as for CONV_2D), then the 3 requant constants */
 } bd_dwconv_params;
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
+void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
+
+/* acc -> int8 with one output channel's requant constants q1..q3 (see bd_dwconv_params.fast); passed by
+ * value: the kernels keep them in registers, which int8 stores (that may alias anything) would defeat. */
+static inline int8_t bd_dw_out(int32_t acc, int32_t q1, int32_t q2, int32_t q3, int32_t fast, int32_t lo,
+                               int32_t hi) {
+    const int32_t v = fast ? bd_requant_fast(acc, (uint32_t)q1, q2, q3) : bd_requant(acc, q1, q2) + q3;
+    return bd_clamp8(v, lo, hi);
+}
 
 /* -- AVERAGE_POOL_2D / MAX_POOL_2D ------------------------------------------------------------------- */
 typedef struct {

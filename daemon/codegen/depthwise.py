@@ -1,0 +1,64 @@
+"""DEPTHWISE_CONV_2D: the lowering that picks a kernel (benchd_dwconv.c or benchd_dwconv3x3.c) and folds
+the per-channel constants (bias, requantization) into one table the kernels read once per channel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from daemon.codegen.layers import _bias, _fold, _geometry, _requant, _weights
+from daemon.codegen.reader import Graph, OperatorInfo
+from daemon.codegen.requant import accumulator_range, fast_double
+from daemon.codegen.step import Const, Step, check_out, fused_range, need_rank, where
+from daemon.errors import CodegenError
+
+
+def _inside_columns(in_w: int, k_w: int, stride: int, dil: int, pad: int, out_w: int) -> tuple[int, int]:
+    """[x_lo, x_hi): the output columns whose taps all lie inside the image (x_lo == x_hi: none)."""
+    inside = [ox for ox in range(out_w) if ox * stride - pad >= 0 and ox * stride - pad + (k_w - 1) * dil < in_w]
+    return (inside[0], inside[-1] + 1) if inside else (out_w, out_w)
+
+
+def _fits_3x3(fields: dict[str, int]) -> bool:
+    """benchd_dwconv3x3.c: 3x3, stride 1 and no dilation across, at most one padded column on each side
+    (and an image at least 2 wide), any stride and padding down (each output row has a row inside)."""
+    if (fields["k_h"], fields["k_w"], fields["stride_w"], fields["dil_h"], fields["dil_w"]) != (3, 3, 1, 1, 1):
+        return False
+    in_w, out_w, pad_left = fields["in_w"], fields["out_w"], fields["pad_left"]
+    pad_right = out_w + 2 - pad_left - in_w
+    rows_ok = all(any(0 <= oy * fields["stride_h"] - fields["pad_top"] + k < fields["in_h"] for k in range(3))
+                  for oy in range(fields["out_h"]))
+    return in_w >= 2 and pad_left in (0, 1) and pad_right in (0, 1) and rows_ok
+
+
+def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
+    x, w, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    n, in_h, in_w, in_c = need_rank(op, x, 4)
+    one, k_h, k_w, oc = need_rank(op, w, 4)
+    if one != 1 or oc % in_c:
+        raise CodegenError(f"{where(op)}: filter shape {list(w.shape)} does not fit {in_c} input channels")
+    dil_h, dil_w = op.options["DilationHFactor"], op.options["DilationWFactor"]
+    geo = _geometry(op, in_h, in_w, k_h, k_w, dil_h, dil_w)
+    check_out(op, out, (n, geo["out_h"], geo["out_w"], oc))
+    wq, scales = _weights(op, w, oc)
+    w2d = wq.reshape(k_h * k_w, oc).T  # [oc][taps]
+    lo, hi = fused_range(g, op)
+    mult, shift = _requant(x.scale, scales, out.scale)
+    bias = _bias(g, op, 2, oc)
+    acc_lo, acc_hi = accumulator_range(bias, w2d, x.zero_point)
+    fast = fast_double(mult.astype(np.int64), shift.astype(np.int64), out.zero_point, acc_lo, acc_hi)
+    if fast is not None:
+        q1, q2, q3 = fast
+    else:  # bd_requant then + out_zp: exact for any accumulator
+        q1, q2, q3 = mult, shift.astype(np.int32), np.full(oc, out.zero_point, np.int32)
+    chan = np.stack([_fold(bias, w2d, x.zero_point), q1, q2, q3], axis=1).astype(np.int32).ravel()
+    x_lo, x_hi = _inside_columns(in_w, k_w, geo["stride_w"], dil_w, geo["pad_left"], geo["out_w"])
+    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": geo["out_h"], "out_w": geo["out_w"],
+              "depth_mult": oc // in_c, "k_h": k_h, "k_w": k_w, "stride_h": geo["stride_h"],
+              "stride_w": geo["stride_w"], "dil_h": dil_h, "dil_w": dil_w, "pad_top": geo["pad_top"],
+              "pad_left": geo["pad_left"], "in_zp": x.zero_point, "act_min": lo, "act_max": hi,
+              "x_lo": x_lo, "x_hi": x_hi, "fast": int(fast is not None)}
+    kernel = "bd_depthwise_conv3x3" if _fits_3x3(fields) else "bd_depthwise_conv2d"
+    consts = {"weights": np.ascontiguousarray(w2d).astype(np.int8).ravel(), "chan": chan}
+    return Step(op.index, op.opcode, kernel, "bd_dwconv_params",
+                {**fields, "weights": Const("weights"), "chan": Const("chan")}, consts, [x.index], [out.index],
+                macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)

@@ -1,0 +1,70 @@
+"""The conv/FC register tiles (benchd_conv.c): bit-exact with TFLite's reference kernels on the host
+(sanitized build, 200 vectors) and on RV32IMC (the -O2 build the benchmarks measure), over every tile
+width, in-place and gathered patches, pixel pairs and singles, and both ways of fusing a max pool."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import harness
+import models_conv
+import numpy as np
+import pytest
+from harness import assert_bit_exact, random_inputs
+from model_tools import tvm_available
+
+from daemon.codegen import compile_c
+from daemon.codegen.layers import _pack
+
+pytestmark = [pytest.mark.tvm, tvm_available]
+CASES = models_conv.CASES
+RV32 = ["tiles_conv_13ch_same", "tiles_conv_dilated_w", "tiles_conv_one_channel_8x8", "tiles_pointwise_odd",
+        "tiles_conv_max_first", "tiles_conv_max_left_shift", "tiles_conv_avg_13ch", "tiles_fc_batch3_13"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_tiles_are_bit_exact_on_the_host(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
+    model, exe, io = host_build(name, CASES[name])
+    assert_bit_exact(model, exe, io, random_inputs(io))
+
+
+@pytest.mark.skipif(not harness.HAVE_RV32, reason="needs riscv64-unknown-elf-gcc, picolibc and qemu-system-riscv32")
+@pytest.mark.parametrize("name", RV32)
+def test_tiles_are_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
+    model = tmp_path / f"{name}.tflite"
+    model.write_bytes(CASES[name])
+    compile_c(model, tmp_path / "mlf.tar")
+    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "io")
+    ins = random_inputs(io, 3, seed=5)
+    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path / "rv", [[x[k] for x in ins] for k in range(3)])
+    outs, counts = harness.run_rv32(elf, io)
+    want = harness.reference(model, ins)
+    assert len(outs) == 3 and all(c > 0 for c in counts)
+    for k in range(3):
+        for j, w in enumerate(want):
+            assert (outs[k][j] == w[k]).all(), f"vector {k}: core {outs[k][j].tolist()} vs TFLite {w[k].tolist()}"
+
+
+def _source(name: str, tmp_path: Path) -> str:
+    tmp_path.mkdir()
+    model = tmp_path / f"{name}.tflite"
+    model.write_bytes(CASES[name])
+    compile_c(model, tmp_path / "mlf.tar")
+    with tarfile.open(tmp_path / "mlf.tar") as tar:
+        return tar.extractfile("codegen/host/src/default_lib0.c").read().decode()  # type: ignore[union-attr]
+
+
+def test_max_pool_takes_the_accumulators_only_when_requantization_is_monotonic(tmp_path: Path) -> None:
+    assert ".max_first = 1" in _source("tiles_conv_max_first", tmp_path / "a")
+    assert ".max_first = 0" in _source("tiles_conv_max_left_shift", tmp_path / "b")
+    assert ".max_first = 0" in _source("tiles_conv_avg_13ch", tmp_path / "c")
+
+
+def test_weights_are_packed_in_the_order_the_tiles_stream_them() -> None:
+    k = 3
+    w = np.arange(15 * k).reshape(15, k)  # units 0-7: a block of 8, 8-11: a block of 4, 12-14: rows
+    packed = _pack(w).astype(int)
+    assert packed[:8].tolist() == [w[u, 0] for u in range(8)]  # first input value of units 0..7
+    assert packed[8 * k:8 * k + 4].tolist() == [w[u, 0] for u in range(8, 12)]
+    assert packed[12 * k:].tolist() == w[12:].ravel().tolist()
