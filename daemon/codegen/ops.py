@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, layers, movement
+from daemon.codegen import elementwise, layers, movement, reduction
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -34,6 +34,10 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "PAD": movement.lower_pad,
     "PADV2": movement.lower_pad,
     "TRANSPOSE": movement.lower_transpose,
+    "RESIZE_NEAREST_NEIGHBOR": movement.lower_resize_nearest,
+    "MEAN": reduction.lower_reduce,
+    "SUM": reduction.lower_reduce,
+    "BATCH_MATMUL": reduction.lower_batch_matmul,
 }
 ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)
 SUPPORTED = (*LOWERINGS, *ALIASES)

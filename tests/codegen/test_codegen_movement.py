@@ -65,6 +65,34 @@ CASES = {
     "ss_5d_reversed": mm.unary("STRIDED_SLICE", (2, 3, 4, 3, 2), (2, 2, 2, 1, 2),
                                [[0, 1, 0, 2, 0], [2, 3, 4, 3, 0], [1, 1, 3, 1, -1]], seed=7, BeginMask=16,
                                EndMask=16),
+    # RESIZE_NEAREST_NEIGHBOR: up, down, odd ratios, align_corners, half_pixel_centers
+    "resize_up": mm.unary("RESIZE_NEAREST_NEIGHBOR", (1, 3, 5, 2), (1, 7, 9, 2), [[7, 9]]),
+    "resize_down_align": mm.unary("RESIZE_NEAREST_NEIGHBOR", (2, 9, 7, 3), (2, 4, 5, 3), [[4, 5]], seed=1,
+                                  AlignCorners=True),
+    "resize_half_pixel": mm.unary("RESIZE_NEAREST_NEIGHBOR", (1, 5, 4, 3), (1, 8, 11, 3), [[8, 11]], seed=2,
+                                  HalfPixelCenters=True),
+    "resize_align_up": mm.unary("RESIZE_NEAREST_NEIGHBOR", (1, 4, 3, 1), (1, 10, 7, 1), [[10, 7]], seed=3,
+                                AlignCorners=True),
+    # MEAN: axes as the converter writes them (the 4-D [1, 2] case too), negative, 5-D; keep_dims both ways
+    "mean_hw_keep": mm.reduce("MEAN", (1, 5, 7, 6), [1, 2], True),
+    "mean_hw_keep_batch2": mm.reduce("MEAN", (2, 4, 3, 5), [2, 1], True, seed=1),
+    "mean_hw_neg_axes": mm.reduce("MEAN", (1, 5, 7, 6), [-3, -2], True, seed=2),
+    "mean_hw_no_keep": mm.reduce("MEAN", (1, 5, 7, 6), [1, 2], False, seed=3),
+    "mean_last": mm.reduce("MEAN", (3, 4, 9), [-1], False, seed=4),
+    "mean_same_quant": mm.reduce("MEAN", (2, 6, 5), [1], True, same_q=True, seed=5),
+    "mean_5d_two_axes": mm.reduce("MEAN", (2, 3, 2, 4, 3), [0, 3], True, seed=6),
+    # SUM (TFLite reads the int8 bytes as uint8 and clamps to 0..255: matched)
+    "sum_rescaled": mm.reduce("SUM", (2, 5, 6), [1], False, seed=7),
+    "sum_all_keep": mm.reduce("SUM", (3, 4), [0, -1], True, seed=8),
+    "sum_two_axes": mm.reduce("SUM", (4, 3, 5), [0, 2], False, seed=9),
+    "sum_4d_hw": mm.reduce("SUM", (1, 4, 3, 7), [1, 2], True, seed=10),
+    # BATCH_MATMUL: plain, adjoints, broadcast batch dimensions, constant RHS
+    "bmm_2d": mm.batch_matmul((5, 7), (7, 3)),
+    "bmm_batch": mm.batch_matmul((2, 4, 6), (2, 6, 5), seed=1),
+    "bmm_adj": mm.batch_matmul((3, 6, 4), (3, 5, 6), adj_x=True, adj_y=True, seed=2),
+    "bmm_broadcast": mm.batch_matmul((2, 1, 3, 5), (1, 3, 5, 4), seed=3),
+    "bmm_const_rhs": mm.batch_matmul((1, 6, 9), (9, 5), const_b=True, seed=4),
+    "bmm_const_rhs_adj_y": mm.batch_matmul((2, 3, 8), (4, 8), adj_y=True, const_b=True, seed=5),
 }
 
 
@@ -74,7 +102,8 @@ def test_operator_is_bit_exact(name: str, host_build) -> None:  # type: ignore[n
     assert_bit_exact(model, exe, io, random_inputs(io))
 
 
-RV32_CASES = ["concat_const", "split_v", "pad_4d", "transpose_5d", "ss_backwards"]
+RV32_CASES = ["concat_const", "split_v", "pad_4d", "transpose_5d", "ss_backwards", "resize_half_pixel",
+              "mean_hw_keep", "mean_last", "sum_rescaled", "bmm_broadcast", "bmm_const_rhs"]
 
 
 @pytest.mark.skipif(not HAVE_RV32, reason="needs riscv64-unknown-elf-gcc and qemu-system-riscv32")
