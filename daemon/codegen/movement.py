@@ -239,6 +239,9 @@ def lower_pad(g: Graph, op: OperatorInfo) -> Step:
         v = g.tensors[op.inputs[2]]
         if v.data is None or v.dtype != "int8" or v.size != 1:
             raise CodegenError(f"{where(op)}: constant_values {v.name!r} must be one constant int8 value")
+        if v.scales[:1] != out.scales[:1] or v.zero_points[:1] != out.zero_points[:1]:
+            raise CodegenError(f"{where(op)}: constant_values {v.name!r} is quantized unlike the output "
+                               "(TFLite's int8 PADV2 refuses that)")
         value = int(v.array().ravel()[0])
     plan, dst = Plan(g, op), strides(out.shape)
     plan.fill = (out.size, value)

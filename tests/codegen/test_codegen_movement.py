@@ -21,6 +21,7 @@ CASES = {
     # aliases (no kernel): SQUEEZE / EXPAND_DIMS between two kernels would share bytes; alone they copy
     "squeeze": mm.unary("SQUEEZE", (1, 3, 1, 5), (3, 5), []),
     "expand_dims_neg": mm.unary("EXPAND_DIMS", (3, 5), (3, 5, 1), [[-1]], seed=1),
+    "alias_chain": mm.alias_chain(),
     # PAD / PADV2
     "pad_4d": mm.unary("PAD", (1, 3, 5, 2), (1, 6, 6, 3), [[[0, 0], [1, 2], [0, 1], [1, 0]]], seed=2),
     "pad_2d": mm.unary("PAD", (3, 7), (4, 12), [[[1, 0], [2, 3]]], seed=3),
@@ -153,3 +154,50 @@ def test_six_dimensions_are_refused(tmp_path: Path) -> None:
 def test_negative_paddings_are_refused(tmp_path: Path) -> None:
     data = mm.unary("PAD", (1, 5), (1, 4), [[[0, 0], [-1, 0]]])
     _refused(tmp_path, data, r"PAD\): paddings \[\[0, 0\], \[-1, 0\]\] must be 2 non-negative")
+
+
+def test_aliases_cost_no_kernel(tmp_path: Path) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(CASES["alias_chain"])
+    report = compile_c(path, tmp_path / "m.tar")
+    assert report.operators == 3 and report.kernels == 1 and report.arena_bytes == 0
+
+
+def test_strided_slice_with_two_ellipses_is_refused(tmp_path: Path) -> None:
+    data = mm.unary("STRIDED_SLICE", (2, 3, 4), (2, 3, 4), [[0, 0], [1, 1], [1, 1]], EllipsisMask=3)
+    _refused(tmp_path, data, r"STRIDED_SLICE\): more than one ellipsis")
+
+
+def test_resize_of_a_3d_tensor_is_refused(tmp_path: Path) -> None:
+    data = mm.unary("RESIZE_NEAREST_NEIGHBOR", (3, 5, 2), (6, 10, 2), [[6, 10]])
+    _refused(tmp_path, data, r"RESIZE_NEAREST_NEIGHBOR\): input 'input' has shape \[3, 5, 2\], expected 4-D")
+
+
+def test_reduce_of_six_dimensions_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, mm.reduce("SUM", (1, 2, 1, 2, 1, 2), [1], True), r"SUM\): tensor 'input' has 6 dimensions")
+
+
+def test_batch_matmul_per_channel_rhs_is_refused(tmp_path: Path) -> None:
+    g = mm.MS.GraphWriter()
+    x = g.tensor("lhs", (2, 4), mm.INT8, {"scale": [0.1], "zero_point": [0]})
+    w = g.tensor("rhs", (4, 3), mm.INT8, {"scale": [0.01, 0.02, 0.03], "zero_point": [0, 0, 0], "dim": 1},
+                 np.ones((4, 3), np.int8))
+    y = g.tensor("y", (2, 3), mm.INT8, {"scale": [0.1], "zero_point": [0]})
+    g.op("BATCH_MATMUL", [x, w], [y], AdjX=False, AdjY=False)
+    _refused(tmp_path, g.serialize([x], [y], "x"), r"BATCH_MATMUL\): operand 'rhs' is quantized per channel")
+
+
+def test_batch_matmul_depth_mismatch_is_refused(tmp_path: Path) -> None:
+    data = mm.batch_matmul((3, 5), (4, 2))
+    _refused(tmp_path, data, r"BATCH_MATMUL\): LHS \[3, 5\] and RHS \[4, 2\] do not multiply")
+
+
+def test_padv2_value_quantized_unlike_the_output_is_refused(tmp_path: Path) -> None:
+    g = mm.MS.GraphWriter()
+    q = {"scale": [0.1], "zero_point": [3]}
+    x = g.tensor("x", (1, 2), mm.INT8, q)
+    p = g.tensor("p", (2, 2), mm.INT32, data=np.array([[0, 0], [1, 1]], np.int32))
+    v = g.tensor("v", (), mm.INT8, {"scale": [0.05], "zero_point": [-5]}, np.array(40, np.int8))
+    y = g.tensor("y", (1, 4), mm.INT8, q)
+    g.op("PADV2", [x, p, v], [y])
+    _refused(tmp_path, g.serialize([x], [y], "x"), r"PADV2\): constant_values 'v' is quantized unlike the output")
