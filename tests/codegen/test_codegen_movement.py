@@ -33,6 +33,7 @@ CASES = {
     "concat_last_neg": mm.concat([(2, 3, 5), (2, 3, 1), (2, 3, 4)], -1, seed=1),
     "concat_const": mm.concat([(2, 7), (2, 3), (2, 2)], 1, const=(1,), seed=2),
     "concat_axis0": mm.concat([(1, 9), (3, 9)], 0, seed=3),
+    "concat_5d": mm.concat([(2, 1, 3, 2, 2), (2, 2, 3, 2, 2)], 1, seed=4),
     # SPLIT / SPLIT_V (several outputs)
     "split_axis1": mm.multi_out("SPLIT", (2, 9, 5), [(2, 3, 5)] * 3, [[1], "x"], NumSplits=3),
     "split_neg": mm.multi_out("SPLIT", (1, 4, 6), [(1, 4, 3)] * 2, [[-1], "x"], seed=1, NumSplits=2),
@@ -41,6 +42,9 @@ CASES = {
     # PACK / UNPACK
     "pack_axis0": mm.pack((3, 5), 3, 0),
     "pack_neg": mm.pack((2, 7), 2, -1, seed=1),
+    "pack_axis1_three": mm.pack((4, 3), 3, 1, seed=2),
+    "split_axis0": mm.multi_out("SPLIT", (6, 5), [(2, 5)] * 3, [[0], "x"], seed=5, NumSplits=3),
+    "unpack_axis0": mm.multi_out("UNPACK", (3, 4, 2), [(4, 2)] * 3, ["x"], seed=6, Num=3, Axis=0),
     "unpack_axis1": mm.multi_out("UNPACK", (4, 3, 5), [(4, 5)] * 3, ["x"], seed=3, Num=3, Axis=1),
     "unpack_neg": mm.multi_out("UNPACK", (2, 7, 2), [(2, 7)] * 2, ["x"], seed=4, Num=2, Axis=-1),
     # SLICE
@@ -82,16 +86,19 @@ CASES = {
     "mean_last": mm.reduce("MEAN", (3, 4, 9), [-1], False, seed=4),
     "mean_same_quant": mm.reduce("MEAN", (2, 6, 5), [1], True, same_q=True, seed=5),
     "mean_5d_two_axes": mm.reduce("MEAN", (2, 3, 2, 4, 3), [0, 3], True, seed=6),
+    "mean_all_to_scalar": mm.reduce("MEAN", (2, 3, 4), [0, 1, 2], False, seed=11),
     # SUM (TFLite reads the int8 bytes as uint8 and clamps to 0..255: matched)
     "sum_rescaled": mm.reduce("SUM", (2, 5, 6), [1], False, seed=7),
     "sum_all_keep": mm.reduce("SUM", (3, 4), [0, -1], True, seed=8),
     "sum_two_axes": mm.reduce("SUM", (4, 3, 5), [0, 2], False, seed=9),
     "sum_4d_hw": mm.reduce("SUM", (1, 4, 3, 7), [1, 2], True, seed=10),
+    "sum_5d_keep": mm.reduce("SUM", (2, 3, 2, 2, 3), [-1, 1], True, seed=12),
     # BATCH_MATMUL: plain, adjoints, broadcast batch dimensions, constant RHS
     "bmm_2d": mm.batch_matmul((5, 7), (7, 3)),
     "bmm_batch": mm.batch_matmul((2, 4, 6), (2, 6, 5), seed=1),
     "bmm_adj": mm.batch_matmul((3, 6, 4), (3, 5, 6), adj_x=True, adj_y=True, seed=2),
     "bmm_broadcast": mm.batch_matmul((2, 1, 3, 5), (1, 3, 5, 4), seed=3),
+    "bmm_5d_rank_broadcast": mm.batch_matmul((2, 1, 3, 4, 5), (3, 5, 2), seed=6),
     "bmm_const_rhs": mm.batch_matmul((1, 6, 9), (9, 5), const_b=True, seed=4),
     "bmm_const_rhs_adj_y": mm.batch_matmul((2, 3, 8), (4, 8), adj_y=True, const_b=True, seed=5),
 }
