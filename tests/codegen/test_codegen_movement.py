@@ -97,6 +97,7 @@ CASES = {
     "bmm_2d": mm.batch_matmul((5, 7), (7, 3)),
     "bmm_batch": mm.batch_matmul((2, 4, 6), (2, 6, 5), seed=1),
     "bmm_adj": mm.batch_matmul((3, 6, 4), (3, 5, 6), adj_x=True, adj_y=True, seed=2),
+    "bmm_adj_x": mm.batch_matmul((2, 7, 3), (7, 4), adj_x=True, seed=7),
     "bmm_broadcast": mm.batch_matmul((2, 1, 3, 5), (1, 3, 5, 4), seed=3),
     "bmm_5d_rank_broadcast": mm.batch_matmul((2, 1, 3, 4, 5), (3, 5, 2), seed=6),
     "bmm_const_rhs": mm.batch_matmul((1, 6, 9), (9, 5), const_b=True, seed=4),
