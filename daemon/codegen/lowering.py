@@ -1,8 +1,9 @@
 """Graph -> `Program`: kernel steps in execution order, and where every activation tensor lives.
 
-RESHAPE is not a step: its output is an alias of its input (same bytes, new shape), so tensors joined by
-reshapes form one storage group. A group lives in the caller's input buffer if it holds a model input,
-in the caller's output buffer if it holds a model output, else in the arena (placed by the planner).
+RESHAPE (like SQUEEZE and EXPAND_DIMS) is not a step: its output is an alias of its input (same bytes, new
+shape), so tensors joined by reshapes form one storage group. A group lives in the caller's input buffer if
+it holds a model input, in the caller's output buffer if it holds a model output, else in the arena (placed
+by the planner).
 Only a reshape that would join a model input to a model output becomes a copy.
 """
 

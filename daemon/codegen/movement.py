@@ -239,6 +239,9 @@ def lower_pad(g: Graph, op: OperatorInfo) -> Step:
         v = g.tensors[op.inputs[2]]
         if v.data is None or v.dtype != "int8" or v.size != 1:
             raise CodegenError(f"{where(op)}: constant_values {v.name!r} must be one constant int8 value")
+        if v.scales[:1] != out.scales[:1] or v.zero_points[:1] != out.zero_points[:1]:
+            raise CodegenError(f"{where(op)}: constant_values {v.name!r} is quantized unlike the output "
+                               "(TFLite's int8 PADV2 refuses that)")
         value = int(v.array().ravel()[0])
     plan, dst = Plan(g, op), strides(out.shape)
     plan.fill = (out.size, value)
@@ -318,3 +321,34 @@ def lower_strided_slice(g: Graph, op: OperatorInfo) -> Step:
     plan = Plan(g, op)
     plan.box(x.index, 0, count, src_strides, strides(count), src_offset)
     return plan.step()
+
+
+def _nearest(out_size: int, in_size: int, align: bool, half: bool) -> list[int]:
+    """TFLite's GetNearestNeighbor for every output index, in its float32 arithmetic."""
+    f = np.float32
+    scale = f(in_size - 1) / f(out_size - 1) if align and out_size > 1 else f(in_size) / f(out_size)
+    offset = f(0.5) if half else f(0.0)
+    table = []
+    for i in range(out_size):
+        v = float((f(i) + offset) * scale)
+        k = min(int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1) if align else math.floor(v), in_size - 1)
+        table.append(max(k, 0) if half else k)
+    return table
+
+
+def lower_resize_nearest(g: Graph, op: OperatorInfo) -> Step:
+    x, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    if len(x.shape) != 4:
+        raise CodegenError(f"{where(op)}: input {x.name!r} has shape {list(x.shape)}, expected 4-D (NHWC)")
+    n, in_h, in_w, c = x.shape
+    size = [int(v) for v in const_ints(g, op, 1, "size").ravel()]
+    if len(size) != 2 or min(size) < 1:
+        raise CodegenError(f"{where(op)}: size {size} must be two positive values")
+    check_out(op, out, (n, size[0], size[1], c))
+    align, half = bool(op.options.get("AlignCorners")), bool(op.options.get("HalfPixelCenters"))
+    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "channels": c, "out_h": size[0], "out_w": size[1],
+              "rows": Const("rows"), "cols": Const("cols")}
+    consts = {"rows": np.array(_nearest(size[0], in_h, align, half), np.int32),
+              "cols": np.array(_nearest(size[1], in_w, align, half), np.int32)}
+    return Step(op.index, op.opcode, "bd_resize_nearest", "bd_resize_params", fields, consts, [x.index],
+                [out.index])

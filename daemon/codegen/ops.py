@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import conversion, elementwise, int16, layers, movement, recurrent
+from daemon.codegen import conversion, elementwise, int16, layers, movement, recurrent, reduction
 from daemon.codegen.depthwise import lower_depthwise
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
@@ -42,6 +42,10 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "PRELU": elementwise.lower_binary,
     "QUANTIZE": conversion.lower_quantize,
     "DEQUANTIZE": conversion.lower_dequantize,
+    "RESIZE_NEAREST_NEIGHBOR": movement.lower_resize_nearest,
+    "MEAN": reduction.lower_reduce,
+    "SUM": reduction.lower_reduce,
+    "BATCH_MATMUL": reduction.lower_batch_matmul,
 }
 LOWERINGS.update({"SVDF": recurrent.lower_svdf})
 ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)

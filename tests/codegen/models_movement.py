@@ -149,3 +149,18 @@ def batch_matmul(a_shape: tuple[int, ...], b_shape: tuple[int, ...], adj_x: bool
     y = g.tensor("output", (*batch, rows, cols), INT8, _q(rng, scale))
     g.op("BATCH_MATMUL", [a, b], [y], AdjX=adj_x, AdjY=adj_y)
     return bytes(g.serialize([a] if const_b else [a, b], [y], "codegen movement test"))
+
+
+def alias_chain(seed: int = 0) -> bytes:
+    """input (1, 4, 6) -> EXPAND_DIMS -> (1, 1, 4, 6) -> PAD -> (1, 1, 6, 7) -> SQUEEZE -> (6, 7) output."""
+    rng = np.random.default_rng(seed)
+    g = MS.GraphWriter()
+    q = _q(rng)
+    x = g.tensor("input", (1, 4, 6), INT8, q)
+    x4 = g.tensor("x4", (1, 1, 4, 6), INT8, q)
+    g.op("EXPAND_DIMS", [x, _ints(g, "axis", [1])], [x4])
+    p = g.tensor("padded", (1, 1, 6, 7), INT8, q)
+    g.op("PAD", [x4, _ints(g, "paddings", [[0, 0], [0, 0], [1, 1], [0, 1]])], [p])
+    y = g.tensor("output", (6, 7), INT8, q)
+    g.op("SQUEEZE", [p], [y])
+    return bytes(g.serialize([x], [y], "codegen movement test"))

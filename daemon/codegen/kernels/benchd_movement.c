@@ -39,3 +39,18 @@ void bd_move(const bd_move_params *p, const int8_t *const *in, int8_t *const *ou
         copy_box(b, b[0] < 0 ? p->data : in[b[0]], out[b[1]]);
     }
 }
+
+void bd_resize_nearest(const bd_resize_params *p, const int8_t *in, int8_t *out) {
+    const size_t c = (size_t)p->channels;
+    int32_t b, y, x;
+    for (b = 0; b < p->batches; b++) {
+        const int8_t *image = in + (size_t)b * p->in_h * p->in_w * c;
+        for (y = 0; y < p->out_h; y++) {
+            const int8_t *row = image + (size_t)p->rows[y] * p->in_w * c;
+            for (x = 0; x < p->out_w; x++) {
+                memcpy(out, row + (size_t)p->cols[x] * c, c);
+                out += c;
+            }
+        }
+    }
+}
