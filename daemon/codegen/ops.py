@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, layers
+from daemon.codegen import activation, elementwise, layers
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -29,5 +29,12 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "MAXIMUM": elementwise.lower_binary,
     "MINIMUM": elementwise.lower_binary,
     "PRELU": elementwise.lower_binary,
+    "LOGISTIC": activation.lower_unary,
+    "TANH": activation.lower_unary,
+    "HARD_SWISH": activation.lower_unary,
+    "RELU": activation.lower_unary,
+    "RELU6": activation.lower_unary,
+    "RELU_N1_TO_1": activation.lower_unary,
+    "LEAKY_RELU": activation.lower_unary,
 }
 SUPPORTED = (*LOWERINGS, "RESHAPE")

@@ -76,10 +76,12 @@ def binary(kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], act: s
 
 
 def unary(kind: str, shape: tuple[int, ...], in_scale: float | None = None, out_q: dict[str, Any] | None = None,
-          seed: int = 0, **options: Any) -> bytes:
+          in_zp: int | None = None, seed: int = 0, **options: Any) -> bytes:
     rng = np.random.default_rng(seed)
     g = MS.GraphWriter()
     q = _q(rng, in_scale)
+    if in_zp is not None:
+        q["zero_point"] = [in_zp]
     x = g.tensor("input", shape, INT8, q)
     y = g.tensor("output", shape, INT8, out_q or _q(rng))
     g.op(kind, [x], [y], **options)
