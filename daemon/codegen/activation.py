@@ -187,6 +187,10 @@ def lower_unary(g: Graph, op: OperatorInfo) -> Step:
     if tuple(x.shape) != tuple(out.shape):
         raise CodegenError(f"{where(op)}: output {out.name!r} has shape {list(out.shape)}, the input "
                            f"{list(x.shape)}")
-    table = np.array(TABLES[op.opcode](op, x, out), np.int8)
-    return Step(op.index, op.opcode, "bd_lookup", "bd_lookup_params", {"size": x.size, "table": Const("table")},
-                {"table": table}, [x.index], [out.index])
+    return lookup_step(op, x, out, TABLES[op.opcode](op, x, out))
+
+
+def lookup_step(op: OperatorInfo, x: TensorInfo, out: TensorInfo, table: list[int]) -> Step:
+    """bd_lookup: out[i] = table[x[i] + 128] (x and out hold the same number of values, in the same order)."""
+    return Step(op.index, op.opcode, "bd_lookup", "bd_lookup_params", {"size": out.size, "table": Const("table")},
+                {"table": np.array(table, np.int8)}, [x.index], [out.index])

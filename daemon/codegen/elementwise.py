@@ -3,7 +3,8 @@ MAXIMUM, MINIMUM and PRELU (input and alpha), each as TFLite's reference int8 ke
 
 Either operand may be a constant (a converter writes `x + bias`, `x * scale`, PRELU's alpha so): its int8
 values become a const array of the step and the kernel's `_c` variant reads it in place of the second
-activation pointer.
+activation pointer. A constant of one value (`x + 3`, `x * 0.5`) makes the operator a function of one int8
+value: the generator evaluates it for all 256 inputs (`scalar_table`) and the step is a table lookup.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from daemon.codegen.activation import VALUES, lookup_step
+from daemon.codegen.activation import multiply_by_quantized_multiplier as mbqm
+from daemon.codegen.fixedpoint import wrap
 from daemon.codegen.quant import INT8_MAX, INT8_MIN, quantize_multiplier
 from daemon.codegen.reader import Graph, OperatorInfo, TensorInfo
 from daemon.codegen.step import Const, Step, fused_range, where
@@ -93,6 +97,33 @@ def _requant_fields(op: OperatorInfo, a: TensorInfo, b: TensorInfo, out: TensorI
     return {}  # MAXIMUM/MINIMUM compare the raw int8 values (TFLite ignores the scales)
 
 
+def scalar_table(opcode: str, f: dict[str, Any], c: int, const_first: bool) -> list[int]:
+    """The operator with the constant `c` on one side, for every int8 value on the other: the kernel's
+    arithmetic (benchd_elementwise.c, TFLite's reference) in Python."""
+
+    def rescaled(x: int, offset: int, mult: int, shift: int) -> int:
+        return mbqm(wrap((x + offset) * (1 << f["left_shift"])), mult, shift)
+
+    def out8(raw: int) -> int:
+        return min(max(mbqm(raw, f["out_mult"], f["out_shift"]) + f["out_zp"], f["act_min"]), f["act_max"])
+
+    def one(a: int, b: int) -> int:
+        if opcode in ("MAXIMUM", "MINIMUM"):
+            return max(a, b) if opcode == "MAXIMUM" else min(a, b)
+        if opcode == "MUL":
+            return out8((a + f["in1_offset"]) * (b + f["in2_offset"]))
+        if opcode == "PRELU":
+            x = a + f["in1_offset"]
+            v = (mbqm(x, f["out_mult"], f["out_shift"]) if x >= 0
+                 else mbqm(x * (b + f["in2_offset"]), f["out_mult2"], f["out_shift2"]))
+            return min(max(v + f["out_zp"], f["act_min"]), f["act_max"])
+        d = (rescaled(a, f["in1_offset"], f["in1_mult"], f["in1_shift"]),
+             rescaled(b, f["in2_offset"], f["in2_mult"], f["in2_shift"]))
+        return out8(d[0] + d[1] if opcode == "ADD" else d[0] - d[1] if opcode == "SUB" else (d[0] - d[1]) ** 2)
+
+    return [one(c, x) if const_first else one(x, c) for x in VALUES]
+
+
 def lower_binary(g: Graph, op: OperatorInfo) -> Step:
     if len(op.inputs) != 2 or min(op.inputs) < 0:
         raise CodegenError(f"{where(op)}: expected two inputs, got {list(op.inputs)}")
@@ -113,6 +144,10 @@ def lower_binary(g: Graph, op: OperatorInfo) -> Step:
     fields.update(_requant_fields(op, a, b, out))
     kernel, consts, inputs = KERNELS[op.opcode], {}, [a.index, b.index]
     constant = a if a.data is not None else b if b.data is not None else None
+    if constant is not None and constant.size == 1:  # broadcasting one value keeps the other's order
+        x = b if constant is a else a
+        return lookup_step(op, x, out, scalar_table(op.opcode, fields, int(constant.array().ravel()[0]),
+                                                     constant is a))
     if constant is not None:
         kernel += "_c"
         consts = {"constant": constant.array().astype(np.int8).ravel()}

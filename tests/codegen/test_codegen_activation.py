@@ -16,6 +16,7 @@ from model_tools import tvm_available
 
 from daemon.codegen import compile_c
 from daemon.codegen.activation import lower_unary
+from daemon.codegen.elementwise import lower_binary
 from daemon.codegen.reader import read_model
 from daemon.errors import CodegenError
 
@@ -51,6 +52,13 @@ BINARY_CASES = {
     "maximum_const": B("MAXIMUM", (2, 7, 3), (3,), const="b", seed=37),
     "minimum_const_first": B("MINIMUM", (7, 1), (7, 4), const="a", seed=38),
     "prelu_const_alpha": B("PRELU", (1, 5, 6, 4), (1, 1, 4), const="b", seed=39),
+    # a constant of one value: the step becomes a table lookup
+    "add_const_scalar": B("ADD", (1, 6, 5, 3), (1,), const="b", act="RELU6", seed=46),
+    "sub_const_scalar_first": B("SUB", (1, 1, 1), (2, 9, 5), const="a", seed=41),
+    "squared_difference_const_scalar": B("SQUARED_DIFFERENCE", (4, 13), (1, 1), const="b", seed=42),
+    "maximum_const_scalar": B("MAXIMUM", (3, 19), (), const="b", seed=43),
+    "minimum_const_scalar_first": B("MINIMUM", (1,), (5, 11), const="a", seed=44),
+    "prelu_const_scalar_alpha": B("PRELU", (1, 5, 7, 3), (1,), const="b", seed=45),
 }
 
 U = models.unary
@@ -131,6 +139,32 @@ def test_unary_tables_equal_tflite_on_every_input_over_many_scales(kind: str) ->
     assert checked >= 50
 
 
+@pytest.mark.tvm
+@tvm_available
+@pytest.mark.parametrize("kind", models.BINARY)
+def test_scalar_constant_tables_equal_tflite_on_every_input(kind: str) -> None:
+    """x op c (and c op x) for every int8 x against the interpreter, for 30 random quantizations and constants."""
+    rng = np.random.default_rng(sum(map(ord, kind)))
+    checked = 0
+    for k in range(30):
+        first = kind != "PRELU" and k % 2 == 1
+        scales = (float(10 ** rng.uniform(-3, 0)), float(10 ** rng.uniform(-3, 0)))
+        out_scale = float(10 ** rng.uniform(-3.5, 0)) if k % 3 else None
+        act = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"][k % 4] if kind in ("ADD", "SUB", "MUL") else "NONE"
+        data = B(kind, (1,) if first else (1, 256), (1, 256) if first else (1,), act=act,
+                 const="a" if first else "b", scales=scales, out_scale=out_scale, seed=k)
+        graph = read_model(data)
+        try:
+            step = lower_binary(graph, graph.operators[0])
+        except CodegenError:
+            continue  # an output scale the rescaling cannot take (refused; tested below)
+        assert step.kernel == "bd_lookup"
+        want = _interpreter_table(data)
+        assert (step.consts["table"] == want).all(), f"case {k}: inputs {np.nonzero(step.consts['table'] != want)}"
+        checked += 1
+    assert checked >= 20
+
+
 def test_a_constant_operand_is_a_const_array_of_the_step(tmp_path: Path) -> None:
     path = tmp_path / "m.tflite"
     path.write_bytes(BINARY_CASES["add_const_bias"])
@@ -141,8 +175,17 @@ def test_a_constant_operand_is_a_const_array_of_the_step(tmp_path: Path) -> None
     assert ".constant = op0_constant" in source and report.constants_bytes >= 6
 
 
+def test_a_scalar_constant_makes_a_table_lookup(tmp_path: Path) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(BINARY_CASES["add_const_scalar"])
+    compile_c(path, tmp_path / "mlf.tar")
+    harness.unpack(tmp_path / "mlf.tar", tmp_path / "mlf")
+    source = (tmp_path / "mlf/codegen/host/src/default_lib0.c").read_text()
+    assert "static const int8_t op0_table[256]" in source and "bd_lookup(&op0_params" in source
+
+
 RV32_CASES = ["sub_last_dim_relu", "squared_difference_rank_mismatch", "maximum_broadcast_4d", "minimum_last_dim",
-              "prelu_const_alpha", "add_const_bias", "mul_const_scale", "sub_const_first"]
+              "prelu_const_alpha", "add_const_bias", "mul_const_scale", "sub_const_first", "add_const_scalar"]
 
 
 def _rv32_bit_exact(data: bytes, tmp_path: Path) -> list[int]:
