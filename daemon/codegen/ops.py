@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import conversion, elementwise, int16, layers, movement, recurrent, reduction
+from daemon.codegen import activation, conversion, elementwise, int16, layers, movement, recurrent, reduction
 from daemon.codegen.depthwise import lower_depthwise
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
@@ -46,6 +46,13 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "MEAN": reduction.lower_reduce,
     "SUM": reduction.lower_reduce,
     "BATCH_MATMUL": reduction.lower_batch_matmul,
+    "LOGISTIC": activation.lower_unary,
+    "TANH": activation.lower_unary,
+    "HARD_SWISH": activation.lower_unary,
+    "RELU": activation.lower_unary,
+    "RELU6": activation.lower_unary,
+    "RELU_N1_TO_1": activation.lower_unary,
+    "LEAKY_RELU": activation.lower_unary,
 }
 LOWERINGS.update({"SVDF": recurrent.lower_svdf})
 ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)

@@ -53,8 +53,10 @@ def _out_scale(kind: str, sa: float, sb: float) -> float:
 
 
 def binary(kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], act: str = "NONE",
-           const: str | None = None, scales: tuple[float, float] | None = None, seed: int = 0) -> bytes:
-    """`const`: "a" or "b" makes that operand a constant (random int8 values); `scales` fixes both scales."""
+           const: str | None = None, scales: tuple[float, float] | None = None, out_scale: float | None = None,
+           seed: int = 0) -> bytes:
+    """`const`: "a" or "b" makes that operand a constant (random int8 values); `scales` fixes both input
+    scales, `out_scale` the output's (else one the results spread over)."""
     rng = np.random.default_rng(seed)
     g = MS.GraphWriter()
     qa, qb = (_q(rng, scales[0]), _q(rng, scales[1])) if scales else (_q(rng), _q(rng))
@@ -68,7 +70,8 @@ def binary(kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], act: s
             tensors.append(g.tensor(name, shape, INT8, q))
             ins.append(tensors[-1])
     out_shape = tuple(np.broadcast_shapes(a_shape, b_shape))
-    out_q = qa if kind in ("MAXIMUM", "MINIMUM") else _q(rng, _out_scale(kind, qa["scale"][0], qb["scale"][0]))
+    out_q = qa if kind in ("MAXIMUM", "MINIMUM") else _q(rng, out_scale or _out_scale(kind, qa["scale"][0],
+                                                                                    qb["scale"][0]))
     y = g.tensor("output", out_shape, INT8, out_q)
     options = {"FusedActivationFunction": ACT[act]} if kind in ("ADD", "SUB", "MUL") else {}
     g.op(kind, tensors, [y], **options)
@@ -76,10 +79,12 @@ def binary(kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], act: s
 
 
 def unary(kind: str, shape: tuple[int, ...], in_scale: float | None = None, out_q: dict[str, Any] | None = None,
-          seed: int = 0, **options: Any) -> bytes:
+          in_zp: int | None = None, seed: int = 0, **options: Any) -> bytes:
     rng = np.random.default_rng(seed)
     g = MS.GraphWriter()
     q = _q(rng, in_scale)
+    if in_zp is not None:
+        q["zero_point"] = [in_zp]
     x = g.tensor("input", shape, INT8, q)
     y = g.tensor("output", shape, INT8, out_q or _q(rng))
     g.op(kind, [x], [y], **options)

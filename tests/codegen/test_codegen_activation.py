@@ -15,6 +15,9 @@ from harness import assert_bit_exact, random_inputs
 from model_tools import tvm_available
 
 from daemon.codegen import compile_c
+from daemon.codegen.activation import lower_unary
+from daemon.codegen.elementwise import lower_binary
+from daemon.codegen.reader import read_model
 from daemon.errors import CodegenError
 
 B = models.binary
@@ -49,6 +52,37 @@ BINARY_CASES = {
     "maximum_const": B("MAXIMUM", (2, 7, 3), (3,), const="b", seed=37),
     "minimum_const_first": B("MINIMUM", (7, 1), (7, 4), const="a", seed=38),
     "prelu_const_alpha": B("PRELU", (1, 5, 6, 4), (1, 1, 4), const="b", seed=39),
+    # a constant of one value: the step becomes a table lookup
+    "add_const_scalar": B("ADD", (1, 6, 5, 3), (1,), const="b", act="RELU6", seed=46),
+    "sub_const_scalar_first": B("SUB", (1, 1, 1), (2, 9, 5), const="a", seed=41),
+    "squared_difference_const_scalar": B("SQUARED_DIFFERENCE", (4, 13), (1, 1), const="b", seed=42),
+    "maximum_const_scalar": B("MAXIMUM", (3, 19), (), const="b", seed=43),
+    "minimum_const_scalar_first": B("MINIMUM", (1,), (5, 11), const="a", seed=44),
+    "prelu_const_scalar_alpha": B("PRELU", (1, 5, 7, 3), (1,), const="b", seed=45),
+}
+
+U = models.unary
+SIGMOID_Q = {"scale": [1 / 256], "zero_point": [-128]}
+UNARY_CASES = {
+    "logistic": U("LOGISTIC", (1, 5, 7, 3), out_q=SIGMOID_Q),
+    "logistic_wide_input": U("LOGISTIC", (2, 13), in_scale=0.2, out_q=SIGMOID_Q, seed=1),
+    "logistic_zp_0": U("LOGISTIC", (37,), in_scale=0.03, out_q={"scale": [1 / 256], "zero_point": [0]}, seed=2),
+    "tanh": U("TANH", (1, 5, 7, 3), out_q={"scale": [1 / 128], "zero_point": [0]}, seed=3),
+    "tanh_other_scales": U("TANH", (3, 4, 5), in_scale=0.004, seed=4),
+    "hard_swish": U("HARD_SWISH", (1, 9, 5, 3), in_scale=0.05, seed=5),  # reluish multiplier shifts left
+    "hard_swish_small_scale": U("HARD_SWISH", (1, 7, 11), in_scale=0.002, out_q={"scale": [0.001],
+                                                                                    "zero_point": [-5]}, seed=6),
+    "hard_swish_zp_far": U("HARD_SWISH", (61,), in_scale=0.04, in_zp=-110, seed=7),
+    "relu": U("RELU", (1, 5, 7, 3), seed=8),
+    "relu_rescaled": U("RELU", (2, 19), in_scale=0.05, out_q={"scale": [0.02], "zero_point": [-128]}, seed=9),
+    "relu6": U("RELU6", (1, 6, 5, 3), in_scale=0.08, out_q={"scale": [6 / 255], "zero_point": [-128]}, seed=10),
+    "relu6_unclipped_scale": U("RELU6", (3, 17), in_scale=0.02, seed=11),
+    "relu_n1_to_1": U("RELU_N1_TO_1", (1, 5, 7, 3), in_scale=0.012,
+                      out_q={"scale": [2 / 255], "zero_point": [0]}, seed=12),
+    "leaky_relu": U("LEAKY_RELU", (1, 5, 7, 3), seed=13, Alpha=0.2),
+    "leaky_relu_small_alpha": U("LEAKY_RELU", (4, 23), seed=14, Alpha=0.01),
+    "leaky_relu_alpha_above_one": U("LEAKY_RELU", (2, 3, 11), seed=15, Alpha=1.7),
+    "leaky_relu_negative_alpha": U("LEAKY_RELU", (41,), seed=16, Alpha=-0.3),
 }
 
 
@@ -58,6 +92,77 @@ BINARY_CASES = {
 def test_binary_operator_is_bit_exact(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
     model, exe, io = host_build(name, BINARY_CASES[name])
     assert_bit_exact(model, exe, io, random_inputs(io))
+
+
+@pytest.mark.tvm
+@tvm_available
+@pytest.mark.parametrize("name", sorted(UNARY_CASES))
+def test_unary_activation_is_bit_exact(name: str, host_build) -> None:  # type: ignore[no-untyped-def]
+    model, exe, io = host_build(name, UNARY_CASES[name])
+    assert_bit_exact(model, exe, io, random_inputs(io))
+
+
+def _interpreter_table(data: bytes) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], np.arange(-128, 128, dtype=np.int8).reshape(1, 256))
+    interp.invoke()
+    return np.asarray(interp.get_tensor(interp.get_output_details()[0]["index"])).ravel()
+
+
+@pytest.mark.tvm
+@tvm_available
+@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH", "HARD_SWISH", "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU"])
+def test_unary_tables_equal_tflite_on_every_input_over_many_scales(kind: str) -> None:
+    """The generated table against the interpreter on all 256 inputs, for 60 random quantizations spanning
+    four orders of magnitude (the C kernel is the lookup itself, tested above)."""
+    rng = np.random.default_rng(sum(map(ord, kind)))
+    checked = 0
+    for k in range(60):
+        out_q = SIGMOID_Q if kind == "LOGISTIC" else {"scale": [float(10 ** rng.uniform(-3.5, 0))],
+                                                       "zero_point": [int(rng.integers(-128, 128))]}
+        options = {"Alpha": float(rng.uniform(-1.5, 1.5))} if kind == "LEAKY_RELU" else {}
+        data = U(kind, (1, 256), in_scale=float(10 ** rng.uniform(-3.5, 0)), out_q=out_q,
+                 in_zp=int(rng.integers(-128, 128)), seed=k, **options)
+        graph = read_model(data)
+        try:
+            table = lower_unary(graph, graph.operators[0]).consts["table"]
+        except CodegenError:  # refused: TFLite must refuse it too
+            with pytest.raises(RuntimeError):
+                _interpreter_table(data)
+            continue
+        want = _interpreter_table(data)
+        assert (table == want).all(), f"case {k}: inputs {np.nonzero(table != want)[0] - 128} differ"
+        checked += 1
+    assert checked >= 50
+
+
+@pytest.mark.tvm
+@tvm_available
+@pytest.mark.parametrize("kind", models.BINARY)
+def test_scalar_constant_tables_equal_tflite_on_every_input(kind: str) -> None:
+    """x op c (and c op x) for every int8 x against the interpreter, for 30 random quantizations and constants."""
+    rng = np.random.default_rng(sum(map(ord, kind)))
+    checked = 0
+    for k in range(30):
+        first = kind != "PRELU" and k % 2 == 1
+        scales = (float(10 ** rng.uniform(-3, 0)), float(10 ** rng.uniform(-3, 0)))
+        out_scale = float(10 ** rng.uniform(-3.5, 0)) if k % 3 else None
+        act = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"][k % 4] if kind in ("ADD", "SUB", "MUL") else "NONE"
+        data = B(kind, (1,) if first else (1, 256), (1, 256) if first else (1,), act=act,
+                 const="a" if first else "b", scales=scales, out_scale=out_scale, seed=k)
+        graph = read_model(data)
+        try:
+            step = lower_binary(graph, graph.operators[0])
+        except CodegenError:
+            continue  # an output scale the rescaling cannot take (refused; tested below)
+        assert step.kernel == "bd_lookup"
+        want = _interpreter_table(data)
+        assert (step.consts["table"] == want).all(), f"case {k}: inputs {np.nonzero(step.consts['table'] != want)}"
+        checked += 1
+    assert checked >= 20
 
 
 def test_a_constant_operand_is_a_const_array_of_the_step(tmp_path: Path) -> None:
@@ -70,8 +175,17 @@ def test_a_constant_operand_is_a_const_array_of_the_step(tmp_path: Path) -> None
     assert ".constant = op0_constant" in source and report.constants_bytes >= 6
 
 
+def test_a_scalar_constant_makes_a_table_lookup(tmp_path: Path) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(BINARY_CASES["add_const_scalar"])
+    compile_c(path, tmp_path / "mlf.tar")
+    harness.unpack(tmp_path / "mlf.tar", tmp_path / "mlf")
+    source = (tmp_path / "mlf/codegen/host/src/default_lib0.c").read_text()
+    assert "static const int8_t op0_table[256]" in source and "bd_lookup(&op0_params" in source
+
+
 RV32_CASES = ["sub_last_dim_relu", "squared_difference_rank_mismatch", "maximum_broadcast_4d", "minimum_last_dim",
-              "prelu_const_alpha", "add_const_bias", "mul_const_scale", "sub_const_first"]
+              "prelu_const_alpha", "add_const_bias", "mul_const_scale", "sub_const_first", "add_const_scalar"]
 
 
 def _rv32_bit_exact(data: bytes, tmp_path: Path) -> list[int]:
@@ -101,6 +215,15 @@ RV32 = pytest.mark.skipif(not harness.HAVE_RV32,
 @pytest.mark.parametrize("name", RV32_CASES)
 def test_binary_operator_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
     _rv32_bit_exact(BINARY_CASES[name], tmp_path)
+
+
+@pytest.mark.tvm
+@tvm_available
+@RV32
+@pytest.mark.parametrize("name", ["logistic", "tanh", "hard_swish", "relu", "relu6", "relu_n1_to_1", "leaky_relu"])
+def test_unary_activation_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
+    instructions = _rv32_bit_exact(UNARY_CASES[name], tmp_path)
+    assert max(instructions) < 20 * 105, instructions  # 105 values: a table lookup each, no arithmetic
 
 
 def _refused(tmp_path: Path, data: bytes, pattern: str) -> None:
@@ -160,3 +283,21 @@ def test_shapes_that_do_not_broadcast_are_refused(tmp_path: Path) -> None:
 def test_five_dimensions_are_refused(tmp_path: Path) -> None:
     _refused(tmp_path, B("SQUARED_DIFFERENCE", (2, 1, 2, 1, 3), (2, 3)),
              r"operator 0 \(SQUARED_DIFFERENCE\): broadcasting over more than 4 dimensions")
+
+
+def test_logistic_output_scale_other_than_1_256_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, U("LOGISTIC", (1, 8), out_q={"scale": [0.01], "zero_point": [-128]}),
+             r"operator 0 \(LOGISTIC\): int8 LOGISTIC needs the output scale 1/256")
+
+
+def test_hard_swish_output_scale_too_small_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, U("HARD_SWISH", (1, 8), in_scale=0.5, out_q={"scale": [0.0001], "zero_point": [0]}),
+             r"operator 0 \(HARD_SWISH\): the output scale is too small")
+
+
+def test_per_channel_activation_input_is_refused(tmp_path: Path) -> None:
+    g = models.MS.GraphWriter()
+    x = g.tensor("x", (1, 2), models.INT8, {"scale": [0.1, 0.2], "zero_point": [0, 0], "dim": 1})
+    y = g.tensor("y", (1, 2), models.INT8, {"scale": [0.1], "zero_point": [0]})
+    g.op("TANH", [x], [y])
+    _refused(tmp_path, g.serialize([x], [y], "t"), r"operator 0 \(TANH\): tensor 'x' is quantized per channel")

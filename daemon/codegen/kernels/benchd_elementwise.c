@@ -1,32 +1,25 @@
 /* The binary operators (int8, TFLite's reference arithmetic) with numpy broadcasting, and a plain copy.
  * ADD, SUB and SQUARED_DIFFERENCE bring both inputs onto a common scale after a left shift (TFLite's
- * general rescaling path); MUL and PRELU requantize the product; MAXIMUM/MINIMUM compare raw values. */
+ * general rescaling path; the generator tabulates that per input value); MUL and PRELU requantize the
+ * product; MAXIMUM/MINIMUM compare raw values. */
 #include <string.h>
 
 #include "benchd_kernels.h"
-
-static int32_t rescaled1(const bd_binary_params *p, int32_t a) {
-    return bd_requant((int32_t)((uint32_t)(a + p->in1_offset) << p->left_shift), p->in1_mult, p->in1_shift);
-}
-
-static int32_t rescaled2(const bd_binary_params *p, int32_t b) {
-    return bd_requant((int32_t)((uint32_t)(b + p->in2_offset) << p->left_shift), p->in2_mult, p->in2_shift);
-}
 
 static int8_t out8(const bd_binary_params *p, int32_t raw) {
     return bd_clamp8(bd_requant(raw, p->out_mult, p->out_shift) + p->out_zp, p->act_min, p->act_max);
 }
 
 static int8_t add_one(const bd_binary_params *p, int32_t a, int32_t b) {
-    return out8(p, rescaled1(p, a) + rescaled2(p, b));
+    return out8(p, p->rescale1[a + 128] + p->rescale2[b + 128]);
 }
 
 static int8_t sub_one(const bd_binary_params *p, int32_t a, int32_t b) {
-    return out8(p, rescaled1(p, a) - rescaled2(p, b));
+    return out8(p, p->rescale1[a + 128] - p->rescale2[b + 128]);
 }
 
 static int8_t squared_difference_one(const bd_binary_params *p, int32_t a, int32_t b) {
-    const int32_t d = rescaled1(p, a) - rescaled2(p, b);  /* |d| <= 255 << 7: d * d fits */
+    const int32_t d = p->rescale1[a + 128] - p->rescale2[b + 128];  /* |d| <= 255 << 7: d * d fits */
     return out8(p, d * d);
 }
 

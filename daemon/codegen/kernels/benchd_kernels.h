@@ -187,10 +187,11 @@ typedef struct {
     int32_t stride2[4];
     int32_t flat;           /* 1 when both inputs have the output's shape */
     int32_t in1_offset, in2_offset, out_zp, act_min, act_max;
-    int32_t left_shift;     /* ADD, SUB: 20; SQUARED_DIFFERENCE: 7 */
-    int32_t in1_mult, in1_shift, in2_mult, in2_shift;  /* ADD, SUB, SQUARED_DIFFERENCE */
     int32_t out_mult, out_shift;    /* PRELU: for inputs >= 0 */
     int32_t out_mult2, out_shift2;  /* PRELU: for inputs < 0 (times alpha) */
+    /* ADD, SUB, SQUARED_DIFFERENCE: [x + 128] = input x on the common scale (TFLite's left shift, 20 or 7,
+     * then the input's multiplier), tabulated by the generator */
+    const int32_t *rescale1, *rescale2;
     const int8_t *constant; /* the constant operand of a `_c` kernel, else 0 */
     int32_t const_first;
 } bd_binary_params;
