@@ -25,7 +25,7 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
 }
-LOWERINGS.update({"SVDF": recurrent.lower_svdf})
+LOWERINGS.update({"SVDF": recurrent.lower_svdf, "UNIDIRECTIONAL_SEQUENCE_LSTM": recurrent.lower_lstm})
 SUPPORTED = (*LOWERINGS, "RESHAPE")
 
 # The activation dtypes an operator's lowering takes (int8 where not listed): checked before it is called, so an
@@ -33,7 +33,8 @@ SUPPORTED = (*LOWERINGS, "RESHAPE")
 ACTIVATION_TYPES: dict[str, frozenset[str]] = {
     "RESHAPE": frozenset({"int8", "int16"}),
 }
-ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF")})
+ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF",
+                                                                       "UNIDIRECTIONAL_SEQUENCE_LSTM")})
 
 
 def activation_types(opcode: str) -> frozenset[str]:

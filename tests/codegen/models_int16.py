@@ -164,3 +164,53 @@ def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bi
     y = g.tensor("output", (batches, n_unit), INT8, out_q)
     g.op("SVDF", [x, wf, wt, bt, state], [y], Rank=rank, FusedActivationFunction=ACT[act])
     return g.serialize([x], [y], "codegen svdf test")
+
+
+def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | None = None, cifg: bool = False,
+         peephole: bool = False, cell_clip: float = 0.0, proj_clip: float = 0.0, time_major: bool = False,
+         layer_norm: bool = False, cell_scale: float = 2.0**-11, seed: int = 0) -> bytes:
+    """The converter's full-integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input, weights, output and output
+    state, int32 biases, int16 cell state, 5 intermediates (4 gate scales, then the hidden state's int8 scale).
+    n_output other than n_cell adds a projection."""
+    rng = np.random.default_rng(seed)
+    g = Writer()
+    n_output = n_output or n_cell
+    shape = (steps, batches, n_input) if time_major else (batches, steps, n_input)
+    x_q = {"scale": [float(rng.uniform(0.01, 0.05))], "zero_point": [int(rng.integers(-20, 21))]}
+    x = g.tensor("input", shape, INT8, x_q, signature=shape)
+    hid_scale = float(rng.uniform(0.8, 1.0)) / 128
+    hid_zp = int(rng.integers(-5, 6))
+    h_q = {"scale": [hid_scale], "zero_point": [hid_zp]}
+
+    def w(name: str, rows: int, cols: int, in_scale: float) -> int:
+        scale = 1.5 / (74 * 73 * np.sqrt(cols) * in_scale)
+        return int(g.tensor(name, (rows, cols), INT8, sym(scale), rng.integers(-127, 128, (rows, cols))))
+
+    def bias(name: str, rows: int) -> int:
+        return int(g.tensor(name, (rows,), INT32, sym(x_q["scale"][0] * 1e-3), rng.integers(-50000, 50000, rows)))
+
+    ins = [x]
+    gates = ("input", "forget", "cell", "output")
+    ins += [-1 if cifg and k == "input" else w(f"input_to_{k}", n_cell, n_input, x_q["scale"][0]) for k in gates]
+    ins += [-1 if cifg and k == "input" else w(f"recurrent_to_{k}", n_cell, n_output, hid_scale) for k in gates]
+    for k in ("input", "forget", "output"):
+        ins.append(g.tensor(f"cell_to_{k}", (n_cell,), INT16, sym(float(rng.uniform(1e-5, 4e-5))),
+                            rng.integers(-32767, 32768, n_cell)) if peephole and not (cifg and k == "input") else -1)
+    ins += [-1 if cifg and k == "input" else bias(f"{k}_bias", n_cell) for k in gates]
+    if n_output != n_cell:
+        ins.append(w("projection", n_output, n_cell, hid_scale))
+        ins.append(bias("projection_bias", n_output))
+    else:
+        ins += [-1, -1]
+    ins.append(g.variable("output_state", (batches, n_output), INT8, h_q))
+    ins.append(g.variable("cell_state", (batches, n_cell), INT16, sym(cell_scale)))
+    for k in gates:
+        ins.append(g.tensor(f"{k}_norm", (n_cell,), INT16, sym(1e-4), rng.integers(10000, 30000, n_cell))
+                   if layer_norm and not (cifg and k == "input") else -1)
+    inter = [g.tensor(f"{k}_intermediate", (), INT16, sym(2.0**-12)) for k in gates]
+    inter.append(g.tensor("hidden", (), INT8, {"scale": [hid_scale], "zero_point": [hid_zp]}))
+    out_shape = (*shape[:2], n_output)
+    y = g.tensor("output", out_shape, INT8, h_q, signature=out_shape)
+    g.op_with("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], inter, FusedActivationFunction=ACT["TANH"],
+              CellClip=cell_clip, ProjClip=proj_clip, TimeMajor=time_major)
+    return g.serialize([x], [y], "codegen lstm test")

@@ -39,8 +39,21 @@ CASES = {
     "svdf": models.svdf(1, 20, 12, 5, 2),
     "svdf_batch2_rank3": models.svdf(2, 13, 9, 7, 3, seed=1),
     "svdf_rank1_no_bias": models.svdf(1, 33, 8, 10, 1, bias=False, seed=2),
+    # UNIDIRECTIONAL_SEQUENCE_LSTM 8x8_16: the converter's plain LSTM, batches, CIFG, peephole, projection with
+    # clipping, cell clipping, time major, cell state scales 2^-9..2^-15; output and cell state across the sequence
+    "lstm": models.lstm(1, 3, 5, 4),
+    "lstm_batch2": models.lstm(2, 4, 7, 6, seed=1),
+    "lstm_cifg": models.lstm(1, 3, 5, 8, cifg=True, seed=2),
+    "lstm_peephole": models.lstm(1, 3, 6, 5, peephole=True, seed=3),
+    "lstm_projection_clip": models.lstm(1, 2, 6, 9, n_output=4, proj_clip=0.5, seed=4),
+    "lstm_cell_clip": models.lstm(1, 5, 4, 6, cell_clip=1.5, seed=5),
+    "lstm_time_major": models.lstm(2, 3, 5, 4, time_major=True, seed=6),
+    "lstm_wide": models.lstm(1, 8, 20, 16, cell_scale=2.0**-12, seed=7),
+    "lstm_cifg_projection": models.lstm(2, 3, 5, 6, n_output=3, cifg=True, seed=8),
+    "lstm_cell_scale_9": models.lstm(1, 3, 5, 6, cell_scale=2.0**-9, seed=9),
+    "lstm_cell_scale_15": models.lstm(1, 3, 5, 6, cell_scale=2.0**-15, seed=10),
 }
-STATEFUL = ["svdf"]
+STATEFUL = ["svdf", "lstm"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -60,7 +73,8 @@ def test_state_persists_across_runs(name: str, host_build) -> None:  # type: ign
     assert len({tuple(row) for row in want[0]}) > 3, "the state does not change the outputs"
 
 
-RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3"]
+RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3", "lstm_batch2",
+              "lstm_projection_clip"]
 
 
 @pytest.mark.skipif(not harness.HAVE_RV32, reason="needs riscv64-unknown-elf-gcc, picolibc and qemu-system-riscv32")
@@ -107,6 +121,14 @@ def _compile(tmp_path: Path, data: bytes) -> None:
     (models.svdf(1, 8, 4, 3, 2, act="NONE"), r"operator 0 \(SVDF\): the integer SVDF takes only a RELU activation"),
     (models.svdf(1, 8, 4, 3, 2, variable=False), r"operator 0 \(SVDF\): state 'state' is not a variable tensor"),
     (models.svdf(1, 8, 6, 3, 4), r"operator 0 \(SVDF\): rank 4 does not divide the 6 filters"),
+    (models.lstm(1, 2, 4, 4, layer_norm=True),
+     r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): layer-normalized LSTM is not supported"),
+    (models.lstm(1, 2, 4, 4, cell_scale=3e-4),
+     r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): cell state 'cell_state' has scale .* not a power of two"),
+    (models.lstm(1, 2, 4, 4, cell_scale=2.0**-8),
+     r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): cell state scale 2\^-8 is outside"),
+    (models.lstm(1, 2, 4, 4, n_output=3, peephole=True),
+     r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): peephole weights with a projection"),
 ])
 def test_unsupported_int16_variants_are_refused(tmp_path: Path, data: bytes, message: str) -> None:
     with pytest.raises(CodegenError, match=message):
