@@ -101,6 +101,7 @@ def lower_svdf(g: Graph, op: OperatorInfo) -> Step:
 INPUT, W_INPUT, W_RECURRENT, W_CELL, BIAS, PROJECTION, PROJECTION_BIAS = 0, 1, 5, 9, 12, 16, 17
 OUTPUT_STATE, CELL_STATE, LAYER_NORM = 18, 19, 20
 GATES = ("input", "forget", "cell", "output")
+NO_LAYER_NORM = {"ln_weights": 0, "ln_bias": 0, "ln_mult": 0, "ln_shift": 0, "ln_guard": 0}
 
 
 def _opt(g: Graph, op: OperatorInfo, index: int) -> TensorInfo | None:
@@ -128,15 +129,14 @@ def _cell_scale(op: OperatorInfo, cell: TensorInfo) -> int:
 
 
 def lower_lstm(g: Graph, op: OperatorInfo) -> Step:
-    """TFLite's EvalInteger8x8_16 without layer normalization (what the converter writes for a Keras LSTM)."""
+    """TFLite's EvalInteger8x8_16 (the converter's full-integer LSTM), with or without layer normalization."""
     x, out = g.tensors[op.inputs[INPUT]], g.tensors[op.outputs[0]]
     if x.dtype != "int8":
         raise CodegenError(f"{where(op)}: input {x.name!r} is {x.dtype}; only the full-integer 8x8_16 LSTM "
                            "(int8 input and output, int16 cell state) is supported")
     if len(op.inputs) not in (20, 24):
         raise CodegenError(f"{where(op)}: {len(op.inputs)} inputs; TFLite's LSTM takes 20 or 24")
-    if any(_opt(g, op, LAYER_NORM + k) is not None for k in range(4)):
-        raise CodegenError(f"{where(op)}: layer-normalized LSTM is not supported by the reference C backend")
+    layer_norm = len(op.inputs) == 24 and _opt(g, op, LAYER_NORM + 1) is not None  # as TFLite decides it
     if op.options.get("DiagonalRecurrentTensors"):
         raise CodegenError(f"{where(op)}: diagonal recurrent weights are not supported")
     if len(op.intermediates) != 5:
@@ -172,15 +172,20 @@ def lower_lstm(g: Graph, op: OperatorInfo) -> Step:
     if not hidden.scales:
         raise CodegenError(f"{where(op)}: intermediate {hidden.name!r} has no quantization parameters")
     cell_scale = _cell_scale(op, c)
-    gate_scale = f32(2.0**-12)  # without layer normalization the gates are Q3.12
+    # gate k's scale: its intermediate's with layer normalization, else Q3.12
+    gate_scales = [f32(g.tensors[op.intermediates[k]].scale) if layer_norm else f32(2.0**-12) for k in range(4)]
+    if layer_norm and (use_cifg != (_opt(g, op, LAYER_NORM) is None)):
+        raise CodegenError(f"{where(op)}: the input gate's layer norm coefficients must be present exactly when "
+                           "the input gate is (no CIFG)")
     consts: dict[str, np.ndarray] = {}
     gates = []
     for k, name in enumerate(GATES):
         if k == 0 and use_cifg:
             gates.append({"w_input": 0, "w_recurrent": 0, "bias_input": 0, "bias_recurrent": 0, "w_cell": 0,
                           "input_mult": 0, "input_shift": 0, "recurrent_mult": 0, "recurrent_shift": 0,
-                          "cell_mult": 0, "cell_shift": 0})
+                          "cell_mult": 0, "cell_shift": 0, **NO_LAYER_NORM})
             continue
+        gate_scale = gate_scales[k]
         wx = need(op, g.tensors[op.inputs[W_INPUT + k]], f"input-to-{name} weights", "int8", (n_cell, n_input))
         wh = need(op, g.tensors[op.inputs[W_RECURRENT + k]], f"recurrent-to-{name} weights", "int8",
                   (n_cell, n_output))
@@ -192,12 +197,22 @@ def lower_lstm(g: Graph, op: OperatorInfo) -> Step:
         mr, sr = quantize_multiplier(float(f32(f32(wh_scale * f32(h.scale)) / gate_scale)))
         consts[f"{name}_wx"] = wx.astype(np.int8).ravel()
         consts[f"{name}_wh"] = wh.astype(np.int8).ravel()
-        consts[f"{name}_bx"] = _row_sums_times(wx, -x.zero_point, bias)
+        if layer_norm and bias is None:
+            raise CodegenError(f"{where(op)}: a layer-normalized LSTM needs the {name} gate bias")
+        # with layer normalization the bias is added after it, not to the matrix product
+        consts[f"{name}_bx"] = _row_sums_times(wx, -x.zero_point, None if layer_norm else bias)
         consts[f"{name}_bh"] = _row_sums_times(wh, -h.zero_point, None)
         gate: dict[str, Any] = {"w_input": Const(f"{name}_wx"), "w_recurrent": Const(f"{name}_wh"),
                                 "bias_input": Const(f"{name}_bx"), "bias_recurrent": Const(f"{name}_bh"),
                                 "w_cell": 0, "input_mult": mi, "input_shift": si, "recurrent_mult": mr,
-                                "recurrent_shift": sr, "cell_mult": 0, "cell_shift": 0}
+                                "recurrent_shift": sr, "cell_mult": 0, "cell_shift": 0, **NO_LAYER_NORM}
+        if layer_norm:
+            ln = g.tensors[op.inputs[LAYER_NORM + k]]
+            consts[f"{name}_ln"] = need(op, ln, f"{name} layer norm coefficients", "int16", (n_cell,)).astype(np.int16)
+            consts[f"{name}_lb"] = np.asarray(bias, np.int32)
+            lm, ls = quantize_multiplier(float(f32(ln.scale)))
+            gate.update({"ln_weights": Const(f"{name}_ln"), "ln_bias": Const(f"{name}_lb"), "ln_mult": lm,
+                         "ln_shift": ls, "ln_guard": max(1, int(f32(10000 * f32(ln.scale))))})
         if peephole and name != "cell":
             wc_t = g.tensors[op.inputs[W_CELL + (0 if name == "input" else 1 if name == "forget" else 2)]]
             consts[f"{name}_wc"] = need(op, wc_t, f"cell-to-{name} weights", "int16", (n_cell,)).astype(np.int16)

@@ -168,7 +168,7 @@ def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bi
 
 def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | None = None, cifg: bool = False,
          peephole: bool = False, cell_clip: float = 0.0, proj_clip: float = 0.0, time_major: bool = False,
-         layer_norm: bool = False, cell_scale: float = 2.0**-11, seed: int = 0) -> bytes:
+         layer_norm: bool = False, cell_scale: float = 2.0**-11, diagonal: bool = False, seed: int = 0) -> bytes:
     """The converter's full-integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input, weights, output and output
     state, int32 biases, int16 cell state, 5 intermediates (4 gate scales, then the hidden state's int8 scale).
     n_output other than n_cell adds a projection."""
@@ -207,10 +207,12 @@ def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | No
     for k in gates:
         ins.append(g.tensor(f"{k}_norm", (n_cell,), INT16, sym(1e-4), rng.integers(10000, 30000, n_cell))
                    if layer_norm and not (cifg and k == "input") else -1)
-    inter = [g.tensor(f"{k}_intermediate", (), INT16, sym(2.0**-12)) for k in gates]
+    # with layer normalization the kernel reads the gates' scales from these (calibrated), else Q3.12 is fixed
+    inter = [g.tensor(f"{k}_intermediate", (), INT16,
+                      sym(2.0**-12 * float(rng.uniform(0.5, 2.0)) if layer_norm else 2.0**-12)) for k in gates]
     inter.append(g.tensor("hidden", (), INT8, {"scale": [hid_scale], "zero_point": [hid_zp]}))
     out_shape = (*shape[:2], n_output)
     y = g.tensor("output", out_shape, INT8, h_q, signature=out_shape)
     g.op_with("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], inter, FusedActivationFunction=ACT["TANH"],
-              CellClip=cell_clip, ProjClip=proj_clip, TimeMajor=time_major)
+              CellClip=cell_clip, ProjClip=proj_clip, TimeMajor=time_major, DiagonalRecurrentTensors=diagonal)
     return g.serialize([x], [y], "codegen lstm test")

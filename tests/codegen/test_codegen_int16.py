@@ -52,6 +52,11 @@ CASES = {
     "lstm_cifg_projection": models.lstm(2, 3, 5, 6, n_output=3, cifg=True, seed=8),
     "lstm_cell_scale_9": models.lstm(1, 3, 5, 6, cell_scale=2.0**-9, seed=9),
     "lstm_cell_scale_15": models.lstm(1, 3, 5, 6, cell_scale=2.0**-15, seed=10),
+    # layer normalization (gate scales from the intermediates), with CIFG, peephole, projection
+    "lstm_layer_norm": models.lstm(1, 3, 5, 8, layer_norm=True, seed=11),
+    "lstm_layer_norm_cifg_batch2": models.lstm(2, 3, 6, 4, layer_norm=True, cifg=True, seed=12),
+    "lstm_layer_norm_peephole": models.lstm(1, 4, 6, 16, layer_norm=True, peephole=True, seed=13),
+    "lstm_layer_norm_projection": models.lstm(1, 4, 6, 12, n_output=5, layer_norm=True, seed=14),
 }
 STATEFUL = ["svdf", "lstm"]
 
@@ -74,7 +79,7 @@ def test_state_persists_across_runs(name: str, host_build) -> None:  # type: ign
 
 
 RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3", "lstm_batch2",
-              "lstm_projection_clip"]
+              "lstm_projection_clip", "lstm_layer_norm_peephole"]
 
 
 @pytest.mark.skipif(not harness.HAVE_RV32, reason="needs riscv64-unknown-elf-gcc, picolibc and qemu-system-riscv32")
@@ -121,8 +126,8 @@ def _compile(tmp_path: Path, data: bytes) -> None:
     (models.svdf(1, 8, 4, 3, 2, act="NONE"), r"operator 0 \(SVDF\): the integer SVDF takes only a RELU activation"),
     (models.svdf(1, 8, 4, 3, 2, variable=False), r"operator 0 \(SVDF\): state 'state' is not a variable tensor"),
     (models.svdf(1, 8, 6, 3, 4), r"operator 0 \(SVDF\): rank 4 does not divide the 6 filters"),
-    (models.lstm(1, 2, 4, 4, layer_norm=True),
-     r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): layer-normalized LSTM is not supported"),
+    (models.lstm(1, 2, 4, 4, diagonal=True),
+     r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): diagonal recurrent weights are not supported"),
     (models.lstm(1, 2, 4, 4, cell_scale=3e-4),
      r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): cell state 'cell_state' has scale .* not a power of two"),
     (models.lstm(1, 2, 4, 4, cell_scale=2.0**-8),

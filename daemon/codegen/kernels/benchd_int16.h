@@ -57,6 +57,9 @@ typedef struct {
     const int32_t *bias_recurrent;  /* - output state zero point * row sums */
     const int16_t *w_cell;          /* peephole [n_cell], or null */
     int32_t input_mult, input_shift, recurrent_mult, recurrent_shift, cell_mult, cell_shift;
+    const int16_t *ln_weights;      /* layer normalization coefficients [n_cell], or null */
+    const int32_t *ln_bias;         /* the gate bias, applied after the normalization */
+    int32_t ln_mult, ln_shift, ln_guard;
 } bd_lstm_gate;
 
 typedef struct {

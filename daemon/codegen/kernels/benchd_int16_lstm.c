@@ -115,8 +115,81 @@ static int16_t tanh_q(int16_t a, int32_t integer_bits) {
 
 static int8_t sat8(int32_t v) { return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v)); }
 
+/* x * 2^exponent for exponent > 0, saturating (gemmlowp's SaturatingRoundingMultiplyByPOT on int32) */
+static int32_t mul_pot32(int32_t x, int32_t exponent) {
+    const int32_t threshold = (int32_t)(((uint32_t)1 << (31 - exponent)) - 1u);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+/* GetInvSqrtQuantizedMultiplierExp(input, reverse_shift -1): 1 / sqrt(input) as multiplier and shift,
+ * Newton-Raphson in Q3.28 from x = 1. */
+static void inv_sqrt(int32_t input, int32_t *multiplier, int32_t *shift) {
+    int32_t s = 11, pairs, x, half_input, i;
+    uint32_t u;
+    if (input <= 1) {
+        *multiplier = INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    while (input >= (1 << 29)) {
+        input /= 4;
+        s++;
+    }
+    for (u = (uint32_t)input, pairs = 0; !(u & 0x80000000u); u <<= 1) {
+        pairs++; /* leading zeros */
+    }
+    pairs = (pairs - 1) / 2 - 1;
+    s -= pairs;
+    input <<= 2 * pairs;
+    half_input = bd_div_pot(input >> 1, 1);
+    x = 1 << 28;
+    for (i = 0; i < 5; i++) {
+        const int32_t x3 = mul_pot32(bd_high_mul(bd_high_mul(x, x), x), 6);
+        x = mul_pot32((int32_t)((uint32_t)bd_high_mul((1 << 28) + (1 << 27), x) -
+                                (uint32_t)bd_high_mul(half_input, x3)), 3);
+    }
+    x = bd_high_mul(x, 1518500250); /* sqrt(2) / 2 */
+    if (s < 0) {
+        x = (int32_t)((uint32_t)x << -s);
+        s = 0;
+    }
+    *multiplier = x;
+    *shift = -s;
+}
+
+/* TFLite's integer ApplyLayerNorm over one row of n gate values (mean and variance scaled by 2^10). */
+static void layer_norm(const bd_lstm_gate *g, int16_t *v, int32_t n) {
+    int64_t sum = 0, sum_sq = 0, variance;
+    int32_t j, mean, variance2, mult, shift;
+    for (j = 0; j < n; j++) {
+        sum += v[j];
+        sum_sq += (int32_t)v[j] * v[j];
+    }
+    mean = (int32_t)(sum * 1024 / n);
+    variance = sum_sq * ((1 << 20) / n) - (int64_t)mean * mean;
+    variance2 = (int32_t)(variance / (1 << 20));
+    if (variance2 < 1) {
+        variance2 = g->ln_guard;
+    }
+    inv_sqrt(variance2, &mult, &shift);
+    for (j = 0; j < n; j++) {
+        const int32_t rescaled = bd_requant(1024 * v[j] - mean, mult, shift);
+        /* int32 in TFLite (rescaled * weight + bias), widened afterwards */
+        const int64_t val3 =
+            (int32_t)((uint32_t)rescaled * (uint32_t)(int32_t)g->ln_weights[j] + (uint32_t)g->ln_bias[j]);
+        const int32_t val4 = (int32_t)((val3 > 0 ? val3 + 512 : val3 - 512) / 1024);
+        v[j] = sat16(bd_requant(val4, g->ln_mult, g->ln_shift + 12));
+    }
+}
+
 /* One gate for one batch row: W_x x + W_h h (+ peephole w_c . c), each requantized and added saturating,
- * then sigmoid (Q3.12 in) or tanh (Q3.12 in). */
+ * (layer normalization,) then sigmoid (Q3.12 in) or tanh (Q3.12 in). */
 static void gate(const bd_lstm_gate *g, const bd_lstm_params *p, const int8_t *x, const int8_t *h,
                  const int16_t *c, int16_t *out, int32_t use_tanh) {
     int32_t r, k;
@@ -136,7 +209,13 @@ static void gate(const bd_lstm_gate *g, const bd_lstm_params *p, const int8_t *x
         if (g->w_cell) {
             v = sat16(bd_requant((int32_t)g->w_cell[r] * c[r], g->cell_mult, g->cell_shift) + v);
         }
-        out[r] = use_tanh ? tanh_q((int16_t)v, 3) : sigmoid_q3((int16_t)v);
+        out[r] = (int16_t)v;
+    }
+    if (g->ln_weights) {
+        layer_norm(g, out, p->n_cell);
+    }
+    for (r = 0; r < p->n_cell; r++) {
+        out[r] = use_tanh ? tanh_q(out[r], 3) : sigmoid_q3(out[r]);
     }
 }
 
