@@ -7,6 +7,7 @@ so the 200 vectors are one sequence compared with one interpreter invoked 200 ti
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import harness
@@ -29,7 +30,8 @@ CASES = {
     "fc16_per_channel_relu": models.fully_connected16(3, 17, 9, per_channel=True, act="RELU", seed=1),
     "fc16_int32_bias": models.fully_connected16(2, 20, 5, bias="int32", seed=2),
     "fc16_no_bias": models.fully_connected16(1, 25, 6, bias="none", seed=3),
-    "fc16_relu6": models.fully_connected16(1, 64, 10, act="RELU_N1_TO_1", per_channel=True, seed=4),
+    "fc16_relu_n1_to_1": models.fully_connected16(1, 64, 10, act="RELU_N1_TO_1", per_channel=True, seed=4),
+    "fc16_deep": models.fully_connected16(2, 700, 6, per_channel=True, seed=5),  # several int32 chunks
     # SOFTMAX int16: rows, beta, wide rows, a small scale (differences past exp(-10) clamp)
     "softmax16": models.softmax16((1, 10), 3e-4),
     "softmax16_rows_beta": models.softmax16((3, 7), 1e-3, beta=0.7),
@@ -76,6 +78,20 @@ def test_state_persists_across_runs(name: str, host_build) -> None:  # type: ign
     want = harness.reference(model, inputs)
     assert all((g == w).all() for g, w in zip(got, want, strict=True))
     assert len({tuple(row) for row in want[0]}) > 3, "the state does not change the outputs"
+
+
+def test_state_lives_outside_the_arena(tmp_path: Path) -> None:
+    """The LSTM's state is static RAM of its own (metadata says how much), the arena keeps only the scratch."""
+    path = tmp_path / "lstm.tflite"
+    path.write_bytes(CASES["lstm_batch2"])
+    report = compile_c(path, tmp_path / "mlf.tar")
+    root = tmp_path / "mlf"
+    harness.unpack(tmp_path / "mlf.tar", root)
+    benchd = json.loads((root / "metadata.json").read_text())["benchd"]
+    assert benchd["state_bytes"] == 2 * 6 + 2 * 6 * 2  # int8 output state, int16 cell state
+    assert report.arena_bytes == 4 * 6 * 2 + 6  # the gates and the projection scratch only
+    source = (root / "codegen/host/src/default_lib0.c").read_text()
+    assert "static int16_t op0_cell_state[12]" in source and "static int8_t op0_output_state[12]" in source
 
 
 RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3", "lstm_batch2",
