@@ -188,28 +188,56 @@ static void layer_norm(const bd_lstm_gate *g, int16_t *v, int32_t n) {
     }
 }
 
+/* acc[j] += w[j] . x for `rows` (<= 4) consecutive rows of w; four rows share each load of x. */
+static void dot_rows(const int8_t *w, int32_t n, const int8_t *x, int32_t rows, int32_t *acc) {
+    int32_t k, j;
+    if (rows == 4) {
+        const int8_t *w1 = w + n, *w2 = w1 + n, *w3 = w2 + n;
+        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+        for (k = 0; k < n; k++) {
+            const int32_t v = x[k];
+            a0 += w[k] * v;
+            a1 += w1[k] * v;
+            a2 += w2[k] * v;
+            a3 += w3[k] * v;
+        }
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+        return;
+    }
+    for (j = 0; j < rows; j++, w += n) {
+        int32_t a = acc[j];
+        for (k = 0; k < n; k++) {
+            a += w[k] * (int32_t)x[k];
+        }
+        acc[j] = a;
+    }
+}
+
 /* One gate for one batch row: W_x x + W_h h (+ peephole w_c . c), each requantized and added saturating,
  * (layer normalization,) then sigmoid (Q3.12 in) or tanh (Q3.12 in). */
 static void gate(const bd_lstm_gate *g, const bd_lstm_params *p, const int8_t *x, const int8_t *h,
                  const int16_t *c, int16_t *out, int32_t use_tanh) {
-    int32_t r, k;
-    for (r = 0; r < p->n_cell; r++) {
-        const int8_t *wx = g->w_input + r * p->n_input;
-        const int8_t *wh = g->w_recurrent + r * p->n_output;
-        int32_t acc = g->bias_input[r], v;
-        for (k = 0; k < p->n_input; k++) {
-            acc += (int32_t)x[k] * wx[k];
+    int32_t r, j;
+    for (r = 0; r < p->n_cell; r += 4) {
+        const int32_t rows = p->n_cell - r < 4 ? p->n_cell - r : 4;
+        int32_t ax[4], ah[4];
+        for (j = 0; j < rows; j++) {
+            ax[j] = g->bias_input[r + j];
+            ah[j] = g->bias_recurrent[r + j];
         }
-        v = sat16(bd_requant(acc, g->input_mult, g->input_shift));
-        acc = g->bias_recurrent[r];
-        for (k = 0; k < p->n_output; k++) {
-            acc += (int32_t)h[k] * wh[k];
+        dot_rows(g->w_input + r * p->n_input, p->n_input, x, rows, ax);
+        dot_rows(g->w_recurrent + r * p->n_output, p->n_output, h, rows, ah);
+        for (j = 0; j < rows; j++) {
+            int32_t v = sat16(bd_requant(ax[j], g->input_mult, g->input_shift));
+            v = sat16(bd_requant(ah[j], g->recurrent_mult, g->recurrent_shift) + v);
+            if (g->w_cell) {
+                v = sat16(bd_requant((int32_t)g->w_cell[r + j] * c[r + j], g->cell_mult, g->cell_shift) + v);
+            }
+            out[r + j] = (int16_t)v;
         }
-        v = sat16(bd_requant(acc, g->recurrent_mult, g->recurrent_shift) + v);
-        if (g->w_cell) {
-            v = sat16(bd_requant((int32_t)g->w_cell[r] * c[r], g->cell_mult, g->cell_shift) + v);
-        }
-        out[r] = (int16_t)v;
     }
     if (g->ln_weights) {
         layer_norm(g, out, p->n_cell);
