@@ -136,13 +136,15 @@ def softmax16(shape: tuple[int, ...], in_scale: float, beta: float = 1.0) -> byt
 
 
 def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bias: bool = True,
-         act: str = "RELU", variable: bool = True, seed: int = 0) -> bytes:
+         act: str = "RELU", variable: bool = True, in_dtype: str = "int8", seed: int = 0) -> bytes:
     """The full-integer SVDF the converter writes (TFLite Micro's micro_speech): int8 input and feature weights,
     int16 time weights and state (a variable tensor), int32 bias, int8 output."""
     rng = np.random.default_rng(seed)
     g = Writer()
     in_q = {"scale": [float(rng.uniform(0.01, 0.05))], "zero_point": [int(rng.integers(-20, 21))]}
-    x = g.tensor("input", (batches, n_input), INT8, in_q)
+    if in_dtype == "int16":
+        in_q["zero_point"] = [0]
+    x = g.tensor("input", (batches, n_input), TYPES[in_dtype], in_q)
     wf_scale = float(rng.uniform(0.002, 0.01))
     wf = g.tensor("weights_feature", (n_filter, n_input), INT8, sym(wf_scale),
                   rng.integers(-127, 128, (n_filter, n_input)))
@@ -168,7 +170,8 @@ def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bi
 
 def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | None = None, cifg: bool = False,
          peephole: bool = False, cell_clip: float = 0.0, proj_clip: float = 0.0, time_major: bool = False,
-         layer_norm: bool = False, cell_scale: float = 2.0**-11, diagonal: bool = False, seed: int = 0) -> bytes:
+         layer_norm: bool = False, cell_scale: float = 2.0**-11, diagonal: bool = False, in_dtype: str = "int8",
+         seed: int = 0) -> bytes:
     """The converter's full-integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input, weights, output and output
     state, int32 biases, int16 cell state, 5 intermediates (4 gate scales, then the hidden state's int8 scale).
     n_output other than n_cell adds a projection."""
@@ -177,7 +180,9 @@ def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | No
     n_output = n_output or n_cell
     shape = (steps, batches, n_input) if time_major else (batches, steps, n_input)
     x_q = {"scale": [float(rng.uniform(0.01, 0.05))], "zero_point": [int(rng.integers(-20, 21))]}
-    x = g.tensor("input", shape, INT8, x_q, signature=shape)
+    if in_dtype == "int16":
+        x_q["zero_point"] = [0]
+    x = g.tensor("input", shape, TYPES[in_dtype], x_q, signature=shape)
     hid_scale = float(rng.uniform(0.8, 1.0)) / 128
     hid_zp = int(rng.integers(-5, 6))
     h_q = {"scale": [hid_scale], "zero_point": [hid_zp]}

@@ -142,6 +142,10 @@ def _compile(tmp_path: Path, data: bytes) -> None:
     (models.svdf(1, 8, 4, 3, 2, act="NONE"), r"operator 0 \(SVDF\): the integer SVDF takes only a RELU activation"),
     (models.svdf(1, 8, 4, 3, 2, variable=False), r"operator 0 \(SVDF\): state 'state' is not a variable tensor"),
     (models.svdf(1, 8, 6, 3, 4), r"operator 0 \(SVDF\): rank 4 does not divide the 6 filters"),
+    (models.svdf(1, 8, 4, 3, 2, in_dtype="int16"), r"operator 0 \(SVDF\): input 'input' is int16; only the "
+     "full-integer SVDF"),
+    (models.lstm(1, 2, 4, 4, in_dtype="int16"), r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): input 'input' is "
+     "int16; only the full-integer 8x8_16 LSTM"),
     (models.lstm(1, 2, 4, 4, diagonal=True),
      r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): diagonal recurrent weights are not supported"),
     (models.lstm(1, 2, 4, 4, cell_scale=3e-4),
