@@ -71,7 +71,9 @@ def _metadata(program: Program, arena: ArenaPlan, src: ModelSource, io_bytes: in
         tensors.append({"names": names, "place": s.place, "size": s.size, "first_step": s.first,
                         "last_step": s.last, **({"offset": s.offset} if s.place in ("arena", "scratch") else {})})
     benchd = {"generator": GENERATOR, "version": VERSION, "planner": PLANNER, "arena_bytes": arena.size,
-              "arena_lower_bound_bytes": arena.lower_bound, "macs": program.macs, "tensors": tensors,
+              "arena_lower_bound_bytes": arena.lower_bound, "macs": program.macs,
+              # variable tensors (SVDF/LSTM state): static RAM outside the arena, kept between runs
+              "state_bytes": sum(v.nbytes for s in program.steps for v in s.state.values()), "tensors": tensors,
               "steps": [{"operator": s.op_index, "opcode": s.opcode, "kernel": s.kernel, "macs": s.macs}
                         for s in program.steps]}
     module = {"model_name": "default", "style": "full-model", "executors": ["aot"], "target": {"c": "c"},

@@ -54,7 +54,7 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "RELU_N1_TO_1": activation.lower_unary,
     "LEAKY_RELU": activation.lower_unary,
 }
-LOWERINGS.update({"SVDF": recurrent.lower_svdf})
+LOWERINGS.update({"SVDF": recurrent.lower_svdf, "UNIDIRECTIONAL_SEQUENCE_LSTM": recurrent.lower_lstm})
 ALIASES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # not steps: the output aliases the input (lowering.py)
 SUPPORTED = (*LOWERINGS, *ALIASES)
 
@@ -65,7 +65,8 @@ ACTIVATION_TYPES: dict[str, frozenset[str]] = {
     "QUANTIZE": frozenset({"int8", "int16", "float32"}),
     "DEQUANTIZE": frozenset({"int8", "int16", "float32"}),
 }
-ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF")})
+ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF",
+                                                                       "UNIDIRECTIONAL_SEQUENCE_LSTM")})
 
 
 def activation_types(opcode: str) -> frozenset[str]:

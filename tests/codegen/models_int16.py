@@ -136,13 +136,15 @@ def softmax16(shape: tuple[int, ...], in_scale: float, beta: float = 1.0) -> byt
 
 
 def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bias: bool = True,
-         act: str = "RELU", variable: bool = True, seed: int = 0) -> bytes:
+         act: str = "RELU", variable: bool = True, in_dtype: str = "int8", seed: int = 0) -> bytes:
     """The full-integer SVDF the converter writes (TFLite Micro's micro_speech): int8 input and feature weights,
     int16 time weights and state (a variable tensor), int32 bias, int8 output."""
     rng = np.random.default_rng(seed)
     g = Writer()
     in_q = {"scale": [float(rng.uniform(0.01, 0.05))], "zero_point": [int(rng.integers(-20, 21))]}
-    x = g.tensor("input", (batches, n_input), INT8, in_q)
+    if in_dtype == "int16":
+        in_q["zero_point"] = [0]
+    x = g.tensor("input", (batches, n_input), TYPES[in_dtype], in_q)
     wf_scale = float(rng.uniform(0.002, 0.01))
     wf = g.tensor("weights_feature", (n_filter, n_input), INT8, sym(wf_scale),
                   rng.integers(-127, 128, (n_filter, n_input)))
@@ -164,3 +166,58 @@ def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bi
     y = g.tensor("output", (batches, n_unit), INT8, out_q)
     g.op("SVDF", [x, wf, wt, bt, state], [y], Rank=rank, FusedActivationFunction=ACT[act])
     return g.serialize([x], [y], "codegen svdf test")
+
+
+def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | None = None, cifg: bool = False,
+         peephole: bool = False, cell_clip: float = 0.0, proj_clip: float = 0.0, time_major: bool = False,
+         layer_norm: bool = False, cell_scale: float = 2.0**-11, diagonal: bool = False, in_dtype: str = "int8",
+         seed: int = 0) -> bytes:
+    """The converter's full-integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input, weights, output and output
+    state, int32 biases, int16 cell state, 5 intermediates (4 gate scales, then the hidden state's int8 scale).
+    n_output other than n_cell adds a projection."""
+    rng = np.random.default_rng(seed)
+    g = Writer()
+    n_output = n_output or n_cell
+    shape = (steps, batches, n_input) if time_major else (batches, steps, n_input)
+    x_q = {"scale": [float(rng.uniform(0.01, 0.05))], "zero_point": [int(rng.integers(-20, 21))]}
+    if in_dtype == "int16":
+        x_q["zero_point"] = [0]
+    x = g.tensor("input", shape, TYPES[in_dtype], x_q, signature=shape)
+    hid_scale = float(rng.uniform(0.8, 1.0)) / 128
+    hid_zp = int(rng.integers(-5, 6))
+    h_q = {"scale": [hid_scale], "zero_point": [hid_zp]}
+
+    def w(name: str, rows: int, cols: int, in_scale: float) -> int:
+        scale = 1.5 / (74 * 73 * np.sqrt(cols) * in_scale)
+        return int(g.tensor(name, (rows, cols), INT8, sym(scale), rng.integers(-127, 128, (rows, cols))))
+
+    def bias(name: str, rows: int) -> int:
+        return int(g.tensor(name, (rows,), INT32, sym(x_q["scale"][0] * 1e-3), rng.integers(-50000, 50000, rows)))
+
+    ins = [x]
+    gates = ("input", "forget", "cell", "output")
+    ins += [-1 if cifg and k == "input" else w(f"input_to_{k}", n_cell, n_input, x_q["scale"][0]) for k in gates]
+    ins += [-1 if cifg and k == "input" else w(f"recurrent_to_{k}", n_cell, n_output, hid_scale) for k in gates]
+    for k in ("input", "forget", "output"):
+        ins.append(g.tensor(f"cell_to_{k}", (n_cell,), INT16, sym(float(rng.uniform(1e-5, 4e-5))),
+                            rng.integers(-32767, 32768, n_cell)) if peephole and not (cifg and k == "input") else -1)
+    ins += [-1 if cifg and k == "input" else bias(f"{k}_bias", n_cell) for k in gates]
+    if n_output != n_cell:
+        ins.append(w("projection", n_output, n_cell, hid_scale))
+        ins.append(bias("projection_bias", n_output))
+    else:
+        ins += [-1, -1]
+    ins.append(g.variable("output_state", (batches, n_output), INT8, h_q))
+    ins.append(g.variable("cell_state", (batches, n_cell), INT16, sym(cell_scale)))
+    for k in gates:
+        ins.append(g.tensor(f"{k}_norm", (n_cell,), INT16, sym(1e-4), rng.integers(10000, 30000, n_cell))
+                   if layer_norm and not (cifg and k == "input") else -1)
+    # with layer normalization the kernel reads the gates' scales from these (calibrated), else Q3.12 is fixed
+    inter = [g.tensor(f"{k}_intermediate", (), INT16,
+                      sym(2.0**-12 * float(rng.uniform(0.5, 2.0)) if layer_norm else 2.0**-12)) for k in gates]
+    inter.append(g.tensor("hidden", (), INT8, {"scale": [hid_scale], "zero_point": [hid_zp]}))
+    out_shape = (*shape[:2], n_output)
+    y = g.tensor("output", out_shape, INT8, h_q, signature=out_shape)
+    g.op_with("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], inter, FusedActivationFunction=ACT["TANH"],
+              CellClip=cell_clip, ProjClip=proj_clip, TimeMajor=time_major, DiagonalRecurrentTensors=diagonal)
+    return g.serialize([x], [y], "codegen lstm test")

@@ -48,6 +48,35 @@ typedef struct {
 
 void bd_svdf(const bd_svdf_params *p, const int8_t *in, int8_t *out);
 
+/* -- UNIDIRECTIONAL_SEQUENCE_LSTM, TFLite's integer 8x8_16 LSTM: int8 input/output and output state, int16
+ * gates and cell state (scale 2^cell_scale); output and cell state kept between runs. -------------------- */
+typedef struct {
+    const int8_t *w_input;          /* [n_cell][n_input] */
+    const int8_t *w_recurrent;      /* [n_cell][n_output] */
+    const int32_t *bias_input;      /* gate bias - input zero point * row sums */
+    const int32_t *bias_recurrent;  /* - output state zero point * row sums */
+    const int16_t *w_cell;          /* peephole [n_cell], or null */
+    int32_t input_mult, input_shift, recurrent_mult, recurrent_shift, cell_mult, cell_shift;
+    const int16_t *ln_weights;      /* layer normalization coefficients [n_cell], or null */
+    const int32_t *ln_bias;         /* the gate bias, applied after the normalization */
+    int32_t ln_mult, ln_shift, ln_guard;
+} bd_lstm_gate;
+
+typedef struct {
+    int32_t batches, steps, n_input, n_cell, n_output, time_major, use_cifg;
+    bd_lstm_gate gates[4];          /* input (unused with CIFG), forget, cell, output */
+    int32_t cell_scale, cell_clip;  /* log2 of the cell state scale; clip 0: none */
+    int32_t hidden_mult, hidden_shift, hidden_zp;
+    const int8_t *proj_weights;     /* [n_output][n_cell], or null */
+    const int32_t *proj_bias;       /* projection bias + hidden zero point * row sums */
+    int32_t proj_mult, proj_shift, proj_clip, output_state_zp;
+    int8_t *output_state;           /* [batches][n_output] */
+    int16_t *cell_state;            /* [batches][n_cell] */
+} bd_lstm_params;
+
+/* scratch: 4 * n_cell int16 gates, then n_cell bytes (the projection's input) */
+void bd_lstm(const bd_lstm_params *p, const int8_t *in, int8_t *out, int16_t *scratch);
+
 /* == end of 16x8 ============================================================================================ */
 /* -- QUANTIZE float32 -> int8/int16 (benchd_quantize.c): TFLite's AffineQuantize, in float as the reference:
  * q = round(x / scale) (halves away from zero) converted to int32 (INT32_MIN when out of range or NaN, as the

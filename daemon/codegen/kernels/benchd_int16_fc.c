@@ -1,42 +1,85 @@
 /* 16x8 FULLY_CONNECTED and SOFTMAX (int16 activations), as TFLite's reference kernels compute them. */
+#include <string.h>
+
 #include "benchd_kernels.h"
 
-/* static_cast<int32_t>(std::round(v)) on x86-64: halves away from zero; out of range gives INT32_MIN
- * (cvttsd2si), which the reference interpreter we are measured against does. No libm needed. */
+/* static_cast<int32_t>(std::round(v)) as on x86-64: halves away from zero, and INT32_MIN when the rounded
+ * magnitude does not fit (cvttsd2si), which the reference interpreter we are measured against does. Read off
+ * the IEEE-754 bits with integer operations: soft-float rounding and conversion would cost far more. */
 static int32_t round_to_i32(double v) {
-    int64_t t;
-    double frac;
-    if (!(v > -9.0e18 && v < 9.0e18)) {
+    uint64_t bits, mantissa, magnitude;
+    int32_t exponent, fraction_bits;
+    memcpy(&bits, &v, sizeof bits);
+    exponent = (int32_t)((bits >> 52) & 0x7ff);
+    fraction_bits = 1075 - exponent; /* v = mantissa * 2^-fraction_bits */
+    if (fraction_bits > 53) {
+        return 0; /* |v| < 0.5 (zero and subnormals too) */
+    }
+    if (fraction_bits < 22) {
+        return INT32_MIN; /* |v| >= 2^31 */
+    }
+    mantissa = (bits & 0xfffffffffffffULL) | (1ULL << 52);
+    magnitude = (mantissa >> fraction_bits) + ((mantissa >> (fraction_bits - 1)) & 1u);
+    if (magnitude >= (1ULL << 31)) {
         return INT32_MIN;
     }
-    t = (int64_t)v;
-    frac = v - (double)t; /* exact: t carries v's integer bits */
-    if (frac >= 0.5) {
-        t++;
-    } else if (frac <= -0.5) {
-        t--;
-    }
-    return (t > INT32_MAX || t < INT32_MIN) ? INT32_MIN : (int32_t)t;
+    return (bits >> 63) ? -(int32_t)magnitude : (int32_t)magnitude;
 }
+
+static int16_t requant_s16(const bd_fc_s16_params *p, int32_t u, int64_t acc) {
+    int32_t v;
+    if (p->int32_acc) {
+        acc = (int64_t)(int32_t)(uint32_t)(uint64_t)acc; /* TFLite's int32 accumulator wraps */
+    }
+    v = round_to_i32((double)acc * p->scale[u]);
+    v = v < p->act_min ? p->act_min : v;
+    v = v > p->act_max ? p->act_max : v;
+    return (int16_t)v;
+}
+
+/* |int8 * int16| <= 2^22, so 256 products fit an int32: the 64-bit accumulator is touched once per chunk. */
+#define CHUNK 256
 
 void bd_fully_connected_s16(const bd_fc_s16_params *p, const int16_t *in, int16_t *out) {
     int32_t b, u, d;
     for (b = 0; b < p->batches; b++, in += p->depth, out += p->units) {
-        const int8_t *w = p->weights;
-        for (u = 0; u < p->units; u++, w += p->depth) {
-            int64_t acc = 0;
-            int32_t v;
-            for (d = 0; d < p->depth; d++) {
-                acc += (int32_t)w[d] * (int32_t)in[d];
+        /* four units at a time share each input load */
+        for (u = 0; u + 4 <= p->units; u += 4) {
+            const int8_t *w0 = p->weights + u * p->depth, *w1 = w0 + p->depth, *w2 = w1 + p->depth,
+                         *w3 = w2 + p->depth;
+            int64_t acc0 = p->bias[u], acc1 = p->bias[u + 1], acc2 = p->bias[u + 2], acc3 = p->bias[u + 3];
+            for (d = 0; d < p->depth;) {
+                const int32_t end = p->depth - d > CHUNK ? d + CHUNK : p->depth;
+                int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                for (; d < end; d++) {
+                    const int32_t x = in[d];
+                    s0 += w0[d] * x;
+                    s1 += w1[d] * x;
+                    s2 += w2[d] * x;
+                    s3 += w3[d] * x;
+                }
+                acc0 += s0;
+                acc1 += s1;
+                acc2 += s2;
+                acc3 += s3;
             }
-            acc += p->bias[u];
-            if (p->int32_acc) {
-                acc = (int64_t)(int32_t)(uint32_t)(uint64_t)acc;  /* TFLite's int32 accumulator wraps */
+            out[u] = requant_s16(p, u, acc0);
+            out[u + 1] = requant_s16(p, u + 1, acc1);
+            out[u + 2] = requant_s16(p, u + 2, acc2);
+            out[u + 3] = requant_s16(p, u + 3, acc3);
+        }
+        for (; u < p->units; u++) {
+            const int8_t *w = p->weights + u * p->depth;
+            int64_t acc = p->bias[u];
+            for (d = 0; d < p->depth;) {
+                const int32_t end = p->depth - d > CHUNK ? d + CHUNK : p->depth;
+                int32_t s0 = 0;
+                for (; d < end; d++) {
+                    s0 += w[d] * (int32_t)in[d];
+                }
+                acc += s0;
             }
-            v = round_to_i32((double)acc * p->scale[u]);
-            v = v < p->act_min ? p->act_min : v;
-            v = v > p->act_max ? p->act_max : v;
-            out[u] = (int16_t)v;
+            out[u] = requant_s16(p, u, acc);
         }
     }
 }
