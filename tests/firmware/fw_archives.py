@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from daemon.codegen.compiler import compile_c
 from daemon.virtcore.extract import extract_archive
 
 STUB_CRT = Path(__file__).resolve().parent / "tvm_crt_stub"
+GEN = Path(__file__).resolve().parents[2] / "target" / "tools" / "gen_model_header.py"
+SHA = "5" * 64
+# kws_xs: 1960 int8 inputs, 12 outputs; the TVM-shaped archives take the same sizes so it is their model too.
+IN_SIZE, OUT_SIZE = 1960, 12
 INPUT, OUTPUT = "serving_default_input:0", "StatefulPartitionedCall:0"
 INPUT_C, OUTPUT_C = "serving_default_input_0", "StatefulPartitionedCall_0"
 WORKSPACE = 64
@@ -179,3 +185,9 @@ def tvm_tree(dest: Path, in_size: int, out_size: int, flavour: str = "0.18", usm
     shutil.copytree(STUB_CRT / "include", dest / "runtime" / "include")
     shutil.copytree(STUB_CRT / "src", dest / "runtime" / "src")
     return dest
+
+
+def gen_header(mlf: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Runs target/tools/gen_model_header.py as the build scripts do (a separate Python, standard library)."""
+    return subprocess.run([sys.executable, str(GEN), "--mlf", str(mlf), "--sha256", SHA, "--out", str(out), *extra],
+                          capture_output=True, text=True, timeout=60, check=False)
