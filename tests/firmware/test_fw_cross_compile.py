@@ -29,7 +29,8 @@ def _build_and_run(mlf: Path, work: Path) -> subprocess.CompletedProcess[str]:
     raw.write_bytes(VECTORS.tobytes())
     made = gen_header(mlf, header, "--inputs", str(raw))
     assert made.returncode == 0, made.stderr
-    rc, reg = register(work / "cmake", early=False, defines={"BENCHD_MLF": str(mlf), "BENCHD_MODEL_HEADER": str(header)})
+    defines = {"BENCHD_MLF": str(mlf), "BENCHD_MODEL_HEADER": str(header)}
+    rc, reg = register(work / "cmake", early=False, defines=defines)
     assert rc == 0, reg.output
     objects, failures = compile_registered(reg, work / "obj")
     assert not failures, "\n\n".join(failures)

@@ -13,7 +13,7 @@ import pytest
 from fw_archives import IN_SIZE, INPUT_C, OUT_SIZE, OUTPUT_C, gen_header
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "target" / "tools"))
-import tflite_io  # noqa: E402  (target/tools is a script folder, not a package)
+import tflite_io  # target/tools is a script folder, not a package
 
 
 def _defines(header: Path) -> dict[str, str]:
@@ -60,7 +60,8 @@ def test_tvm_09_sizes_come_from_the_model(name: str, archives: dict[str, Path], 
     made = gen_header(mlf, tmp_path / "h.h", "--model", str(samples["kws_xs.tflite"]))
     assert made.returncode == 0, made.stderr
     d = _defines(tmp_path / "h.h")
-    assert (d["BENCHD_INPUT_SIZE"], d["BENCHD_OUTPUT_SIZE"], d["BENCHD_VECTOR_COUNT"]) == (str(IN_SIZE), str(OUT_SIZE), "3")
+    assert (d["BENCHD_INPUT_SIZE"], d["BENCHD_OUTPUT_SIZE"]) == (str(IN_SIZE), str(OUT_SIZE))
+    assert d["BENCHD_VECTOR_COUNT"] == "3"
     # Explicit sizes serve too (the virtual core's build passes them).
     given = gen_header(mlf, tmp_path / "g.h", "--input-size", str(IN_SIZE), "--output-size", str(OUT_SIZE))
     assert given.returncode == 0, given.stderr
