@@ -81,7 +81,7 @@ def test_a_model_that_is_not_the_archives_is_refused(name: str, archives: dict[s
 def test_a_broken_model_is_named(bad: str, archives: dict[str, Path], samples: dict[str, Path], tmp_path: Path) -> None:
     made = gen_header(archives["tvm-v6"], tmp_path / "h.h", "--model", str(samples[bad]))
     assert made.returncode != 0
-    assert bad in made.stderr and "Traceback" not in made.stderr
+    assert f"cannot read the sizes of {samples[bad]}" in made.stderr and "Traceback" not in made.stderr
 
 
 def test_tflite_reader_agrees_with_the_tflite_package(samples: dict[str, Path]) -> None:
