@@ -66,7 +66,8 @@ for entry in json.load(open(f"{sys.argv[1]}/compile_commands.json")):
         continue
     argv = shlex.split(entry["command"])
     proc = subprocess.run(argv[:1] + newlib + argv[1:], cwd=entry["directory"], capture_output=True, text=True)
-    status = "ok" if proc.returncode == 0 and not proc.stderr.strip() else "FAILED"
+    generated = "/mlf/" in entry["file"]  # the archive's code may warn (its warnings stay warnings); ours may not
+    status = "ok" if proc.returncode == 0 and (generated or not proc.stderr.strip()) else "FAILED"
     failed += status != "ok"
     print(f"{status}: {entry['file']}", proc.stderr.strip()[-2000:], sep="\n" if proc.stderr.strip() else "")
 sys.exit(1 if failed else 0)

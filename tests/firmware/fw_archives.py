@@ -91,11 +91,14 @@ int32_t tvmgen_default_run(
 """
 
 
-def _lib0(usmp: bool) -> str:
-    """The C interface entry point, as TVM's AOT source module writes it (workspace pool inside, with USMP)."""
+def _lib0(usmp: bool, flavour: str) -> str:
+    """The C interface entry point, as TVM's AOT source module writes it (workspace pool inside, with USMP).
+    TVM 0.9 passes the pool as `&global_workspace`, a uint8_t (*)[N] where uint8_t* is wanted (an error from
+    GCC 14 on); later versions cast it."""
     pool = (f'__attribute__((section(".bss.noinit.tvm"), aligned(16)))\nstatic uint8_t global_workspace[{WORKSPACE}];\n'
             if usmp else "")
-    pool_param, pool_arg = (",uint8_t* global_workspace", ",((uint8_t*)&global_workspace)") if usmp else ("", "")
+    pointer = "((uint8_t*)&global_workspace)" if flavour == "0.18" else "&global_workspace"
+    pool_param, pool_arg = (",uint8_t* global_workspace", f",{pointer}") if usmp else ("", "")
     return f"""#include "tvm/runtime/c_runtime_api.h"
 #include <tvmgen_default.h>
 {pool}TVM_DLL int32_t tvmgen_default___tvm_main__(int8_t* {INPUT_C},void* output0{pool_param});
@@ -171,7 +174,7 @@ def tvm_tree(dest: Path, in_size: int, out_size: int, flavour: str = "0.18", usm
     files = {
         "metadata.json": json.dumps(_metadata(in_size, out_size, flavour), indent=2, sort_keys=True),
         "codegen/host/include/tvmgen_default.h": _header(in_size, out_size, flavour),
-        "codegen/host/src/default_lib0.c": _lib0(usmp),
+        "codegen/host/src/default_lib0.c": _lib0(usmp, flavour),
         "codegen/host/src/default_lib1.c": _lib1(in_size, out_size, usmp),
         "src/default.relay": f"def @main(%{INPUT.replace(':', '_')}: Tensor[(1, {in_size}), int8]) {{ }}\n",
         "parameters/default.params": "",

@@ -5,6 +5,7 @@ tools/cmake/build.cmake (definitions, sections, the warning set), `-std=gnu17` (
 `-O2` for CONFIG_COMPILER_OPTIMIZATION_PERF and `-Wno-old-style-declaration` (the top CMakeLists.txt), and
 the arch of tools/cmake/toolchain-esp32c3.cmake. ESP-IDF's own headers are replaced by idf_stubs/.
 benchd's own files get -Werror on top: ESP-IDF only makes -Wall's warnings errors, we keep them all out.
+Everything gets GCC 14's default errors (GCC14_ERRORS).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ ESP_IDF_FLAGS = (
     "-Wno-unused-parameter", "-Wno-sign-compare", "-Wno-enum-conversion", "-gdwarf-4", "-ggdb",
     "-std=gnu17", "-O2", "-Wno-old-style-declaration",
 )
+# What GCC 14 (ESP-IDF >= 5.4's compiler) makes errors by default; Debian's gcc 12 is told so, to keep the
+# sources ready for it. A source's own COMPILE_OPTIONS come after these, as in CMake.
+GCC14_ERRORS = ("-Werror=implicit-function-declaration", "-Werror=implicit-int", "-Werror=int-conversion",
+                "-Werror=incompatible-pointer-types")
 HERE = Path(__file__).resolve().parent
 STUBS = HERE / "idf_stubs"
 TARGET = HERE.parents[1] / "target"
@@ -45,7 +50,8 @@ def compile_registered(reg: Registration, work: Path) -> tuple[list[Path], list[
     for i, src in enumerate(reg.paths("SRCS")):
         extra = ["-Werror"] if _ours(src) else reg.source_options.get(str(src), [])
         obj = work / f"{i:02d}_{src.stem}.o"
-        argv = [CC, *ARCH, *ESP_IDF_FLAGS, *extra, "--specs=picolibc.specs", *includes, "-c", str(src), "-o", str(obj)]
+        argv = [CC, *ARCH, *ESP_IDF_FLAGS, *GCC14_ERRORS, *extra, "--specs=picolibc.specs", *includes,
+                "-c", str(src), "-o", str(obj)]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
         if proc.returncode != 0 or (_ours(src) and proc.stderr.strip()):
             failures.append(f"{src}:\n{proc.stderr.strip()}")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fw_archives import IN_SIZE, OUT_SIZE, SHA, gen_header
 from fw_cmake import register
-from fw_compile import compile_registered, link_for_qemu
+from fw_compile import ARCH, CC, ESP_IDF_FLAGS, GCC14_ERRORS, compile_registered, link_for_qemu
 
 from daemon.virtcore.qemu import qemu_argv
 
@@ -27,7 +27,7 @@ def _build_and_run(mlf: Path, work: Path) -> subprocess.CompletedProcess[str]:
     header, raw = work / "gen" / "benchd_model.h", work / "vectors.bin"
     work.mkdir(parents=True, exist_ok=True)
     raw.write_bytes(VECTORS.tobytes())
-    made = gen_header(mlf, header, "--inputs", str(raw))
+    made = gen_header(mlf, header, "--inputs", str(raw), "--input-size", str(IN_SIZE), "--output-size", str(OUT_SIZE))
     assert made.returncode == 0, made.stderr
     defines = {"BENCHD_MLF": str(mlf), "BENCHD_MODEL_HEADER": str(header)}
     rc, reg = register(work / "cmake", early=False, defines=defines)
@@ -45,7 +45,7 @@ def _results(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line.split("BENCHD_RESULT ", 1)[1]) for line in stdout.splitlines() if "BENCHD_RESULT " in line]
 
 
-@pytest.mark.parametrize("name", ["reference-c", "tvm-0.18", "tvm-0.18-no-usmp"])
+@pytest.mark.parametrize("name", ["reference-c", "tvm-0.18", "tvm-0.18-no-usmp", "tvm-0.9", "tvm-v6"])
 def test_firmware_compiles_links_and_keeps_printing(name: str, archives: dict[str, Path], tmp_path: Path) -> None:
     run = _build_and_run(archives[name], tmp_path)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-1000:]  # 0: vTaskDelay's stub ended pass 2
@@ -62,3 +62,25 @@ def test_firmware_compiles_links_and_keeps_printing(name: str, archives: dict[st
             flat = vector.astype(np.int32)
             expected = [int(np.clip(3 * flat[i % flat.size] + 7 - i, -128, 127)) for i in range(OUT_SIZE)]
             assert result["out"] == expected
+
+
+def test_tvm_09s_workspace_pointer_is_a_gcc14_error_left_a_warning(archives: dict[str, Path], tmp_path: Path) -> None:
+    """TVM 0.9 passes `&global_workspace` as uint8_t*: with GCC 14's default errors that stops the build unless
+    the generated sources keep it a warning, which main/CMakeLists.txt does for them alone."""
+    lib0 = archives["tvm-0.9"] / "codegen/host/src/default_lib0.c"
+    assert ",&global_workspace)" in lib0.read_text()
+    includes = [f"-I{archives['tvm-0.9'] / d}" for d in ("codegen/host/include", "runtime/include")]
+    argv = [CC, *ARCH, *ESP_IDF_FLAGS, *GCC14_ERRORS, "--specs=picolibc.specs", *includes,
+            "-c", str(lib0), "-o", str(tmp_path / "lib0.o")]
+    strict = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert strict.returncode != 0 and "incompatible-pointer-types" in strict.stderr
+    header = tmp_path / "gen" / "benchd_model.h"
+    assert gen_header(archives["tvm-0.9"], header, "--input-size", str(IN_SIZE), "--output-size",
+                      str(OUT_SIZE)).returncode == 0
+    rc, reg = register(tmp_path / "cmake", early=False, defines={"BENCHD_MLF": str(archives["tvm-0.9"]),
+                                                                 "BENCHD_MODEL_HEADER": str(header)})
+    assert rc == 0, reg.output
+    relaxed = subprocess.run([*argv[:-3], *reg.source_options[str(lib0)], *argv[-3:]], capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert "incompatible-pointer-types" in relaxed.stderr  # still said, as a warning
