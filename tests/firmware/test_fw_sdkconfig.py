@@ -48,3 +48,17 @@ def test_the_app_partition_is_the_large_single_app_one() -> None:
     assert settings.get("PARTITION_TABLE_SINGLE_APP_LARGE") == "y"
     assert settings.get("IDF_TARGET") == '"esp32c3"'
     assert settings.get("ESP_TASK_WDT_EN") == "n"
+
+
+def test_the_recorded_flasher_args_follow_these_defaults() -> None:
+    """data/flasher_args.esp32c3.json is what ESP-IDF v5.3.1's CMake wrote for this project (configured by
+    tests/firmware/esp_idf_configure_check.sh with a compile-c archive): UART0's console keeps the stub."""
+    import json
+
+    args = json.loads((SYMBOLS.parent / "flasher_args.esp32c3.json").read_text())
+    settings = _settings()
+    assert args["extra_esptool_args"] == {"after": "hard_reset", "before": "default_reset", "stub": True,
+                                          "chip": "esp32c3"}
+    assert args["flash_settings"]["flash_mode"] == "dio" and settings["ESPTOOLPY_FLASHMODE_DIO"] == "y"
+    assert args["flash_settings"]["flash_size"] == "4MB" and settings["ESPTOOLPY_FLASHSIZE_4MB"] == "y"
+    assert args["app"]["offset"] == "0x10000" and args["partition-table"]["offset"] == "0x8000"
