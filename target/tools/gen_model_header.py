@@ -12,7 +12,7 @@ one thing every archive has. Sizes, first found wins: --input-size/--output-size
 sizes (benchd compile-c's metadata, TVM >= 0.10's `modules.default.memory.functions.main[0].inputs`, or the
 `TVMGEN_DEFAULT_<NAME>_SIZE` macros of its header); the model itself (--model). TVM 0.9's metadata
 (version 6: a top-level `memory`; version 7 before TVM 0.10) holds only the total `io_size_bytes`, so an
-archive from it needs --model or the sizes; that total, where present, is checked against the sizes used.
+archive from it needs --model or the sizes; that total, where present, is checked against the model's.
 Standard library only: it runs inside the ESP-IDF image, which has no numpy.
 """
 
