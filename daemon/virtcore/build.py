@@ -94,6 +94,8 @@ def _compile(target: Path, mlf: MlfTree, header: Path, elf: Path) -> None:
     sources = [virt / "start.S", virt / "platform.c", runner / "model_runner.c", runner / "sha256.c", *mlf.sources]
     if mlf.has_runtime:
         sources.append(runner / "crt_platform.c")  # the TVM CRT's platform hooks, on picolibc
+        if any("TVMBackendAllocWorkspace" in src.read_text(errors="replace") for src in mlf.sources):
+            sources.append(runner / "crt_workspace.c")  # a model built without USMP asks for scratch memory
     includes = [runner, header.parent, *mlf.include_dirs]
     argv = [CC, *ARCH_FLAGS, *C_FLAGS, *(f"-I{d}" for d in includes), *LINK_FLAGS, "-T", str(virt / "link.ld"),
             *map(str, sources), "-o", str(elf)]

@@ -14,9 +14,10 @@ from pathlib import Path, PurePosixPath
 from daemon.errors import VirtCoreError
 
 HEADER = "codegen/host/include/tvmgen_default.h"
-# The CRT pieces an AOT "c" interface model calls; the rest of runtime/ is the graph executor's.
-CRT_SOURCES = ("runtime/src/runtime/crt/common/crt_backend_api.c", "runtime/src/runtime/crt/memory/stack_allocator.c")
-CRT_INCLUDES = ("runtime/include", "runtime/src/runtime/crt/include")
+# A TVM archive's code includes tvm/runtime/*.h and dlpack/*.h from here. None of the CRT's .c files is built (as
+# in target/esp-idf): AOT + USMP calls none, and they need a crt_config.h no archive ships; target/runner's
+# crt_platform.c and crt_workspace.c stand in for what TVM code may call.
+CRT_INCLUDE = "runtime/include"
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class MlfTree:
     """An extracted archive: its model sources and include folders."""
 
     root: Path
-    sources: tuple[Path, ...]  # codegen/host/src/*.c, plus the CRT pieces when runtime/ exists
+    sources: tuple[Path, ...]  # codegen/host/src/*.c
     include_dirs: tuple[Path, ...]
     has_runtime: bool
 
@@ -79,7 +80,6 @@ def _describe(archive: Path, root: Path) -> MlfTree:
     if not sources:
         raise VirtCoreError(f"{archive} has no C sources in codegen/host/src: only the C backend's archives can run "
                             "on the virtual core (a TVM archive needs --target c)")
-    has_runtime = (root / "runtime").is_dir()
-    crt = [root / name for name in CRT_SOURCES if (root / name).is_file()] if has_runtime else []
-    includes = [root / "codegen/host/include"] + ([root / d for d in CRT_INCLUDES] if has_runtime else [])
-    return MlfTree(root, tuple(sources + crt), tuple(includes), has_runtime)
+    has_runtime = (root / CRT_INCLUDE).is_dir()
+    includes = [root / "codegen/host/include"] + ([root / CRT_INCLUDE] if has_runtime else [])
+    return MlfTree(root, tuple(sources), tuple(includes), has_runtime)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write benchd_model.h for the firmware: the model's hash, its I/O binding and types, and test vectors.
 
-    gen_model_header.py --mlf MLF_DIR --sha256 HEX [--vectors 3] [--seed 0] [--inputs FILE.bin]
-                        [--input-size BYTES] [--output-size BYTES] [--input-dtype T] [--output-dtype T]
+    gen_model_header.py --mlf MLF_DIR --sha256 HEX [--model MODEL.tflite] [--input-size N] [--output-size N]
+                        [--input-dtype T] [--output-dtype T] [--vectors 3] [--seed 0] [--inputs FILE.bin]
                         --out build/benchd_model.h
 
 The input and output are int8, int16 or float32 (T; metadata.json's "dtype" unless given, int8 if it has
@@ -11,9 +11,13 @@ QUANTIZE covers, from metadata.json's "quantization", else -1..1), or the raw by
 back, so its size is a multiple of the input size). Sizes are in bytes. Both platforms in target/ (esp-idf,
 virt) include the same header.
 
-Field names come from `struct tvmgen_default_inputs/outputs` in codegen/host/include/tvmgen_default.h;
-sizes from metadata.json (TVM <= 0.18 MLF, "modules.default.inputs/outputs") unless given. Standard
-library only: it runs inside the ESP-IDF image, which has no numpy.
+Names: the fields of `struct tvmgen_default_inputs/outputs` in codegen/host/include/tvmgen_default.h, the
+one thing every archive has. Sizes, first found wins: --input-size/--output-size; the archive's per-tensor
+sizes (benchd compile-c's metadata, TVM >= 0.10's `modules.default.memory.functions.main[0].inputs`, or the
+`TVMGEN_DEFAULT_<NAME>_SIZE` macros of its header); the model itself (--model). TVM 0.9's metadata
+(version 6: a top-level `memory`; version 7 before TVM 0.10) holds only the total `io_size_bytes`, so an
+archive from it needs --model or the sizes; that total, where present, is checked against the model's.
+Standard library only: it runs inside the ESP-IDF image, which has no numpy.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ import re
 import struct
 import sys
 from pathlib import Path
+from typing import Any
+
+from tflite_io import ModelError, io_sizes
 
 
 def struct_fields(header: str, name: str) -> list[str]:
     match = re.search(r"struct\s+" + name + r"\s*\{(.*?)\}", header, re.S)
     if not match:
-        raise SystemExit(f"tvmgen_default.h declares no struct {name}: is this an MLF from TVM <= 0.18?")
+        raise SystemExit(f"tvmgen_default.h declares no struct {name}: build the archive with TVM's "
+                         "`--executor-aot-interface-api c` (or with benchd compile-c)")
     body = re.sub(r"/\*.*?\*/|//[^\n]*", "", match.group(1), flags=re.S)
     return re.findall(r"void\s*\*\s*(\w+)\s*;", body)
 
@@ -52,12 +60,63 @@ def io_entries(mlf: Path) -> tuple[dict, dict]:
         return {}, {}
 
 
-def io_sizes(mlf: Path) -> tuple[int | None, int | None]:
+def main_function(meta: dict[str, Any]) -> dict[str, Any]:
+    """metadata.json's entry for the model's main function, in any MLF version (5-7, TVM's or benchd's)."""
+    module = (meta.get("modules") or {}).get("default") or {}
+    for memory in (module.get("memory"), meta.get("memory")):
+        try:
+            main = memory["functions"]["main"][0]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(main, dict):
+            return {**main, **{k: module[k] for k in ("inputs", "outputs") if k in module and k not in main}}
+    return {k: module[k] for k in ("inputs", "outputs") if k in module}
+
+
+def metadata_sizes(mlf: Path) -> tuple[int | None, int | None, int | None]:
+    """(first input size, first output size, total io_size_bytes) as far as metadata.json records them."""
     try:
-        entries = io_entries(mlf)
-        return int(entries[0]["size"]), int(entries[1]["size"])
-    except (KeyError, ValueError, TypeError):
-        return None, None
+        main = main_function(json.loads((mlf / "metadata.json").read_text()))
+    except (OSError, ValueError):
+        return None, None, None
+
+    def first(key: str) -> int | None:
+        try:
+            return int(next(iter(main[key].values()))["size"])
+        except (KeyError, StopIteration, TypeError, ValueError, AttributeError):
+            return None
+
+    total = main.get("io_size_bytes")
+    return first("inputs"), first("outputs"), int(total) if isinstance(total, int) else None
+
+
+def header_size(header: str, field: str) -> int | None:
+    """TVM >= 0.10 writes `#define TVMGEN_DEFAULT_<FIELD>_SIZE n` for every input and output."""
+    match = re.search(rf"#define\s+TVMGEN_DEFAULT_{re.escape(field.upper())}_SIZE\s+(\d+)", header)
+    return int(match.group(1)) if match else None
+
+
+def resolve_sizes(a: argparse.Namespace, header: str, inputs: list[str], outputs: list[str]) -> tuple[int, int]:
+    meta_in, meta_out, total = metadata_sizes(a.mlf)
+    model_in = model_out = None
+    if a.model:
+        try:
+            ins, outs = io_sizes(a.model)
+        except (OSError, ModelError) as exc:
+            raise SystemExit(f"cannot read the sizes of {a.model}'s inputs and outputs: {exc}") from exc
+        if len(ins) != len(inputs) or len(outs) != len(outputs):
+            raise SystemExit(f"{a.model} has {len(ins)} input(s) and {len(outs)} output(s), the archive's "
+                             f"tvmgen_default.h {len(inputs)} and {len(outputs)}: is it the model of this archive?")
+        model_in, model_out = ins[0], outs[0]
+        if total is not None and sum(ins) + sum(outs) != total:
+            raise SystemExit(f"{a.model}'s inputs and outputs take {sum(ins) + sum(outs)} bytes, the archive's "
+                             f"metadata.json says io_size_bytes {total}: is it the model of this archive?")
+    in_size = a.input_size or meta_in or header_size(header, inputs[0]) or model_in
+    out_size = a.output_size or meta_out or header_size(header, outputs[0]) or model_out
+    if not in_size or not out_size:
+        raise SystemExit("the archive does not record its input/output sizes (TVM 0.9's metadata has only "
+                         "io_size_bytes): pass --model MODEL.tflite, or --input-size and --output-size")
+    return in_size, out_size
 
 
 def float_range(entry: dict) -> tuple[float, float]:
@@ -125,6 +184,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--vectors", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inputs", type=Path, help="raw input vectors, back to back (instead of --vectors/--seed)")
+    p.add_argument("--model", type=Path, help="the .tflite model: the I/O sizes where the archive lacks them")
     p.add_argument("--input-size", type=int, help="bytes")
     p.add_argument("--output-size", type=int, help="bytes")
     p.add_argument("--input-dtype", choices=sorted(C_TYPES))
@@ -133,12 +193,15 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     if not re.fullmatch(r"[0-9a-f]{64}", a.sha256):
         raise SystemExit("--sha256 must be 64 lower-case hex digits (the model's sha256)")
-    header = (a.mlf / "codegen" / "host" / "include" / "tvmgen_default.h").read_text()
+    header_path = a.mlf / "codegen" / "host" / "include" / "tvmgen_default.h"
+    try:
+        header = header_path.read_text()
+    except OSError as exc:
+        raise SystemExit(f"cannot read {header_path} ({exc.strerror}): is --mlf an extracted MLF archive?") from exc
     inputs, outputs = struct_fields(header, "tvmgen_default_inputs"), struct_fields(header, "tvmgen_default_outputs")
-    meta_in, meta_out = io_sizes(a.mlf)
-    in_size, out_size = a.input_size or meta_in, a.output_size or meta_out
-    if not inputs or not outputs or not in_size or not out_size:
-        raise SystemExit("cannot tell the model's input/output names or sizes: pass --input-size/--output-size")
+    if not inputs or not outputs:
+        raise SystemExit(f"{header_path} names no input or no output field")
+    in_size, out_size = resolve_sizes(a, header, inputs, outputs)
     entry_in, entry_out = io_entries(a.mlf)
     in_dtype = a.input_dtype or entry_in.get("dtype") or "int8"
     out_dtype = a.output_dtype or entry_out.get("dtype") or "int8"
