@@ -66,7 +66,8 @@ def run(ctx: ActionContext) -> None:
     health.record(board.id, "flash", True, f"{bundle.size} bytes at {report.baud} baud", run_id)
     flashed = {**entry, "chip": report.chip.chip, "mac": report.chip.mac, "revision": report.chip.description,
                "flash_size": report.chip.flash_size, "flash_s": round(report.seconds, 3), "baud": report.baud,
-               "retries": report.attempts, "images": report.md5, "image": "virt" if virt else "esp-idf"}
+               "retries": report.attempts, "images": report.md5, "image": "virt" if virt else "esp-idf",
+               "stub": report.stub}
     if virt:  # what the monitor needs to check the executed outputs against the reference
         info = read_bundle_info(firmware)
         flashed.update(vectors=str(info.vectors) if info.vectors else None, backend=info.backend)
