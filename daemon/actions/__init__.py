@@ -12,6 +12,7 @@ ACTIONS: dict[str, str] = {
     "virtual-core": "daemon.actions.virtual_core",
     "compile-c": "daemon.actions.compile_c",
     "virt-bundle": "daemon.actions.virt_bundle",
+    "vectors": "daemon.actions.vectors",
 }
 
 

@@ -1,13 +1,16 @@
 """`benchd/monitor`: reset one board with its console already open and read until the expected output.
 
 Inputs (`with:`): board, expect (regex, default BENCHD_RESULT), count (matches needed, 1),
-timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-timeout (300).
+timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-timeout (300), backend (the label
+benchd/flash was given: reads its flash-<backend>.json and writes monitor-<backend>.log, so the two firmwares of
+one board stay apart in metrics.boards[]).
 The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines (version 1
 or 2, daemon/boards/resultline.py) become this board's entry in metrics.boards[] (merged with what
 benchd/flash measured): cycles (real board) or instructions (a virtual core) per inference, and the outputs.
 A board flashed with a `virt` image runs it (daemon/boards/sim/virtapp.py): its outputs are checked against the
 TFLite reference kernels on the vectors the bundle was built with, as benchd/virtual-core checks its own
-(`bit_exact`: how many equal); for the reference backend a difference fails the step.
+(`bit_exact`: how many equal); so are an ESP-IDF firmware's, on the raw int8 inputs it was built with
+(benchd-vectors.bin). For the reference backend a difference fails the step.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from daemon.actions.context import ActionContext, ActionError
+from daemon.actions.flash import flash_record
 from daemon.boards.console import ConsoleJudge, ConsoleResult, watch
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
@@ -27,6 +31,7 @@ from daemon.boards.lease import BoardLease
 from daemon.boards.resultline import InferenceResult, ResultLineError, parse_result
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
 from daemon.errors import BoardError
+from daemon.modelfile import describe_model
 from daemon.virtcore.reference import (  # the interpreter loads only when called
     decode_output,
     exact_flags,
@@ -45,7 +50,8 @@ def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str,
     # "out" is the output's bytes: an int16/float32 output (known from the reference's) is shown as its values
     wide = expected[0].dtype.name if expected and expected[0].dtype.name in ("int16", "float32") else "int8"
     return {
-        **{k: flashed.get(k) for k in ("id", "port", "chip", "mac", "revision", "flash_size", "flash_s", "baud")},
+        **{k: flashed.get(k) for k in ("id", "port", "chip", "mac", "revision", "flash_size", "flash_s", "baud",
+                                      "backend", "rom_bytes", "ram_bytes", "stub")},
         "status": outcome.status,
         "cycles_per_inference": int(statistics.median(cycles)) if cycles else None,
         "instructions": int(statistics.median(instructions)) if instructions else None,
@@ -87,10 +93,11 @@ def run(ctx: ActionContext) -> None:
     run_id = ctx.env.get("BENCHD_RUN_ID", "")
     board = find_board(ref, ctx.workspace, settings, state)
     folder = board_dir(ctx.workspace, board.id)
-    flash_file = folder / "flash.json"
+    backend = ctx.get("backend")
+    flash_file = folder / flash_record(backend)
     flashed = json.loads(flash_file.read_text()) if flash_file.is_file() else {
-        "id": board.id, "port": board.port, "chip": board.chip, "mac": board.mac}
-    log_path = folder / "monitor.log"
+        "id": board.id, "port": board.port, "chip": board.chip, "mac": board.mac, "backend": backend}
+    log_path = folder / (f"monitor-{backend}.log" if backend else "monitor.log")
     usb_jtag = (board.usb or {}).get("pid") == "1001"
     health = BoardHealth(state / "benchd.sqlite3", settings.quarantine_after)
     try:
@@ -119,7 +126,9 @@ def run(ctx: ActionContext) -> None:
     exact = f", {entry['bit_exact']}/{entry['vectors']} bit-exact" if entry["bit_exact"] is not None else ""
     speed = (f"{entry['instructions']} instructions/inference (executed under QEMU)" if entry["instructions"]
              else f"{entry['cycles_per_inference']} cycles/inference")
-    ctx.summary(f"- `{board.id}`: {outcome.status}, {entry['inferences']} inference(s), {speed}{exact}, "
+    label = f" ({backend})" if backend else ""
+    rom = f", ROM {entry['rom_bytes']:,} B, RAM {entry['ram_bytes']:,} B" if entry["rom_bytes"] is not None else ""
+    ctx.summary(f"- `{board.id}`{label}: {outcome.status}, {entry['inferences']} inference(s), {speed}{exact}{rom}, "
                 f"log `{log_path.name}`")
     print(f"monitor {board.id}: {outcome.message}", flush=True)
     if not outcome.ok:
@@ -134,12 +143,21 @@ def run(ctx: ActionContext) -> None:
 
 
 def _expected(ctx: ActionContext, flashed: dict[str, Any]) -> list[np.ndarray] | None:
-    """The reference outputs for a virt image's vectors; None when there is nothing to compare against."""
-    if flashed.get("image") != "virt":
-        return None
+    """The reference outputs for the vectors the flashed image runs; None when there is nothing to compare
+    against (an ESP-IDF firmware built without benchd's vectors runs the header tool's own)."""
     vectors = Path(flashed["vectors"]) if flashed.get("vectors") else None
+    if flashed.get("image") != "virt" and vectors is None:
+        return None
     if vectors is None or not vectors.is_file() or not ctx.model.is_file():
         print(f"::warning::board {flashed.get('id')}: outputs not checked: the bundle's vectors "
               f"({vectors}) or the model ({ctx.model}) are missing", flush=True)
         return None
-    return reference_outputs(ctx.model, np.load(vectors, allow_pickle=False))
+    if flashed.get("image") == "virt":
+        return reference_outputs(ctx.model, np.load(vectors, allow_pickle=False))
+    shape = tuple(describe_model(ctx.model)["inputs"][0]["shape"])  # raw int8, back to back (benchd/vectors)
+    raw = np.fromfile(vectors, dtype=np.int8)
+    if raw.size == 0 or raw.size % int(np.prod(shape)):
+        print(f"::warning::board {flashed.get('id')}: outputs not checked: {vectors} holds {raw.size} bytes, not "
+              f"whole inputs of shape {shape}", flush=True)
+        return None
+    return reference_outputs(ctx.model, raw.reshape(-1, *shape))

@@ -1,8 +1,10 @@
 """The images a firmware build asks to be flashed, read from ESP-IDF's `flasher_args.json`.
 
 `idf.py build` writes `build/flasher_args.json`: `flash_files` maps offsets ("0x0", "0x8000",
-"0x10000") to paths relative to the build folder, and `flash_settings` holds mode, size and frequency.
-Paths are checked to stay inside the folder: the file comes from a job, not from us.
+"0x10000") to paths relative to the build folder, `flash_settings` holds mode, size and frequency, and
+`extra_esptool_args` whether esptool may run its stub (`"stub": false` where the project's configuration asks
+for the ROM loader, e.g. ESP-IDF selects CONFIG_ESPTOOLPY_NO_STUB for the C3's USB-Serial-JTAG console) and
+the chip. Paths are checked to stay inside the folder: the file comes from a job, not from us.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class FirmwareBundle:
     flash_size: str = "keep"
     flash_freq: str = "keep"
     chip: str = "esp32c3"
+    stub: bool = True  # extra_esptool_args.stub: false = flash through the ROM loader, never upload the stub
 
     @property
     def size(self) -> int:
@@ -72,25 +75,31 @@ def load_bundle(folder: Path) -> FirmwareBundle:
             raise FlashError(f"{args_file}: {before.path.name} at {before.offset:#x} overlaps "
                              f"{after.path.name} at {after.offset:#x}; check the partition table")
     settings = args.get("flash_settings") or {}
-    chip = str((args.get("extra_esptool_args") or {}).get("chip", "esp32c3"))
+    extra = args.get("extra_esptool_args") or {}
+    stub = extra.get("stub", True)
+    if not isinstance(stub, bool):  # ESP-IDF writes a JSON true/false; a string would silently mean "yes"
+        raise FlashError(f"{args_file}: extra_esptool_args.stub is {stub!r}, not true or false; rebuild the firmware")
     return FirmwareBundle(
         folder=folder, images=tuple(images),
         flash_mode=str(settings.get("flash_mode", "keep")), flash_size=str(settings.get("flash_size", "keep")),
-        flash_freq=str(settings.get("flash_freq", "keep")), chip=chip,
+        flash_freq=str(settings.get("flash_freq", "keep")), chip=str(extra.get("chip", "esp32c3")), stub=stub,
     )
 
 
-def write_bundle(folder: Path, images: dict[int, tuple[str, bytes]], chip: str = "esp32c3") -> Path:
-    """Write images and a flasher_args.json as ESP-IDF lays them out (the simulator, tests and benchmarks)."""
+def write_bundle(folder: Path, images: dict[int, tuple[str, bytes]], chip: str = "esp32c3", stub: bool = True,
+                 flash: tuple[str, str, str] = ("dio", "4MB", "80m")) -> Path:
+    """Write images and a flasher_args.json as ESP-IDF lays them out (the simulator, tests and benchmarks);
+    `flash` is (mode, size, frequency)."""
     folder.mkdir(parents=True, exist_ok=True)
     for _offset, (name, data) in images.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
+    mode, size, freq = flash
     args = {
-        "write_flash_args": ["--flash_mode", "dio", "--flash_size", "4MB", "--flash_freq", "80m"],
-        "flash_settings": {"flash_mode": "dio", "flash_size": "4MB", "flash_freq": "80m"},
+        "write_flash_args": ["--flash_mode", mode, "--flash_size", size, "--flash_freq", freq],
+        "flash_settings": {"flash_mode": mode, "flash_size": size, "flash_freq": freq},
         "flash_files": {f"{offset:#x}": name for offset, (name, _data) in sorted(images.items())},
-        "extra_esptool_args": {"after": "hard_reset", "before": "default_reset", "stub": True, "chip": chip},
+        "extra_esptool_args": {"after": "hard_reset", "before": "default_reset", "stub": stub, "chip": chip},
     }
     (folder / FLASHER_ARGS).write_text(json.dumps(args, indent=2), encoding="utf-8")
     return folder

@@ -1,9 +1,10 @@
 """The one adapter to esptool (v5 Python API): probe a port, flash a bundle, reset a board.
 
 Sequence as esptool documents it for scripts: detect_chip -> run_stub -> change_baud -> attach_flash
--> write_flash (compressed, MD5-verified) -> reset_chip. What esptool raises becomes a FlashError that
-names the board and says what to do; the retry policy (same baud after a lost line, lower baud after a
-bad transfer) lives in `flash_with_retries`.
+-> write_flash (compressed, MD5-verified) -> reset_chip, as the build's flasher_args.json asks: the stub only
+when it says `"stub": true` (else the ROM loader writes), its offsets, and its flash mode, size and frequency.
+What esptool raises becomes a FlashError that names the board and says what to do; the retry policy (same
+baud after a lost line, lower baud after a bad transfer) lives in `flash_with_retries`.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class FlashReport:
     seconds: float
     attempts: list[str] = field(default_factory=list)  # one line per failed attempt, for the summary
     md5: dict[str, str] = field(default_factory=dict)  # offset -> MD5 verified by esptool
+    stub: bool = True  # whether esptool's stub wrote the images (else the ROM loader did)
 
 
 class _StructlogBridge(TemplateLogger):
@@ -207,7 +209,11 @@ def flash_once(port: str, bundle: FirmwareBundle, baud: int, expect_mac: str | N
                                    "simulated boards), which a real chip cannot boot: not flashed. Flash the ESP-IDF "
                                    "firmware job's build to real boards; `benchd boards simulate` gives boards that "
                                    "run virt images")
-            esp = run_stub(esp)
+            if bundle.chip != "esp32c3":
+                raise WrongChip(f"{bundle.folder} was built for {bundle.chip} (flasher_args.json), not the "
+                                f"{EXPECTED_CHIP} on {port}: not flashed; rebuild for esp32c3")
+            if bundle.stub:  # `"stub": false`: the project asked for the ROM loader (ESPTOOLPY_NO_STUB)
+                esp = run_stub(esp)
             if baud != ROM_BAUD:
                 esp.change_baud(baud)
             attach_flash(esp)
@@ -219,7 +225,7 @@ def flash_once(port: str, bundle: FirmwareBundle, baud: int, expect_mac: str | N
         except (FatalError, serial.SerialException, OSError) as exc:
             raise _classify(port, exc) from exc
     md5 = {f"{image.offset:#x}": image.md5 for image in bundle.images}
-    return FlashReport(port, info, baud, time.monotonic() - start, md5=md5)
+    return FlashReport(port, info, baud, time.monotonic() - start, md5=md5, stub=bundle.stub)
 
 
 def flash_with_retries(port: str, bundle: FirmwareBundle, bauds: Sequence[int] = BAUDS,

@@ -63,6 +63,22 @@ def image_name(ref: str) -> str | None:
     return repo.removeprefix("benchd/")
 
 
+def check_pinned(base: str) -> None:
+    """A BASE to build on must name one image for good: a digest (`name@sha256:<64 hex>`), or an image benchd
+    makes on this machine (benchd/base:bookworm). A tag (`espressif/idf:v5.3.1`) can move under the same name."""
+    if base.startswith("benchd/") or _DIGEST_REF.fullmatch(base):
+        return
+    repo = base.split("@")[0].rsplit(":", 1)[0] if "/" in base or ":" in base else base
+    raise ImageError(f"BASE={base} is not pinned: give it by digest ({repo}@sha256:<64 hex digits>); "
+                     f"`docker pull {base} && docker inspect --format '{{{{index .RepoDigests 0}}}}' {base}` "
+                     "prints it where the registry is reachable")
+
+
+def dockerfile_args(dockerfile: Path) -> dict[str, str]:
+    """The `ARG NAME=default` lines of a Dockerfile: its pins (BASE, IDF_VERSION, IDF_COMMIT, …)."""
+    return dict(_ARG_LINE.findall(dockerfile.read_text(encoding="utf-8")))
+
+
 def buildable(docker_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in docker_dir.glob("*/Dockerfile"))
 
@@ -173,6 +189,8 @@ def build(name: str, client: DockerClient, docker_dir: Path, settings: DockerSet
     ref = f"benchd/{name}:latest"
     # A Dockerfile that builds on the offline base says so (`# benchd-base: REF`); it is used when present.
     marker = _BASE_MARKER.search((docker_dir / name / "Dockerfile").read_text(encoding="utf-8"))
+    if buildargs and "BASE" in buildargs:
+        check_pinned(buildargs["BASE"])  # before the engine is asked anything
     args = {"BASE": marker.group(1)} if marker and _present(client, marker.group(1)) else {}
     args.update(buildargs or {})
     tail: list[str] = []
@@ -203,6 +221,8 @@ def _build_failed(name: str, reason: str, tail: list[str]) -> str:
 
 
 _BASE_MARKER = re.compile(r"^# benchd-base: (\S+)$", re.MULTILINE)
+_DIGEST_REF = re.compile(r"[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}")  # host[:port]/name@sha256:…
+_ARG_LINE = re.compile(r"^ARG ([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _NOISE = re.compile(r"^(Step \d+/\d+ :|--->|Running in |Removing intermediate container )")
 

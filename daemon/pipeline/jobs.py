@@ -138,6 +138,8 @@ class RunContext:
             why = getattr(self.r, "reason", None) or "cancelled: benchd is stopping"  # a user's cancel says who
             return self.skip(job.id, why, status="cancelled")
         condition = job.if_ or "success()"
+        if _names_matrix(job.if_):  # weighed per matrix instance (beyond Actions, where `matrix` is not in a job's if)
+            return self._execute_instances(job, condition, status_of)
         if not expr.truthy(expr.render(_as_expression(condition), self.context(status=status_of))):
             unmet = [n for n, s in zip(job.needs, needs, strict=True) if s != "success"]
             reason = f"if: {condition}"
@@ -148,18 +150,54 @@ class RunContext:
                     return self.skip(job.id, f"needed job {origin[0]} was skipped: {origin[1]}")
                 reason = f"needed job(s) {', '.join(unmet)} did not succeed"
             return self.skip(job.id, reason)
+        return self._execute_instances(job)
+
+    def _execute_instances(self, job: Job, condition: str | None = None,
+                           status_of: Callable[[str], bool] | None = None) -> str:
+        """The job's matrix instances; with `condition`, each is weighed with its own `matrix` and one that
+        does not hold is skipped with the needed job that stopped it (e.g. `firmware (tvm)`: compile-mlf)."""
         instances, empty = planner.expand(job, self.context())
         if empty:
             return self.skip(job.id, empty)
+        statuses: list[str] = []
+        if condition is not None:
+            kept = []
+            for inst in instances:
+                if self._holds(condition, inst.matrix, status_of):
+                    kept.append(inst)
+                else:
+                    statuses.append(self.skip(inst.key, self._why_not(job, condition, inst.matrix, status_of)))
+            instances = kept
         if len(instances) == 1:
-            statuses = [self.execute_instance(instances[0])]
-        else:
+            statuses.append(self.execute_instance(instances[0]))
+        elif instances:
             with ThreadPoolExecutor(max_workers=min(len(instances), 8)) as pool:
-                statuses = list(pool.map(self.execute_instance, instances))
+                statuses += list(pool.map(self.execute_instance, instances))
         status = worst(statuses)
         if status == "skipped" and any(s != "skipped" for s in statuses):
             status = "success"
         return status
+
+    def _holds(self, condition: str, matrix: dict[str, Any], status_of: Callable[[str], bool] | None,
+               results: dict[str, str] | None = None) -> bool:
+        extra: dict[str, Any] = {"matrix": matrix}
+        if results:  # what if these jobs had ended so
+            extra["needs"] = {j: {**v, "result": results.get(j, v["result"])}
+                              for j, v in self.context().values["needs"].items()}
+        return expr.truthy(expr.render(_as_expression(condition), self.context(extra, status=status_of)))
+
+    def _why_not(self, job: Job, condition: str, matrix: dict[str, Any],
+                 status_of: Callable[[str], bool] | None) -> str:
+        """The needed job whose success alone would have let this instance run, with why it did not succeed."""
+        for need in job.needs:
+            result = self.job_results.get(need)
+            if result == "success" or not self._holds(condition, matrix, status_of, {need: "success"}):
+                continue
+            origin = self.skip_origins.get(need) if result == "skipped" else None
+            if origin is not None:
+                return f"needed job {origin[0]} was skipped: {origin[1]}"
+            return f"needed job {need} did not succeed ({result})"
+        return f"if: {' '.join(condition.split())}"
 
     def execute_instance(self, inst: planner.JobInstance) -> str:
         job = inst.job
@@ -246,7 +284,10 @@ class StepSequence:
                 failed = True
                 job_status = worst([job_status, status])
         outputs = steps.render_env(job.outputs, self.context())
-        self.run.job_outputs.setdefault(job.id, {}).update(outputs)
+        shared = self.run.job_outputs.setdefault(job.id, {})
+        for key, value in outputs.items():  # matrix instances share the job's outputs: an empty one blanks no other's
+            if value != "" or key not in shared:
+                shared[key] = value
         return job_status, outputs
 
     def execute_step(self, step: Step, ctx: expr.Context) -> str:
@@ -332,6 +373,13 @@ def _as_expression(condition: str) -> str:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
+
+
+def _names_matrix(condition: str | None) -> bool:
+    if not condition:
+        return False
+    bodies = expr.embedded(condition) or [condition]
+    return any(ref[0] == "matrix" for body in bodies for ref in expr.references(expr.parse(body)))
 
 
 def _uses_boards(workflow: Workflow) -> bool:

@@ -189,6 +189,9 @@ def _job(doc: Document, job_id: str, data: Any, all_jobs: set[str], actions: Col
         for ref in expr.references(node):
             if ref[0] == "needs" and ref[1] not in needs:
                 raise doc.error_line(line, f"needs.{ref[1]} is used but job {job_id} does not list it in `needs`")
+            if ref[0] == "matrix" and ref[1] not in matrix:  # a job's `if:` is weighed per instance when it names one
+                raise doc.error_line(line, f"matrix.{ref[1]} is used but job {job_id} has no matrix axis {ref[1]!r} "
+                                           "under strategy.matrix")
     steps_data = data.get("steps")
     if not isinstance(steps_data, list) or not steps_data:
         raise doc.error((*path, "steps"), f"job {job_id} needs a non-empty list of steps")

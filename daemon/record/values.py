@@ -129,6 +129,10 @@ class BoardResult(Record):
     top: tuple[Any, ...] | None = omitted()
     outputs: tuple[Any, ...] | None = omitted()
     bit_exact: int | None = omitted()
+    backend: str | None = omitted()  # reference-c | tvm: whose archive the firmware was built from
+    vectors: int | None = omitted()  # how many inputs the outputs were checked on (bit_exact of vectors)
+    rom_bytes: int | None = omitted()  # the firmware image, from the build's map file
+    ram_bytes: int | None = omitted()  # static internal SRAM, from the map file
     extra: dict[str, Any] = field(default_factory=dict)
 
 

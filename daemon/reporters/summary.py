@@ -7,10 +7,10 @@ in one line of at most 120 characters that names the fix (the whole text stays i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from daemon.record import SKIP_EXIT, JobRecord, RunRecord
+from daemon.record import SKIP_EXIT, BoardResult, JobRecord, RunRecord
 
 ABSENT = "—"
 BRIEF = 120  # characters of a reason in a table cell
@@ -141,13 +141,51 @@ def _backends(record: RunRecord) -> list[str]:
 
 
 def _boards(record: RunRecord) -> list[str]:
-    boards = record.metrics.boards
+    boards = [b for b in record.metrics.boards if not _by_backend(b)]
     if not boards:
         return []
     rows = [[b.id or ABSENT, b.chip or ABSENT, b.status or ABSENT, value(b.flash_s, "s", 1),
              value(b.cycles_per_inference), value(b.instructions), value(b.bit_exact)] for b in boards]
     return ["", "## Boards", "",
             *table(["board", "chip", "status", "flash", "cycles per inference", "instructions", "bit-exact"], rows)]
+
+
+def _by_backend(b: BoardResult) -> bool:
+    """An ESP-IDF firmware labelled with its backend (a simulated board's `virt` image stays in the Boards table)."""
+    return bool(b.backend) and b.extra.get("image") != "virt"
+
+
+def _exact(b: BoardResult) -> str:
+    if b.bit_exact is None or not b.vectors:
+        return ABSENT
+    return f"{'yes' if b.bit_exact == b.vectors else 'no'}, {b.bit_exact} of {b.vectors}"
+
+
+BACKEND_FIGURES: tuple[tuple[str, Callable[[BoardResult], str]], ...] = (
+    ("status", lambda b: b.status or ABSENT),
+    ("cycles per inference", lambda b: value(b.cycles_per_inference)),
+    ("outputs bit-exact vs TFLite", _exact),
+    ("ROM (map file)", lambda b: value(b.rom_bytes, "B")),
+    ("RAM (map file)", lambda b: value(b.ram_bytes, "B")),
+    ("flash", lambda b: value(b.flash_s, "s", 1)),
+)
+
+
+def _board_backends(record: RunRecord) -> list[str]:
+    """Each board's firmwares (one per backend: the reference C backend's, TVM's) side by side, a column each."""
+    by_board: dict[str, dict[str, BoardResult]] = {}
+    for b in record.metrics.boards:
+        if _by_backend(b) and b.backend:  # a later entry (the monitor's) stands for the flash's
+            by_board.setdefault(b.id or ABSENT, {})[b.backend] = b
+    if not by_board:
+        return []
+    names = sorted({name for entries in by_board.values() for name in entries}, key=lambda n: (n != "reference-c", n))
+    lines = ["", "## Boards: backends side by side"]
+    for board, entries in by_board.items():
+        rows = [[label, *(show(entries[n]) if n in entries else "not run" for n in names)]
+                for label, show in BACKEND_FIGURES]
+        lines += ["", f"`{board}`", "", *table(["figure", *(f"`{n}`" for n in names)], rows)]
+    return lines
 
 
 def _notes(title: str, notes: Sequence[Any]) -> list[str]:
@@ -185,7 +223,8 @@ def summary_markdown(record: RunRecord, step_summaries: str = "") -> str:
     if record.jobs:
         lines += ["", "## Jobs", "",
                   *table(["job", "status", "executor", "image", "duration", "note"], map(_job_row, record.jobs))]
-    lines += _host(record) + _reference_c(record) + _virtual(record) + _backends(record) + _boards(record)
+    lines += _host(record) + _reference_c(record) + _virtual(record) + _backends(record)
+    lines += _boards(record) + _board_backends(record)
     lines += _notes("Warnings", record.warnings) + _notes("Errors", record.errors)
     if step_summaries.strip():
         lines += ["", "## From the steps", "", step_summaries.strip()]

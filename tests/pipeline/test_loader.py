@@ -44,6 +44,14 @@ def test_good_workflow_loads(tmp_path):
     assert len(wf.sha256) == 64
 
 
+def test_a_jobs_if_may_name_its_own_matrix_axes_only(tmp_path):
+    text = GOOD.replace("  b:\n    needs: a\n", "  b:\n    needs: a\n    if: matrix.backend == 'tvm'\n"
+                        "    strategy: { matrix: { backend: [c, tvm] } }\n")
+    assert load_workflow(write(tmp_path, text)).jobs["b"].if_ == "matrix.backend == 'tvm'"
+    with pytest.raises(PipelineError, match=r"wf.yml:11: matrix.board is used but job b has no matrix axis 'board'"):
+        load_workflow(write(tmp_path, text.replace("matrix.backend ==", "matrix.board ==")))
+
+
 def test_default_pipeline_loads():
     wf = load_workflow(find_workflow("microkws", ROOT / "pipelines"))
     assert {"inspect", "compile-host", "compile-mlf", "firmware", "flash"} <= set(wf.jobs)

@@ -73,6 +73,7 @@ class SimulatedBoard:
     reset_pending: bool = False  # the watchdog was armed: the transport boots the app shortly
     boot_requested: bool = False  # the loader was told to run the app (FLASH_END / RUN_USER_CODE)
     flash_writes: int = 0
+    stub_runs: int = 0  # how often esptool's stub was uploaded and started (a ROM-only flash leaves it at 0)
     _regs: dict[int, int] = field(default_factory=dict)
     _write: tuple[int, int, int] = (0, 0, 0)  # offset, expected size, block size
     _written: int = 0
@@ -217,6 +218,7 @@ class SimulatedBoard:
         loaded_at = {addr for addr, _ in self._segments}
         if self.mode == "rom" and loaded_at & set(STUB_TEXT[self.spec.chip]):
             self.mode, self.flash_attached = "stub", True  # the stub attaches the flash as it starts
+            self.stub_runs += 1
             frames.append(encode(b"OHAI"))  # the stub's greeting, as esptool's run_stub expects
         else:
             segments = [(addr, bytes(seg)) for addr, seg in self._segments]

@@ -104,9 +104,12 @@ function figuresOf(m) {
       : typeof v.toolchain === "object" ? Object.values(v.toolchain).join(", ") : v.toolchain]],
     { id: "virtual", class: "figures" }));
   if ((m.boards || []).length) parts.push(el("h3", {}, "Boards"), table(m.boards.map((b) => [boardLink(String(b.id)),
-    [b.cycles_per_inference != null ? fmt(b.cycles_per_inference) + " cycles" : null,
+    [b.backend || null, b.cycles_per_inference != null ? fmt(b.cycles_per_inference) + " cycles" : null,
       b.instructions != null ? fmt(b.instructions) + " instr." : null,
-      b.bit_exact != null ? "bit-exact " + b.bit_exact : null, b.error || null].filter(Boolean).join(" · ") || "—"]),
+      b.bit_exact != null ? "bit-exact " + b.bit_exact + (b.vectors != null ? " of " + b.vectors : "") : null,
+      b.rom_bytes != null ? "ROM " + fmt(b.rom_bytes, "B") : null,
+      b.ram_bytes != null ? "RAM " + fmt(b.ram_bytes, "B") : null,
+      b.error || null].filter(Boolean).join(" · ") || "—"]),
     { id: "run-boards", class: "figures" }));
   return parts;
 }
