@@ -27,7 +27,11 @@ from daemon.boards.lease import BoardLease
 from daemon.boards.resultline import InferenceResult, ResultLineError, parse_result
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
 from daemon.errors import BoardError
-from daemon.virtcore.reference import exact_flags, reference_outputs  # the interpreter loads only when called
+from daemon.virtcore.reference import (  # the interpreter loads only when called
+    decode_output,
+    exact_flags,
+    reference_outputs,
+)
 
 
 def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str,
@@ -38,13 +42,16 @@ def board_entry(flashed: dict[str, Any], outcome: ConsoleResult, log: str,
     cycles = [r.cycles for r in results if r.cycles is not None]
     instructions = [r.instructions for r in results if r.instructions is not None]
     shas = sorted({r.model_sha256 for r in results if r.model_sha256})
+    # "out" is the output's bytes: an int16/float32 output (known from the reference's) is shown as its values
+    wide = expected[0].dtype.name if expected and expected[0].dtype.name in ("int16", "float32") else "int8"
     return {
         **{k: flashed.get(k) for k in ("id", "port", "chip", "mac", "revision", "flash_size", "flash_s", "baud")},
         "status": outcome.status,
         "cycles_per_inference": int(statistics.median(cycles)) if cycles else None,
         "instructions": int(statistics.median(instructions)) if instructions else None,
         "top": [list(pair) for pair in results[-1].top] if results else [],
-        "outputs": [list(r.out) if r.out is not None else r.out_sha256 for r in results if r.version >= 2] or None,
+        "outputs": [decode_output(r.out, wide) if r.out is not None else r.out_sha256 for r in results
+                    if r.version >= 2] or None,
         "inferences": len(results),
         "image": flashed.get("image"),
         "bit_exact": sum(exact_flags(results, expected)) if expected is not None else None,

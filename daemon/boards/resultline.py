@@ -1,8 +1,9 @@
 """The firmware's `BENCHD_RESULT {json}` line (ARCHITECTURE.md section 7), both versions, as a typed value.
 
 Version 1 (no "v"): model_sha256, cycles, top, ok. Version 2 ("v": 2) adds "instructions" (the virtual core)
-or "cycles" (a real board), and the output: "out" (every int8 value, when there are at most 64) or
-"out_sha256". Pure functions, no I/O: the monitor (real and simulated boards) and the virtual core share it.
+or "cycles" (a real board), and the output: "out" (every byte, as a signed byte, when there are at most 64:
+an int8 output's values; an int16 or float32 output little-endian, byte for byte) or "out_sha256". Pure
+functions, no I/O: the monitor (real and simulated boards) and the virtual core share it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class InferenceResult:
     cycles: int | None = None  # a real board's cycle counter
     instructions: int | None = None  # retired instructions on the virtual core
     top: tuple[tuple[int, int], ...] = ()
-    out: tuple[int, ...] | None = None  # the whole int8 output (version 2, at most 64 values)
+    out: tuple[int, ...] | None = None  # the whole output's bytes as int8 (version 2, at most 64)
     out_sha256: str | None = None  # the output's hash when it is larger
     vector: int | None = None
     error: str | None = None  # what the firmware said went wrong

@@ -56,9 +56,11 @@ def _place(order: list[Storage]) -> dict[int, int]:
 
 def plan(program: Program) -> ArenaPlan:
     buffers = _arena_buffers(program)
-    # Largest first; among equals the earlier one first, so the plan is deterministic. With mixed alignments a
-    # second order (widest alignment first) can avoid padding; the smaller plan wins.
-    orders = [sorted(buffers, key=lambda b: (-b.size, b.first, b.id))]
+    # Largest first; among equals the earlier one first, so the plan is deterministic. Two more orders, kept
+    # when smaller: widest alignment first (no padding between mixed types) and first use first (a chain of
+    # conversions, where largest-first strands a small buffer above two large ones).
+    orders = [sorted(buffers, key=lambda b: (-b.size, b.first, b.id)),
+              sorted(buffers, key=lambda b: (b.first, -b.size, b.id))]
     if len({b.align for b in buffers}) > 1:
         orders.append(sorted(buffers, key=lambda b: (-b.align, -b.size, b.first, b.id)))
     best: tuple[int, dict[int, int]] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.codegen import elementwise, int16, layers, recurrent
+from daemon.codegen import conversion, elementwise, int16, layers, recurrent
 from daemon.codegen.reader import Graph, OperatorInfo
 from daemon.codegen.step import Const, Step
 
@@ -24,6 +24,8 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "SOFTMAX": int16.by_input_type(layers.lower_softmax, int16.lower_softmax16),
     "ADD": elementwise.lower_binary,
     "MUL": elementwise.lower_binary,
+    "QUANTIZE": conversion.lower_quantize,
+    "DEQUANTIZE": conversion.lower_dequantize,
 }
 LOWERINGS.update({"SVDF": recurrent.lower_svdf, "UNIDIRECTIONAL_SEQUENCE_LSTM": recurrent.lower_lstm})
 SUPPORTED = (*LOWERINGS, "RESHAPE")
@@ -32,6 +34,8 @@ SUPPORTED = (*LOWERINGS, "RESHAPE")
 # int8-only kernel never sees int16 or float32 bytes. A lowering listed here checks its own combinations.
 ACTIVATION_TYPES: dict[str, frozenset[str]] = {
     "RESHAPE": frozenset({"int8", "int16"}),
+    "QUANTIZE": frozenset({"int8", "int16", "float32"}),
+    "DEQUANTIZE": frozenset({"int8", "int16", "float32"}),
 }
 ACTIVATION_TYPES.update({op: frozenset({"int8", "int16"}) for op in ("FULLY_CONNECTED", "SOFTMAX", "SVDF",
                                                                        "UNIDIRECTIONAL_SEQUENCE_LSTM")})

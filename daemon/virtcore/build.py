@@ -25,6 +25,7 @@ ARCH_FLAGS = ("-march=rv32imc", "-mabi=ilp32")
 C_FLAGS = ("-O2", "-Wall", "-ffunction-sections", "-fdata-sections", "--specs=picolibc.specs")
 LINK_FLAGS = ("-nostartfiles", "-Wl,--gc-sections")
 BUILD_TIMEOUT_S = 300.0
+INPUT_DTYPES = ("int8", "int16", "float32")  # what gen_model_header.py binds
 SRAM_OVERFLOW = re.compile(r"region `ram' overflowed by (\d+) bytes")
 # Where target/ is: beside the package in a checkout, or where the benchd/riscv image copies it.
 TARGET_CANDIDATES = (Path(__file__).resolve().parents[2] / "target", Path("/opt/benchd/target"))
@@ -36,8 +37,8 @@ class Firmware:
     header: Path  # the generated benchd_model.h
     mlf: MlfTree
     vectors: int
-    input_size: int
-    output_size: int
+    input_size: int  # bytes
+    output_size: int  # bytes
 
 
 def default_target_dir() -> Path:
@@ -49,32 +50,39 @@ def default_target_dir() -> Path:
 
 
 def build_firmware(archive: Path, vectors: np.ndarray, work_dir: Path, model_sha256: str,
-                   output_size: int | None = None, target_dir: Path | None = None) -> Firmware:
-    """Extracts `archive` into work_dir/mlf and builds work_dir/firmware.elf around `vectors` (N × input)."""
+                   output_size: int | None = None, target_dir: Path | None = None,
+                   output_dtype: str | None = None) -> Firmware:
+    """Extracts `archive` into work_dir/mlf and builds work_dir/firmware.elf around `vectors` (N × input, int8,
+    int16 or float32: the input's type). `output_size` is in bytes; sizes and the output's type default to
+    the archive's metadata.json."""
     target = target_dir or default_target_dir()
     if shutil.which(CC) is None:
         raise VirtCoreError(f"{CC} is not installed: `apt-get install gcc-riscv64-unknown-elf "
                             "picolibc-riscv64-unknown-elf`, or run the job in the benchd/riscv image")
-    if vectors.dtype != np.int8 or vectors.ndim < 2 or vectors.shape[0] == 0:
-        raise VirtCoreError(f"test vectors must be int8 with shape (N, ...input shape), not {vectors.dtype} "
-                            f"{vectors.shape}")
+    if vectors.dtype.name not in INPUT_DTYPES or vectors.ndim < 2 or vectors.shape[0] == 0:
+        raise VirtCoreError(f"test vectors must be int8, int16 or float32 with shape (N, ...input shape), not "
+                            f"{vectors.dtype} {vectors.shape}")
     mlf = extract_archive(archive, work_dir / "mlf")
-    input_size = int(np.prod(vectors.shape[1:]))
-    header = _write_model_header(target, mlf, vectors, input_size, output_size, model_sha256, work_dir)
+    input_size = int(np.prod(vectors.shape[1:])) * vectors.dtype.itemsize
+    header = _write_model_header(target, mlf, vectors, input_size, output_size, model_sha256, work_dir,
+                                 output_dtype)
     elf = work_dir / "firmware.elf"
     _compile(target, mlf, header, elf)
     return Firmware(elf, header, mlf, int(vectors.shape[0]), input_size, _defined(header, "BENCHD_OUTPUT_SIZE"))
 
 
 def _write_model_header(target: Path, mlf: MlfTree, vectors: np.ndarray, input_size: int, output_size: int | None,
-                        model_sha256: str, work_dir: Path) -> Path:
+                        model_sha256: str, work_dir: Path, output_dtype: str | None) -> Path:
     raw = work_dir / "vectors.bin"
     raw.write_bytes(np.ascontiguousarray(vectors).tobytes())
     header = work_dir / "gen" / "benchd_model.h"
     argv = [sys.executable, str(target / "tools" / "gen_model_header.py"), "--mlf", str(mlf.root),
-            "--sha256", model_sha256, "--inputs", str(raw), "--input-size", str(input_size), "--out", str(header)]
+            "--sha256", model_sha256, "--inputs", str(raw), "--input-size", str(input_size),
+            "--input-dtype", vectors.dtype.name, "--out", str(header)]
     if output_size:
         argv += ["--output-size", str(output_size)]
+    if output_dtype:
+        argv += ["--output-dtype", output_dtype]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
     if proc.returncode != 0:
         raise VirtCoreError(f"gen_model_header.py failed: {(proc.stderr or proc.stdout).strip()[-800:]}")

@@ -11,7 +11,23 @@
 #include "sha256.h"
 #include "tvmgen_default.h"
 
+/* Headers generated before element types were written: int8 input and output. */
+#ifndef BENCHD_INPUT_TYPE
+#define BENCHD_INPUT_TYPE int8_t
+#define BENCHD_OUTPUT_TYPE int8_t
+#define BENCHD_OUTPUT_FLOAT 0
+#endif
+
+static int32_t score_int8(const void *values, size_t i) {
+    return ((const int8_t *)values)[i];
+}
+
 size_t benchd_top_k(const int8_t *values, size_t n, size_t k, int32_t out_index[], int32_t out_value[]) {
+    return benchd_top_k_by(values, score_int8, n, k, out_index, out_value);
+}
+
+size_t benchd_top_k_by(const void *values, benchd_score_fn score, size_t n, size_t k, int32_t out_index[],
+                       int32_t out_value[]) {
     size_t found = 0;
     if (k > n) {
         k = n;
@@ -26,12 +42,12 @@ size_t benchd_top_k(const int8_t *values, size_t n, size_t k, int32_t out_index[
                     break;
                 }
             }
-            if (!taken && (best < 0 || values[i] > values[best])) {
+            if (!taken && (best < 0 || score(values, i) > score(values, (size_t)best))) {
                 best = (int32_t)i;
             }
         }
         out_index[found] = best;
-        out_value[found] = values[best];
+        out_value[found] = score(values, (size_t)best);
         found++;
     }
     return found;
@@ -75,9 +91,30 @@ int benchd_format_result(char *buf, size_t size, const benchd_result_t *r) {
     return len;
 }
 
-/* Static buffers: a stack this size would overflow the default ESP-IDF main task. */
-static int8_t input_buf[BENCHD_INPUT_SIZE];
-static int8_t output_buf[BENCHD_OUTPUT_SIZE];
+/* Static buffers: a stack this size would overflow the default ESP-IDF main task. Typed, so that int16 and
+ * float data are aligned (the C3 traps on misaligned loads). */
+static BENCHD_INPUT_TYPE input_buf[BENCHD_INPUT_SIZE / sizeof(BENCHD_INPUT_TYPE)];
+static BENCHD_OUTPUT_TYPE output_buf[BENCHD_OUTPUT_SIZE / sizeof(BENCHD_OUTPUT_TYPE)];
+#define OUTPUT_COUNT (BENCHD_OUTPUT_SIZE / sizeof(BENCHD_OUTPUT_TYPE))
+
+/* The value "top" ranks and reports: the output's own for integers, millionths for float (see model_runner.h). */
+static int32_t score_output(const void *values, size_t i) {
+#if BENCHD_OUTPUT_FLOAT
+    const float v = (float)((const BENCHD_OUTPUT_TYPE *)values)[i] * 1e6f;
+    if (v != v) {
+        return 0;
+    }
+    if (v >= 2147483520.0f) {
+        return INT32_MAX;
+    }
+    if (v <= -2147483648.0f) {
+        return INT32_MIN;
+    }
+    return (int32_t)(v + (v >= 0.0f ? 0.5f : -0.5f));
+#else
+    return (int32_t)((const BENCHD_OUTPUT_TYPE *)values)[i];
+#endif
+}
 
 int benchd_run_vectors(const benchd_platform_t *platform) {
     char line[BENCHD_LINE_MAX];
@@ -94,13 +131,13 @@ int benchd_run_vectors(const benchd_platform_t *platform) {
         int32_t rc = tvmgen_default_run(&inputs, &outputs);
         uint64_t count = platform->counter() - start;
         int32_t index[BENCHD_TOP_K], value[BENCHD_TOP_K];
-        size_t k = benchd_top_k(output_buf, BENCHD_OUTPUT_SIZE, BENCHD_TOP_K, index, value);
+        size_t k = benchd_top_k_by(output_buf, score_output, OUTPUT_COUNT, BENCHD_TOP_K, index, value);
         if (rc != 0) {
             failures++;
         }
         const benchd_result_t result = {
             .model_sha256 = BENCHD_MODEL_SHA256, .counter_name = platform->counter_name, .count = count,
-            .top_index = index, .top_value = value, .top_k = k, .out = output_buf,
+            .top_index = index, .top_value = value, .top_k = k, .out = (const int8_t *)(const void *)output_buf,
             .out_size = BENCHD_OUTPUT_SIZE, .ok = rc == 0, .vector = v};
         if (benchd_format_result(line, sizeof line, &result) < 0) {
             snprintf(line, sizeof line, "BENCHD_RESULT {\"v\": 2, \"ok\": false, \"error\": \"line too long\", "

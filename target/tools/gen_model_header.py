@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Write benchd_model.h for the firmware: the model's hash, its I/O binding, and int8 test vectors.
+"""Write benchd_model.h for the firmware: the model's hash, its I/O binding and types, and test vectors.
 
     gen_model_header.py --mlf MLF_DIR --sha256 HEX [--vectors 3] [--seed 0] [--inputs FILE.bin]
-                        [--input-size N] [--output-size N] --out build/benchd_model.h
+                        [--input-size BYTES] [--output-size BYTES] [--input-dtype T] [--output-dtype T]
+                        --out build/benchd_model.h
 
-The vectors are seeded random int8, or the raw int8 bytes of --inputs (vectors back to back, so its size is
-a multiple of the input size). Both platforms in target/ (esp-idf, virt) include the same header.
+The input and output are int8, int16 or float32 (T; metadata.json's "dtype" unless given, int8 if it has
+none). The vectors are seeded random values of the input's type (a float32 input: uniform over the range its
+QUANTIZE covers, from metadata.json's "quantization", else -1..1), or the raw bytes of --inputs (vectors back to
+back, so its size is a multiple of the input size). Sizes are in bytes. Both platforms in target/ (esp-idf,
+virt) include the same header.
 
 Field names come from `struct tvmgen_default_inputs/outputs` in codegen/host/include/tvmgen_default.h;
 sizes from metadata.json (TVM <= 0.18 MLF, "modules.default.inputs/outputs") unless given. Standard
@@ -18,6 +22,7 @@ import argparse
 import json
 import random
 import re
+import struct
 import sys
 from pathlib import Path
 
@@ -30,31 +35,72 @@ def struct_fields(header: str, name: str) -> list[str]:
     return re.findall(r"void\s*\*\s*(\w+)\s*;", body)
 
 
-def io_sizes(mlf: Path) -> tuple[int | None, int | None]:
+C_TYPES = {"int8": "int8_t", "int16": "int16_t", "float32": "float"}
+PACK = {"int8": "<b", "int16": "<h", "float32": "<f"}
+WIDTH = {"int8": 1, "int16": 2, "float32": 4}
+
+
+def io_entries(mlf: Path) -> tuple[dict, dict]:
+    """metadata.json's first input and first output ({} where it cannot be read)."""
     try:
         meta = json.loads((mlf / "metadata.json").read_text())
         module = meta.get("modules", {}).get("default", meta)
-        first = lambda d: next(iter(d.values()))["size"]  # noqa: E731
-        return int(first(module["inputs"])), int(first(module["outputs"]))
-    except (OSError, ValueError, KeyError, StopIteration, TypeError):
+        first = lambda d: next(iter(d.values()))  # noqa: E731
+        entry_in, entry_out = first(module["inputs"]), first(module["outputs"])
+        return (entry_in if isinstance(entry_in, dict) else {}), (entry_out if isinstance(entry_out, dict) else {})
+    except (OSError, ValueError, KeyError, StopIteration, TypeError, AttributeError):
+        return {}, {}
+
+
+def io_sizes(mlf: Path) -> tuple[int | None, int | None]:
+    try:
+        entries = io_entries(mlf)
+        return int(entries[0]["size"]), int(entries[1]["size"])
+    except (KeyError, ValueError, TypeError):
         return None, None
 
 
-def seeded_vectors(in_size: int, count: int, seed: int) -> list[list[int]]:
+def float_range(entry: dict) -> tuple[float, float]:
+    """What a float32 input's QUANTIZE maps onto its integer range; -1..1 when the metadata does not say."""
+    q = entry.get("quantization") or {}
+    bits = {"int8": 8, "int16": 16}.get(q.get("dtype"))
+    try:
+        scale, zero = float(q["scale"]), int(q["zero_point"])
+    except (KeyError, TypeError, ValueError):
+        return -1.0, 1.0
+    if not bits or not scale > 0:
+        return -1.0, 1.0
+    return scale * (-(1 << (bits - 1)) - zero), scale * ((1 << (bits - 1)) - 1 - zero)
+
+
+def signed_bytes(raw: bytes) -> list[int]:
+    return [b - 256 if b > 127 else b for b in raw]
+
+
+def seeded_vectors(in_size: int, count: int, seed: int, dtype: str = "int8",
+                   span: tuple[float, float] = (-1.0, 1.0)) -> list[list[int]]:
+    """`count` vectors of `in_size` bytes, as signed bytes (an int8 input's values)."""
     rng = random.Random(seed)
-    return [[rng.randint(-128, 127) for _ in range(in_size)] for _ in range(count)]
+    if dtype == "int8":
+        return [[rng.randint(-128, 127) for _ in range(in_size)] for _ in range(count)]
+    n = in_size // WIDTH[dtype]
+    if dtype == "int16":
+        draw = lambda: rng.randint(-32768, 32767)  # noqa: E731
+    else:
+        draw = lambda: rng.uniform(*span)  # noqa: E731
+    return [signed_bytes(b"".join(struct.pack(PACK[dtype], draw()) for _ in range(n))) for _ in range(count)]
 
 
 def file_vectors(path: Path, in_size: int) -> list[list[int]]:
     data = path.read_bytes()
     if not data or len(data) % in_size:
         raise SystemExit(f"{path}: {len(data)} bytes is not a whole number of {in_size}-byte input vectors")
-    signed = [b - 256 if b > 127 else b for b in data]
+    signed = signed_bytes(data)
     return [signed[i : i + in_size] for i in range(0, len(signed), in_size)]
 
 
 def render(sha: str, inputs: list[str], outputs: list[str], in_size: int, out_size: int,
-           vectors: list[list[int]]) -> str:
+           vectors: list[list[int]], in_dtype: str = "int8", out_dtype: str = "int8") -> str:
     count = len(vectors)
     rows = ["    {" + ", ".join(map(str, values)) + "}" for values in vectors]
     return "\n".join([
@@ -62,6 +108,9 @@ def render(sha: str, inputs: list[str], outputs: list[str], in_size: int, out_si
         "#ifndef BENCHD_MODEL_H", "#define BENCHD_MODEL_H", "#include <stdint.h>",
         f'#define BENCHD_MODEL_SHA256 "{sha}"',
         f"#define BENCHD_INPUT_SIZE {in_size}", f"#define BENCHD_OUTPUT_SIZE {out_size}",
+        "/* The element types (sizes above are in bytes; the vectors are the input's bytes) */",
+        f"#define BENCHD_INPUT_TYPE {C_TYPES[in_dtype]}", f"#define BENCHD_OUTPUT_TYPE {C_TYPES[out_dtype]}",
+        f"#define BENCHD_OUTPUT_FLOAT {int(out_dtype == 'float32')}",
         f"#define BENCHD_VECTOR_COUNT {count}",
         f"#define BENCHD_SET_INPUTS(s, buf) do {{ (s).{inputs[0]} = (buf); }} while (0)",
         f"#define BENCHD_SET_OUTPUTS(s, buf) do {{ (s).{outputs[0]} = (buf); }} while (0)",
@@ -75,9 +124,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--sha256", required=True)
     p.add_argument("--vectors", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--inputs", type=Path, help="raw int8 vectors, back to back (instead of --vectors/--seed)")
-    p.add_argument("--input-size", type=int)
-    p.add_argument("--output-size", type=int)
+    p.add_argument("--inputs", type=Path, help="raw input vectors, back to back (instead of --vectors/--seed)")
+    p.add_argument("--input-size", type=int, help="bytes")
+    p.add_argument("--output-size", type=int, help="bytes")
+    p.add_argument("--input-dtype", choices=sorted(C_TYPES))
+    p.add_argument("--output-dtype", choices=sorted(C_TYPES))
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     if not re.fullmatch(r"[0-9a-f]{64}", a.sha256):
@@ -88,9 +139,20 @@ def main(argv: list[str]) -> int:
     in_size, out_size = a.input_size or meta_in, a.output_size or meta_out
     if not inputs or not outputs or not in_size or not out_size:
         raise SystemExit("cannot tell the model's input/output names or sizes: pass --input-size/--output-size")
+    entry_in, entry_out = io_entries(a.mlf)
+    in_dtype = a.input_dtype or entry_in.get("dtype") or "int8"
+    out_dtype = a.output_dtype or entry_out.get("dtype") or "int8"
+    if in_dtype not in C_TYPES or out_dtype not in C_TYPES:  # e.g. uint8: random bytes, as before types were known
+        print(f"gen_model_header.py: {in_dtype} -> {out_dtype} I/O is handled as raw bytes", file=sys.stderr)
+        in_dtype = in_dtype if in_dtype in C_TYPES else "int8"
+        out_dtype = out_dtype if out_dtype in C_TYPES else "int8"
+    for what, dtype, size in (("input", in_dtype, in_size), ("output", out_dtype, out_size)):
+        if size % WIDTH[dtype]:
+            raise SystemExit(f"the {what} size {size} is not a whole number of {dtype} values")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    vectors = file_vectors(a.inputs, in_size) if a.inputs else seeded_vectors(in_size, a.vectors, a.seed)
-    a.out.write_text(render(a.sha256, inputs, outputs, in_size, out_size, vectors))
+    vectors = (file_vectors(a.inputs, in_size) if a.inputs
+               else seeded_vectors(in_size, a.vectors, a.seed, in_dtype, float_range(entry_in)))
+    a.out.write_text(render(a.sha256, inputs, outputs, in_size, out_size, vectors, in_dtype, out_dtype))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import models
+import models_conversion as mc
 import pytest
 
 from daemon.codegen import compile_c
@@ -15,10 +15,8 @@ from daemon.codegen.reader import Graph, read_model
 from daemon.codegen.step import Step
 from daemon.errors import CodegenError
 
-MS = models.MS
-INT16, FLOAT32 = 7, MS.FLOAT32
-MS.OPS.update({"QUANTIZE": (114, 89), "DEQUANTIZE": (6, 38)})
-MS.OPTION_TABLES.update({89: "QuantizeOptions", 38: "DequantizeOptions"})
+MS = mc.MS  # with QUANTIZE and DEQUANTIZE registered
+INT16, FLOAT32 = mc.INT16, mc.FLOAT32
 
 
 def _compile(tmp_path: Path, data: bytes) -> None:

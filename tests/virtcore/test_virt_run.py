@@ -108,8 +108,8 @@ def test_a_model_too_big_for_the_c3_sram_names_the_bytes_over(tmp_path: Path) ->
 
 
 def test_vectors_of_the_wrong_type_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(VirtCoreError, match="must be int8"):
-        _build(tmp_path, 16, 8, vectors=np.zeros((2, 16), dtype=np.float32))
+    with pytest.raises(VirtCoreError, match="must be int8, int16 or float32"):
+        _build(tmp_path, 16, 8, vectors=np.zeros((2, 16), dtype=np.float64))
 
 
 def test_the_counter_is_retired_instructions_exactly(tmp_path: Path) -> None:
