@@ -76,6 +76,7 @@ typedef struct {
     int32_t scale1_mult, scale1_shift;  /* feature dot product -> state */
     int32_t scale2_mult, scale2_shift;  /* state x time weights -> output */
     const int8_t *weights_feature;      /* [n_filter][n_input] */
+    const int32_t *feature_offset;      /* -input zero point * row sums of weights_feature */
     const int16_t *weights_time;        /* [n_filter][n_memory] */
     const int32_t *bias;                /* [n_unit] (zeros when the model has none) */
     int16_t *state;                     /* [batches][n_filter][n_memory] */
