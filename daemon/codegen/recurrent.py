@@ -30,6 +30,9 @@ def need(op: OperatorInfo, t: TensorInfo, what: str, dtype: str, shape: tuple[in
         raise CodegenError(f"{where(op)}: {what} {t.name!r} must be constant")
     if not const and t.data is not None:
         raise CodegenError(f"{where(op)}: {what} {t.name!r} must not be constant")
+    if const and len(t.scales) > 1:
+        raise CodegenError(f"{where(op)}: {what} {t.name!r} is quantized per channel; TFLite's integer {op.opcode} "
+                           "reads one scale per tensor")
     if dtype != "int32" and dtype != "int64" and not t.scales:
         raise CodegenError(f"{where(op)}: {what} {t.name!r} has no quantization parameters")
     return t.array() if const else np.zeros(0, np.int8)

@@ -171,7 +171,7 @@ def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bi
 def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | None = None, cifg: bool = False,
          peephole: bool = False, cell_clip: float = 0.0, proj_clip: float = 0.0, time_major: bool = False,
          layer_norm: bool = False, cell_scale: float = 2.0**-11, diagonal: bool = False, in_dtype: str = "int8",
-         seed: int = 0) -> bytes:
+         per_channel: bool = False, seed: int = 0) -> bytes:
     """The converter's full-integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input, weights, output and output
     state, int32 biases, int16 cell state, 5 intermediates (4 gate scales, then the hidden state's int8 scale).
     n_output other than n_cell adds a projection."""
@@ -189,7 +189,8 @@ def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | No
 
     def w(name: str, rows: int, cols: int, in_scale: float) -> int:
         scale = 1.5 / (74 * 73 * np.sqrt(cols) * in_scale)
-        return int(g.tensor(name, (rows, cols), INT8, sym(scale), rng.integers(-127, 128, (rows, cols))))
+        quant = ({"scale": [scale] * rows, "zero_point": [0] * rows, "dim": 0} if per_channel else sym(scale))
+        return int(g.tensor(name, (rows, cols), INT8, quant, rng.integers(-127, 128, (rows, cols))))
 
     def bias(name: str, rows: int) -> int:
         return int(g.tensor(name, (rows,), INT32, sym(x_q["scale"][0] * 1e-3), rng.integers(-50000, 50000, rows)))

@@ -146,6 +146,8 @@ def _compile(tmp_path: Path, data: bytes) -> None:
      "full-integer SVDF"),
     (models.lstm(1, 2, 4, 4, in_dtype="int16"), r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): input 'input' is "
      "int16; only the full-integer 8x8_16 LSTM"),
+    (models.lstm(1, 2, 4, 4, per_channel=True), r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): input-to-input "
+     "weights 'input_to_input' is quantized per channel"),
     (models.lstm(1, 2, 4, 4, diagonal=True),
      r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): diagonal recurrent weights are not supported"),
     (models.lstm(1, 2, 4, 4, cell_scale=3e-4),
