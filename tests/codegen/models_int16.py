@@ -102,7 +102,8 @@ def weights(rng: np.random.Generator, shape: tuple[int, ...], per_channel: bool,
 
 
 def fully_connected16(batches: int, depth: int, units: int, act: str = "NONE", per_channel: bool = False,
-                      bias: str = "int64", in_dtype: str = "int16", out_dtype: str = "int16", seed: int = 0) -> bytes:
+                      bias: str = "int64", in_dtype: str = "int16", out_dtype: str = "int16",
+                      out_scale_mul: float = 1.0, seed: int = 0) -> bytes:
     """bias: "int64" (what the converter writes for 16x8, options unset), "int32" (QuantizedBiasType INT32),
     "none", or "int64_as_int32" (an int64 bias the options call int32: TFLite refuses it)."""
     rng = np.random.default_rng(seed)
@@ -121,7 +122,7 @@ def fully_connected16(batches: int, depth: int, units: int, act: str = "NONE", p
         bt = g.tensor("bias", (units,), kind, {"scale": b_scale, "zero_point": np.zeros(units, np.int64)}, data)
         if bias in ("int32", "int64_as_int32"):
             options["QuantizedBiasType"] = INT32
-    out_scale = in_scale * float(np.mean(scales)) * 127 * np.sqrt(depth) * 32767 / 32767 * 0.6
+    out_scale = in_scale * float(np.mean(scales)) * 127 * np.sqrt(depth) * 0.6 * out_scale_mul
     y = g.tensor("output", (batches, units), TYPES[out_dtype], sym(out_scale))
     g.op("FULLY_CONNECTED", [x, wt, bt], [y], **options)
     return g.serialize([x], [y], "codegen int16 test")
