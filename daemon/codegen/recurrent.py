@@ -30,6 +30,9 @@ def need(op: OperatorInfo, t: TensorInfo, what: str, dtype: str, shape: tuple[in
         raise CodegenError(f"{where(op)}: {what} {t.name!r} must be constant")
     if not const and t.data is not None:
         raise CodegenError(f"{where(op)}: {what} {t.name!r} must not be constant")
+    if const and len(t.scales) > 1:
+        raise CodegenError(f"{where(op)}: {what} {t.name!r} is quantized per channel; TFLite's integer {op.opcode} "
+                           "reads one scale per tensor")
     if dtype != "int32" and dtype != "int64" and not t.scales:
         raise CodegenError(f"{where(op)}: {what} {t.name!r} has no quantization parameters")
     return t.array() if const else np.zeros(0, np.int8)
@@ -89,9 +92,11 @@ def lower_svdf(g: Graph, op: OperatorInfo) -> Step:
         "batches": batches, "n_input": n_input, "n_filter": n_filter, "n_unit": n_unit, "rank": rank,
         "n_memory": n_memory, "input_zp": x.zero_point, "output_zp": out.zero_point, "scale1_mult": m1,
         "scale1_shift": s1, "scale2_mult": m2, "scale2_shift": s2,
-        "weights_feature": Const("weights_feature"), "weights_time": Const("weights_time"),
+        "weights_feature": Const("weights_feature"), "feature_offset": Const("feature_offset"),
+        "weights_time": Const("weights_time"),
         "bias": Const("bias"), "state": Const("state")}
     consts: dict[str, np.ndarray] = {"weights_feature": weights_feature.astype(np.int8).ravel(),
+              "feature_offset": _row_sums_times(weights_feature, -x.zero_point, None),
               "weights_time": weights_time.astype(np.int16).ravel(), "bias": bias}
     return Step(op.index, op.opcode, "bd_svdf", "bd_svdf_params", fields, consts, [x.index], [out.index],
                 macs=batches * n_filter * (n_input + n_memory), state={"state": state_of(op, state, "state")})

@@ -102,7 +102,8 @@ def weights(rng: np.random.Generator, shape: tuple[int, ...], per_channel: bool,
 
 
 def fully_connected16(batches: int, depth: int, units: int, act: str = "NONE", per_channel: bool = False,
-                      bias: str = "int64", in_dtype: str = "int16", out_dtype: str = "int16", seed: int = 0) -> bytes:
+                      bias: str = "int64", in_dtype: str = "int16", out_dtype: str = "int16",
+                      out_scale_mul: float = 1.0, seed: int = 0) -> bytes:
     """bias: "int64" (what the converter writes for 16x8, options unset), "int32" (QuantizedBiasType INT32),
     "none", or "int64_as_int32" (an int64 bias the options call int32: TFLite refuses it)."""
     rng = np.random.default_rng(seed)
@@ -121,7 +122,7 @@ def fully_connected16(batches: int, depth: int, units: int, act: str = "NONE", p
         bt = g.tensor("bias", (units,), kind, {"scale": b_scale, "zero_point": np.zeros(units, np.int64)}, data)
         if bias in ("int32", "int64_as_int32"):
             options["QuantizedBiasType"] = INT32
-    out_scale = in_scale * float(np.mean(scales)) * 127 * np.sqrt(depth) * 32767 / 32767 * 0.6
+    out_scale = in_scale * float(np.mean(scales)) * 127 * np.sqrt(depth) * 0.6 * out_scale_mul
     y = g.tensor("output", (batches, units), TYPES[out_dtype], sym(out_scale))
     g.op("FULLY_CONNECTED", [x, wt, bt], [y], **options)
     return g.serialize([x], [y], "codegen int16 test")
@@ -171,7 +172,7 @@ def svdf(batches: int, n_input: int, n_filter: int, n_memory: int, rank: int, bi
 def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | None = None, cifg: bool = False,
          peephole: bool = False, cell_clip: float = 0.0, proj_clip: float = 0.0, time_major: bool = False,
          layer_norm: bool = False, cell_scale: float = 2.0**-11, diagonal: bool = False, in_dtype: str = "int8",
-         seed: int = 0) -> bytes:
+         per_channel: bool = False, seed: int = 0) -> bytes:
     """The converter's full-integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input, weights, output and output
     state, int32 biases, int16 cell state, 5 intermediates (4 gate scales, then the hidden state's int8 scale).
     n_output other than n_cell adds a projection."""
@@ -189,7 +190,8 @@ def lstm(batches: int, steps: int, n_input: int, n_cell: int, n_output: int | No
 
     def w(name: str, rows: int, cols: int, in_scale: float) -> int:
         scale = 1.5 / (74 * 73 * np.sqrt(cols) * in_scale)
-        return int(g.tensor(name, (rows, cols), INT8, sym(scale), rng.integers(-127, 128, (rows, cols))))
+        quant = ({"scale": [scale] * rows, "zero_point": [0] * rows, "dim": 0} if per_channel else sym(scale))
+        return int(g.tensor(name, (rows, cols), INT8, quant, rng.integers(-127, 128, (rows, cols))))
 
     def bias(name: str, rows: int) -> int:
         return int(g.tensor(name, (rows,), INT32, sym(x_q["scale"][0] * 1e-3), rng.integers(-50000, 50000, rows)))

@@ -94,6 +94,16 @@ def test_state_lives_outside_the_arena(tmp_path: Path) -> None:
     assert "static int16_t op0_cell_state[12]" in source and "static int8_t op0_output_state[12]" in source
 
 
+def test_fc16_past_int32_matches_the_reference(host_build) -> None:  # type: ignore[no-untyped-def]
+    """A tiny output scale sends round(acc * scale) past int32: the reference's conversion then gives INT32_MIN
+    (x86), so large positive sums come out at the bottom of the clamp, as here."""
+    model, exe, io = host_build("fc16_overflow", models.fully_connected16(1, 30, 7, out_scale_mul=1e-6, bias="none"))
+    inputs = random_inputs(io, seed=4)
+    got, want = harness.run_host(exe, io, inputs)[0], harness.reference(model, inputs)[0]
+    assert (got == want).all()
+    assert set(np.unique(want)) == {-32768, 32767}
+
+
 RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3", "lstm_batch2",
               "lstm_projection_clip", "lstm_layer_norm_peephole"]
 
@@ -146,6 +156,8 @@ def _compile(tmp_path: Path, data: bytes) -> None:
      "full-integer SVDF"),
     (models.lstm(1, 2, 4, 4, in_dtype="int16"), r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): input 'input' is "
      "int16; only the full-integer 8x8_16 LSTM"),
+    (models.lstm(1, 2, 4, 4, per_channel=True), r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): input-to-input "
+     "weights 'input_to_input' is quantized per channel"),
     (models.lstm(1, 2, 4, 4, diagonal=True),
      r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): diagonal recurrent weights are not supported"),
     (models.lstm(1, 2, 4, 4, cell_scale=3e-4),

@@ -6,6 +6,41 @@
 
 #include <stdint.h>
 
+/* -- QUANTIZE float32 -> int8/int16 (benchd_quantize.c): TFLite's AffineQuantize, in float as the reference:
+ * q = round(x / scale) (halves away from zero) converted to int32 (INT32_MIN when out of range or NaN, as the
+ * reference's conversion gives on x86), + zero point (wrapping), clamped to the output type. ------------------ */
+typedef struct {
+    int32_t size;
+    float scale;            /* the output's scale, the float32 stored in the model */
+    int32_t zero_point;
+} bd_quantize_params;
+
+void bd_quantize_f32_s8(const bd_quantize_params *p, const float *in, int8_t *out);
+void bd_quantize_f32_s16(const bd_quantize_params *p, const float *in, int16_t *out);
+
+/* -- QUANTIZE between integer types (requantization): clamp(MultiplyByQuantizedMultiplier(x - in_zp) + out_zp) -- */
+typedef struct {
+    int32_t size;
+    int32_t in_zp, out_zp;
+    int32_t mult, shift;    /* input scale / output scale (computed in double, as TFLite's Prepare does) */
+} bd_requantize_params;
+
+void bd_requantize_s8_s8(const bd_requantize_params *p, const int8_t *in, int8_t *out);
+void bd_requantize_s8_s16(const bd_requantize_params *p, const int8_t *in, int16_t *out);
+void bd_requantize_s16_s8(const bd_requantize_params *p, const int16_t *in, int8_t *out);
+void bd_requantize_s16_s16(const bd_requantize_params *p, const int16_t *in, int16_t *out);
+
+/* -- DEQUANTIZE int8/int16 -> float32: (x - zero point) * scale. The reference multiplies in double, but that
+ * product is exact (24-bit scale times a 17-bit integer), so one float multiplication rounds the same. --------- */
+typedef struct {
+    int32_t size;
+    int32_t zero_point;
+    float scale;
+} bd_dequantize_params;
+
+void bd_dequantize_s8_f32(const bd_dequantize_params *p, const int8_t *in, float *out);
+void bd_dequantize_s16_f32(const bd_dequantize_params *p, const int16_t *in, float *out);
+
 /* == 16x8: int16 activations, int8 weights (daemon/codegen/int16.py, recurrent.py) ====================== */
 
 /* -- FULLY_CONNECTED, int16 in and out: int64 accumulator (int32 when the bias is int32), requantized as
@@ -41,6 +76,7 @@ typedef struct {
     int32_t scale1_mult, scale1_shift;  /* feature dot product -> state */
     int32_t scale2_mult, scale2_shift;  /* state x time weights -> output */
     const int8_t *weights_feature;      /* [n_filter][n_input] */
+    const int32_t *feature_offset;      /* -input zero point * row sums of weights_feature */
     const int16_t *weights_time;        /* [n_filter][n_memory] */
     const int32_t *bias;                /* [n_unit] (zeros when the model has none) */
     int16_t *state;                     /* [batches][n_filter][n_memory] */
@@ -78,39 +114,5 @@ typedef struct {
 void bd_lstm(const bd_lstm_params *p, const int8_t *in, int8_t *out, int16_t *scratch);
 
 /* == end of 16x8 ============================================================================================ */
-/* -- QUANTIZE float32 -> int8/int16 (benchd_quantize.c): TFLite's AffineQuantize, in float as the reference:
- * q = round(x / scale) (halves away from zero) converted to int32 (INT32_MIN when out of range or NaN, as the
- * reference's conversion gives on x86), + zero point (wrapping), clamped to the output type. ------------------ */
-typedef struct {
-    int32_t size;
-    float scale;            /* the output's scale, the float32 stored in the model */
-    int32_t zero_point;
-} bd_quantize_params;
-
-void bd_quantize_f32_s8(const bd_quantize_params *p, const float *in, int8_t *out);
-void bd_quantize_f32_s16(const bd_quantize_params *p, const float *in, int16_t *out);
-
-/* -- QUANTIZE between integer types (requantization): clamp(MultiplyByQuantizedMultiplier(x - in_zp) + out_zp) -- */
-typedef struct {
-    int32_t size;
-    int32_t in_zp, out_zp;
-    int32_t mult, shift;    /* input scale / output scale (computed in double, as TFLite's Prepare does) */
-} bd_requantize_params;
-
-void bd_requantize_s8_s8(const bd_requantize_params *p, const int8_t *in, int8_t *out);
-void bd_requantize_s8_s16(const bd_requantize_params *p, const int8_t *in, int16_t *out);
-void bd_requantize_s16_s8(const bd_requantize_params *p, const int16_t *in, int8_t *out);
-void bd_requantize_s16_s16(const bd_requantize_params *p, const int16_t *in, int16_t *out);
-
-/* -- DEQUANTIZE int8/int16 -> float32: (x - zero point) * scale. The reference multiplies in double, but that
- * product is exact (24-bit scale times a 17-bit integer), so one float multiplication rounds the same. --------- */
-typedef struct {
-    int32_t size;
-    int32_t zero_point;
-    float scale;
-} bd_dequantize_params;
-
-void bd_dequantize_s8_f32(const bd_dequantize_params *p, const int8_t *in, float *out);
-void bd_dequantize_s16_f32(const bd_dequantize_params *p, const int16_t *in, float *out);
 
 #endif
