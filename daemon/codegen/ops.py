@@ -35,6 +35,7 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "RELU": activation.lower_unary,
     "RELU6": activation.lower_unary,
     "RELU_N1_TO_1": activation.lower_unary,
+    "RELU_0_TO_1": activation.lower_unary,
     "LEAKY_RELU": activation.lower_unary,
 }
 SUPPORTED = (*LOWERINGS, "RESHAPE")

@@ -79,6 +79,8 @@ UNARY_CASES = {
     "relu6_unclipped_scale": U("RELU6", (3, 17), in_scale=0.02, seed=11),
     "relu_n1_to_1": U("RELU_N1_TO_1", (1, 5, 7, 3), in_scale=0.012,
                       out_q={"scale": [2 / 255], "zero_point": [0]}, seed=12),
+    "relu_0_to_1": U("RELU_0_TO_1", (2, 5, 9), in_scale=0.006, out_q={"scale": [1 / 255], "zero_point": [-128]},
+                     seed=17),
     "leaky_relu": U("LEAKY_RELU", (1, 5, 7, 3), seed=13, Alpha=0.2),
     "leaky_relu_small_alpha": U("LEAKY_RELU", (4, 23), seed=14, Alpha=0.01),
     "leaky_relu_alpha_above_one": U("LEAKY_RELU", (2, 3, 11), seed=15, Alpha=1.7),
@@ -114,7 +116,8 @@ def _interpreter_table(data: bytes) -> np.ndarray:
 
 @pytest.mark.tvm
 @tvm_available
-@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH", "HARD_SWISH", "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU"])
+@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH", "HARD_SWISH", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1",
+                                  "LEAKY_RELU"])
 def test_unary_tables_equal_tflite_on_every_input_over_many_scales(kind: str) -> None:
     """The generated table against the interpreter on all 256 inputs, for 60 random quantizations spanning
     four orders of magnitude (the C kernel is the lookup itself, tested above)."""
@@ -220,7 +223,8 @@ def test_binary_operator_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> N
 @pytest.mark.tvm
 @tvm_available
 @RV32
-@pytest.mark.parametrize("name", ["logistic", "tanh", "hard_swish", "relu", "relu6", "relu_n1_to_1", "leaky_relu"])
+@pytest.mark.parametrize("name", ["logistic", "tanh", "hard_swish", "relu", "relu6", "relu_n1_to_1", "relu_0_to_1",
+                                  "leaky_relu"])
 def test_unary_activation_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
     instructions = _rv32_bit_exact(UNARY_CASES[name], tmp_path)
     assert max(instructions) < 20 * 105, instructions  # 105 values: a table lookup each, no arithmetic
