@@ -305,3 +305,17 @@ def test_per_channel_activation_input_is_refused(tmp_path: Path) -> None:
     y = g.tensor("y", (1, 2), models.INT8, {"scale": [0.1], "zero_point": [0]})
     g.op("TANH", [x], [y])
     _refused(tmp_path, g.serialize([x], [y], "t"), r"operator 0 \(TANH\): tensor 'x' is quantized per channel")
+
+
+def test_int32_constant_operand_is_refused(tmp_path: Path) -> None:
+    g = models.MS.GraphWriter()
+    q = {"scale": [0.05], "zero_point": [0]}
+    x = g.tensor("x", (1, 4), models.INT8, q)
+    c = g.tensor("offsets", (4,), models.MS.INT32, q, np.arange(4))
+    y = g.tensor("y", (1, 4), models.INT8, q)
+    g.op("SUB", [x, c], [y], FusedActivationFunction=0)
+    _refused(tmp_path, g.serialize([x], [y], "t"), r"operator 0 \(SUB\): operand 'offsets' is int32")
+
+
+def test_fused_tanh_on_sub_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, B("SUB", (1, 4), (1, 4), act="TANH"), r"operator 0 \(SUB\): fused activation TANH")
