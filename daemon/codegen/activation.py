@@ -57,7 +57,7 @@ def _relu_table(op: OperatorInfo, x: TensorInfo, out: TensorInfo) -> list[int]:
 
 
 def _leaky_relu_table(op: OperatorInfo, x: TensorInfo, out: TensorInfo) -> list[int]:
-    alpha = F32(op.options.get("Alpha", 0.2))
+    alpha = F32(op.options.get("Alpha", 0.0))  # no options table: TFLite leaves alpha at 0
     m_alpha, s_alpha = quantize_multiplier(float(F32(x.scale) * alpha / F32(out.scale)))
     m_id, s_id = quantize_multiplier(float(F32(x.scale) / F32(out.scale)))
     table = []

@@ -319,3 +319,17 @@ def test_int32_constant_operand_is_refused(tmp_path: Path) -> None:
 
 def test_fused_tanh_on_sub_is_refused(tmp_path: Path) -> None:
     _refused(tmp_path, B("SUB", (1, 4), (1, 4), act="TANH"), r"operator 0 \(SUB\): fused activation TANH")
+
+
+@pytest.mark.tvm
+@tvm_available
+def test_leaky_relu_without_options_has_alpha_0_as_in_tflite() -> None:
+    models.MS.OPS["LEAKY_RELU"] = (98, 0)  # written with no LeakyReluOptions table
+    try:
+        data = U("LEAKY_RELU", (1, 256), in_scale=0.05, in_zp=3, seed=1)
+    finally:
+        models.MS.OPS["LEAKY_RELU"] = (98, 75)
+    graph = read_model(data)
+    table = lower_unary(graph, graph.operators[0]).consts["table"]
+    assert graph.operators[0].options == {} and len(set(table[:128].tolist())) == 1  # negatives: all zero
+    assert (table == _interpreter_table(data)).all()
