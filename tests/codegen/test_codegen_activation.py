@@ -191,7 +191,8 @@ RV32_CASES = ["sub_last_dim_relu", "squared_difference_rank_mismatch", "maximum_
               "prelu_const_alpha", "add_const_bias", "mul_const_scale", "sub_const_first", "add_const_scalar"]
 
 
-def _rv32_bit_exact(data: bytes, tmp_path: Path) -> list[int]:
+def _rv32_bit_exact(data: bytes, tmp_path: Path) -> float:
+    """Bit-exact on 3 vectors; returns the most instructions retired per output value."""
     path = tmp_path / "m.tflite"
     path.write_bytes(data)
     compile_c(path, tmp_path / "mlf.tar")
@@ -205,7 +206,7 @@ def _rv32_bit_exact(data: bytes, tmp_path: Path) -> list[int]:
         for got, w in zip(out, want, strict=True):
             assert (got == w[k]).all(), f"vector {k}: core {got.tolist()} vs TFLite {w[k].tolist()}"
     assert len(np.unique(np.concatenate(want))) > 8
-    return instructions
+    return max(instructions) / want[0].shape[1]
 
 
 RV32 = pytest.mark.skipif(not harness.HAVE_RV32,
@@ -217,7 +218,8 @@ RV32 = pytest.mark.skipif(not harness.HAVE_RV32,
 @RV32
 @pytest.mark.parametrize("name", RV32_CASES)
 def test_binary_operator_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
-    _rv32_bit_exact(BINARY_CASES[name], tmp_path)
+    per_value = _rv32_bit_exact(BINARY_CASES[name], tmp_path)
+    assert per_value < 100, per_value  # measured: 14 (MAXIMUM) to 82 (broadcast ADD), 9 for a scalar constant
 
 
 @pytest.mark.tvm
@@ -226,8 +228,8 @@ def test_binary_operator_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> N
 @pytest.mark.parametrize("name", ["logistic", "tanh", "hard_swish", "relu", "relu6", "relu_n1_to_1", "relu_0_to_1",
                                   "leaky_relu"])
 def test_unary_activation_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
-    instructions = _rv32_bit_exact(UNARY_CASES[name], tmp_path)
-    assert max(instructions) < 20 * 105, instructions  # 105 values: a table lookup each, no arithmetic
+    per_value = _rv32_bit_exact(UNARY_CASES[name], tmp_path)
+    assert per_value < 20, per_value  # a table lookup per value, no arithmetic (measured: 9)
 
 
 def _refused(tmp_path: Path, data: bytes, pattern: str) -> None:
