@@ -59,12 +59,13 @@ def _out_scale(kind: str, sa: float, sb: float) -> float:
 
 def binary(kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], act: str = "NONE",
            const: str | None = None, scales: tuple[float, float] | None = None, out_scale: float | None = None,
-           seed: int = 0) -> bytes:
+           same_q: bool = False, seed: int = 0) -> bytes:
     """`const`: "a" or "b" makes that operand a constant (random int8 values); `scales` fixes both input
-    scales, `out_scale` the output's (else one the results spread over)."""
+    scales, `out_scale` the output's (else one the results spread over); `same_q`: b quantized as a."""
     rng = np.random.default_rng(seed)
     g = MS.GraphWriter()
     qa, qb = (_q(rng, scales[0]), _q(rng, scales[1])) if scales else (_q(rng), _q(rng))
+    qb = qa if same_q else qb
     ins: list[int] = []
     tensors = []
     for name, shape, q in (("input_a", a_shape, qa), ("input_b", b_shape, qb)):

@@ -40,6 +40,8 @@ BINARY_CASES = {
     # different scales on each side (one 8x the other), both orders
     "add_scales_8x": B("ADD", (2, 9), (2, 9), scales=(0.1, 0.0125), seed=22),
     "sub_scales_8x_reversed": B("SUB", (2, 9), (9,), scales=(0.0125, 0.1), seed=23),
+    "add_same_quantization": B("ADD", (1, 7, 5, 3), (1, 7, 5, 3), same_q=True, seed=25),
+    "sub_same_quantization_broadcast": B("SUB", (1, 7, 5, 3), (5, 1), same_q=True, seed=26),
     "squared_difference_scales": B("SQUARED_DIFFERENCE", (2, 9), (2, 9), scales=(0.07, 0.02), seed=24),
     # a constant operand: x + bias, x * scale, c - x, scalar constants, constant alpha
     "add_const_bias": B("ADD", (1, 5, 4, 6), (6,), const="b", act="RELU", seed=30),
@@ -176,6 +178,16 @@ def test_a_constant_operand_is_a_const_array_of_the_step(tmp_path: Path) -> None
     source = (tmp_path / "mlf/codegen/host/src/default_lib0.c").read_text()
     assert "static const int8_t op0_constant[6]" in source and "bd_add_c(&op0_params" in source
     assert ".constant = op0_constant" in source and report.constants_bytes >= 6
+
+
+def test_inputs_quantized_alike_share_one_rescale_table(tmp_path: Path) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(BINARY_CASES["add_same_quantization"])
+    compile_c(path, tmp_path / "mlf.tar")
+    harness.unpack(tmp_path / "mlf.tar", tmp_path / "mlf")
+    source = (tmp_path / "mlf/codegen/host/src/default_lib0.c").read_text()
+    assert "static const int32_t op0_rescale1[256]" in source and "op0_rescale2" not in source
+    assert ".rescale1 = op0_rescale1" in source and ".rescale2 = op0_rescale1" in source
 
 
 def test_a_scalar_constant_makes_a_table_lookup(tmp_path: Path) -> None:
