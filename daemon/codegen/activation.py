@@ -1,4 +1,5 @@
-"""Lowerings of the unary int8 activations: LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU.
+"""Lowerings of the unary int8 activations: LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1,
+LEAKY_RELU.
 
 Each is a function of one int8 value, so the generator evaluates TFLite's reference computation for all
 256 inputs here, bit for bit, and the kernel (bd_lookup) only looks results up: one load per value on the
@@ -7,7 +8,7 @@ core, whatever the operator. What the reference computes, per operator:
 - LOGISTIC, TANH: the BUILTIN_REF kernels fill a 256-entry table in float32 (LUTPopulate) from the C
   library's expf/tanhf; we call the same functions of the C math library through ctypes.
 - HARD_SWISH: reference_ops::HardSwish, 16-bit fixed point (emulated with gemmlowp's int16 arithmetic).
-- RELU, RELU6, RELU_N1_TO_1: ReluX, a requantization to the output scale, then the clamp.
+- RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1: ReluX, a requantization to the output scale, then the clamp.
 - LEAKY_RELU: QuantizeLeakyRelu, one multiplier for x >= 0 and one (alpha folded in) for x < 0.
 """
 
@@ -21,7 +22,7 @@ from functools import cache
 import numpy as np
 
 from daemon.codegen.fixedpoint import div_pot, high_mul, wrap
-from daemon.codegen.quant import INT8_MAX, INT8_MIN, activation_range, quantize_multiplier, round_half_away
+from daemon.codegen.quant import INT8_MAX, INT8_MIN, quantize_multiplier, round_half_away
 from daemon.codegen.reader import Graph, OperatorInfo, TensorInfo
 from daemon.codegen.step import Const, Step, where
 from daemon.errors import CodegenError
@@ -41,16 +42,22 @@ def _clamp8(v: int) -> int:
     return min(max(v, INT8_MIN), INT8_MAX)
 
 
+RELU_BOUNDS = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}
+
+
 def _relu_table(op: OperatorInfo, x: TensorInfo, out: TensorInfo) -> list[int]:
-    kind = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}[op.opcode]
-    lo, hi = activation_range(kind, out.scale, out.zero_point, where(op))
+    def bound(f: float) -> int:  # QuantizedReluX: zero point + roundf(bound / scale), in float32
+        return out.zero_point + round_half_away(float(F32(f) / F32(out.scale)))
+
+    low, high = RELU_BOUNDS[op.opcode]
+    lo, hi = max(INT8_MIN, bound(low)), INT8_MAX if high is None else min(INT8_MAX, bound(high))
     m, s = quantize_multiplier(float(F32(x.scale) / F32(out.scale)))  # float32 division, as ReluPrepare
     return [min(max(out.zero_point + multiply_by_quantized_multiplier(v - x.zero_point, m, s), lo), hi)
             for v in VALUES]
 
 
 def _leaky_relu_table(op: OperatorInfo, x: TensorInfo, out: TensorInfo) -> list[int]:
-    alpha = F32(op.options.get("Alpha", 0.2))
+    alpha = F32(op.options.get("Alpha", 0.0))  # no options table: TFLite leaves alpha at 0
     m_alpha, s_alpha = quantize_multiplier(float(F32(x.scale) * alpha / F32(out.scale)))
     m_id, s_id = quantize_multiplier(float(F32(x.scale) / F32(out.scale)))
     table = []
@@ -175,7 +182,7 @@ def _tanh_table(op: OperatorInfo, x: TensorInfo, out: TensorInfo) -> list[int]:
 
 TABLES: dict[str, Callable[[OperatorInfo, TensorInfo, TensorInfo], list[int]]] = {
     "LOGISTIC": _logistic_table, "TANH": _tanh_table, "HARD_SWISH": _hard_swish_table, "RELU": _relu_table,
-    "RELU6": _relu_table, "RELU_N1_TO_1": _relu_table, "LEAKY_RELU": _leaky_relu_table}
+    "RELU6": _relu_table, "RELU_N1_TO_1": _relu_table, "RELU_0_TO_1": _relu_table, "LEAKY_RELU": _leaky_relu_table}
 
 
 def lower_unary(g: Graph, op: OperatorInfo) -> Step:

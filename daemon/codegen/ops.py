@@ -52,6 +52,7 @@ LOWERINGS: dict[str, Callable[[Graph, OperatorInfo], Step]] = {
     "RELU": activation.lower_unary,
     "RELU6": activation.lower_unary,
     "RELU_N1_TO_1": activation.lower_unary,
+    "RELU_0_TO_1": activation.lower_unary,
     "LEAKY_RELU": activation.lower_unary,
 }
 LOWERINGS.update({"SVDF": recurrent.lower_svdf, "UNIDIRECTIONAL_SEQUENCE_LSTM": recurrent.lower_lstm})

@@ -17,7 +17,8 @@ INT8 = MS.INT8
 ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
 MS.OPS.update({"ADD": (0, 11), "MUL": (18, 21), "SUB": (41, 28), "SQUARED_DIFFERENCE": (99, 76),
                "MAXIMUM": (55, 39), "MINIMUM": (57, 39), "PRELU": (54, 0), "LOGISTIC": (14, 0), "TANH": (28, 0),
-               "RELU": (19, 0), "RELU6": (21, 0), "RELU_N1_TO_1": (20, 0), "HARD_SWISH": (117, 91),
+               "RELU": (19, 0), "RELU6": (21, 0), "RELU_N1_TO_1": (20, 0), "RELU_0_TO_1": (152, 0),
+               "HARD_SWISH": (117, 91),
                "LEAKY_RELU": (98, 75)})
 MS.OPTION_TABLES.update({0: "NONE", 11: "AddOptions", 21: "MulOptions", 28: "SubOptions",
                          76: "SquaredDifferenceOptions", 39: "MaximumMinimumOptions", 91: "HardSwishOptions",
@@ -27,7 +28,11 @@ _table = MS._table
 
 def _no_options_table(b: Any, kind: str, **fields: Any) -> int:
     # offset 0 equals the flatbuffer default: the Operator is written without builtin options
-    return 0 if kind == "NONE" else int(_table(b, kind, **fields))
+    if kind == "NONE":
+        return 0
+    if kind == "OperatorCode" and fields["DeprecatedBuiltinCode"] > 127:  # an int8 field: the converter's 127
+        fields["DeprecatedBuiltinCode"] = 127  # PLACEHOLDER_FOR_GREATER_OP_CODES; BuiltinCode holds the code
+    return int(_table(b, kind, **fields))
 
 
 MS._table = _no_options_table
@@ -54,12 +59,13 @@ def _out_scale(kind: str, sa: float, sb: float) -> float:
 
 def binary(kind: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...], act: str = "NONE",
            const: str | None = None, scales: tuple[float, float] | None = None, out_scale: float | None = None,
-           seed: int = 0) -> bytes:
+           same_q: bool = False, seed: int = 0) -> bytes:
     """`const`: "a" or "b" makes that operand a constant (random int8 values); `scales` fixes both input
-    scales, `out_scale` the output's (else one the results spread over)."""
+    scales, `out_scale` the output's (else one the results spread over); `same_q`: b quantized as a."""
     rng = np.random.default_rng(seed)
     g = MS.GraphWriter()
     qa, qb = (_q(rng, scales[0]), _q(rng, scales[1])) if scales else (_q(rng), _q(rng))
+    qb = qa if same_q else qb
     ins: list[int] = []
     tensors = []
     for name, shape, q in (("input_a", a_shape, qa), ("input_b", b_shape, qb)):
