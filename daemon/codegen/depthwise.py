@@ -1,4 +1,5 @@
-"""DEPTHWISE_CONV_2D: the lowering that picks a kernel (benchd_dwconv.c or benchd_dwconv3x3.c) and folds
+"""DEPTHWISE_CONV_2D: the lowering that picks a kernel (benchd_dwconv3x3.c, benchd_dwconv_mult.c or the
+general benchd_dwconv.c; each its own file, so an image links only the ones its model calls) and folds
 the per-channel constants (bias, requantization) into one table the kernels read once per channel."""
 
 from __future__ import annotations
@@ -62,8 +63,16 @@ def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
               "stride_w": geo["stride_w"], "dil_h": dil_h, "dil_w": dil_w, "pad_top": geo["pad_top"],
               "pad_left": geo["pad_left"], "in_zp": x.zero_point, "act_min": lo, "act_max": hi,
               "x_lo": x_lo, "x_hi": x_hi, "fast": int(fast is not None)}
-    kernel = "bd_depthwise_conv3x3" if _fits_3x3(fields) else "bd_depthwise_conv2d"
-    consts: dict[str, np.ndarray] = {"weights": np.ascontiguousarray(w2d).astype(np.int8).ravel(), "chan": chan}
+    weights = np.ascontiguousarray(w2d).astype(np.int8)
+    if _fits_3x3(fields):
+        kernel = "bd_depthwise_conv3x3"
+    elif fields["depth_mult"] % 4 == 0:
+        # [in_c][mult / 4][taps][4]: the four filters of a block side by side, tap by tap
+        kernel = "bd_depthwise_conv_mult4"
+        weights = weights.reshape(oc // 4, 4, k_h * k_w).transpose(0, 2, 1)
+    else:
+        kernel = "bd_depthwise_conv2d"
+    consts: dict[str, np.ndarray] = {"weights": weights.ravel(), "chan": chan}
     return Step(op.index, op.opcode, kernel, "bd_dwconv_params",
                 {**fields, "weights": Const("weights"), "chan": Const("chan")}, consts, [x.index], [out.index],
                 macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)

@@ -19,7 +19,7 @@ from daemon.codegen import compile_c
 
 pytestmark = [pytest.mark.tvm, tvm_available]
 
-K3, GEN = "bd_depthwise_conv3x3", "bd_depthwise_conv2d"
+K3, GEN, M4 = "bd_depthwise_conv3x3", "bd_depthwise_conv2d", "bd_depthwise_conv_mult4"
 
 CASES = {
     # the 3x3 kernel, stride 1 across: padded both sides, one side, none; tiny images; any stride down
@@ -41,9 +41,15 @@ CASES = {
     "k3_huge_bias": (GEN, 0, md.depthwise((1, 6, 7, 16), (3, 3), bias_range=2**31 - 2**20,
                                           out_scale_factor=190.0, out_zp=60, seed=13)),
     "gen_big_multiplier": (GEN, 0, md.depthwise((1, 6, 7, 3), (3, 3), out_scale_factor=1 / 200, seed=14)),
-    # the general kernel: one input channel times four (MicroKWS), columns only (streaming wake word),
-    # dilation, multiplier 2, stride 3 across, a one-pixel-wide image, a large kernel over a small image
-    "gen_one_channel_x4": (GEN, 1, md.depthwise((1, 13, 12, 1), (5, 4), stride=(2, 2), multiplier=4, seed=15)),
+    # multipliers of 4: one input channel times four (MicroKWS), three times eight with dilation, the
+    # general requantization
+    "m4_one_channel_x4": (M4, 1, md.depthwise((1, 13, 12, 1), (5, 4), stride=(2, 2), multiplier=4, seed=15)),
+    "m4_three_x8_dilated": (M4, 1, md.depthwise((1, 9, 8, 3), (3, 2), dilation=(2, 1), multiplier=8, act="RELU",
+                                                seed=23)),
+    "m4_general_requant": (M4, 0, md.depthwise((1, 7, 6, 2), (3, 3), stride=(1, 2), multiplier=4,
+                                               out_scale_factor=1 / 200, seed=24)),
+    # the general kernel: columns only (streaming wake word), dilation, multiplier 2, stride 3 across, a
+    # one-pixel-wide image, a large kernel over a small image
     "gen_column": (GEN, 1, md.depthwise((1, 20, 1, 8), (5, 1), padding="VALID", seed=16)),
     "gen_column_same": (GEN, 1, md.depthwise((1, 9, 1, 5), (4, 1), act="RELU", seed=17)),
     "gen_dilated": (GEN, 1, md.depthwise((1, 12, 11, 4), (3, 3), dilation=(2, 3), seed=18)),

@@ -131,7 +131,8 @@ typedef struct {
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out);
 
-/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 across) ---------
+/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 or 2 across;
+ *    benchd_dwconv_mult.c: depth multiplier a multiple of 4) ------------------------------------------------
  * Both run channel by channel (output channel oc reads input channel oc / depth_mult), so a channel's
  * weights and requantization constants are loaded once and the image is walked with a stride of in_c. */
 typedef struct {
@@ -146,6 +147,7 @@ typedef struct {
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
+void bd_depthwise_conv_mult4(const bd_dwconv_params *p, const int8_t *in, int8_t *out);  /* weights regrouped */
 
 /* acc -> int8 with one output channel's requant constants q1..q3 (see bd_dwconv_params.fast); passed by
  * value: the kernels keep them in registers, which int8 stores (that may alias anything) would defeat. */
