@@ -41,10 +41,20 @@ static inline int32_t bd_div_pot(int32_t x, int32_t exponent) {
 }
 
 /* x * multiplier * 2^(shift - 31), TFLite's MultiplyByQuantizedMultiplier (double rounding). Exact for
- * every int32 x and multiplier; the kernels' hot loops use bd_requant_fast instead. */
+ * every int32 x and multiplier; the kernels' hot loops use bd_requant_fast instead. The common case
+ * (a right shift r, a multiplier >= 0) rounds the high product h by floor((h - (h < 0) + 2^(r-1)) / 2^r)
+ * in 32 bits; the sum can only wrap upward, which leaves it below h, and then the definition decides. */
 static inline int32_t bd_requant(int32_t x, int32_t multiplier, int32_t shift) {
-    const int32_t left = shift > 0 ? shift : 0;
-    const int32_t right = shift > 0 ? 0 : -shift;
+    int32_t left, right;
+    if (shift < 0 && multiplier >= 0) {
+        const int32_t h = bd_high_mul_pos(x, (uint32_t)multiplier << 1);
+        const int32_t t = (int32_t)((uint32_t)h + (uint32_t)(h >> 31) + ((uint32_t)1 << (-shift - 1)));
+        if (t >= h) {
+            return t >> -shift;
+        }
+    }
+    left = shift > 0 ? shift : 0;
+    right = shift > 0 ? 0 : -shift;
     return bd_div_pot(bd_high_mul((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
