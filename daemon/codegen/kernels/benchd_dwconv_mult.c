@@ -4,6 +4,20 @@
  * Padded taps read in_zp, which cancels the bias's folded -in_zp * sum(w) exactly. */
 #include "benchd_kernels.h"
 
+/* acc -> int8 with one output channel's requant constants (see bd_dwconv_params.fast), passed by value:
+ * int8 stores may alias anything, so values read through a pointer would be reloaded after each one.
+ * The general form stays out of line, so that the loops keep the registers the fast form needs. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int32_t general(int32_t acc, int32_t q1, int32_t q2, int32_t q3) {
+    return bd_requant(acc, q1, q2) + q3;
+}
+
+static inline int8_t finish(int32_t acc, int32_t q1, int32_t q2, int32_t q3, int32_t fast, int32_t lo, int32_t hi) {
+    return bd_clamp8(fast ? bd_requant_fast(acc, (uint32_t)q1, q2, q3) : general(acc, q1, q2, q3), lo, hi);
+}
+
 void bd_depthwise_conv_mult4(const bd_dwconv_params *p, const int8_t *in, int8_t *out) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
     const int32_t k_h = p->k_h, k_w = p->k_w, dil_h = p->dil_h, dil_w = p->dil_w, zp = p->in_zp;
@@ -61,7 +75,7 @@ void bd_depthwise_conv_mult4(const bd_dwconv_params *p, const int8_t *in, int8_t
                         acc[2] = a2;
                         acc[3] = a3;
                         for (j = 0; j < 4; j++, c += 4) {
-                            *o++ = bd_dw_out(acc[j], c[1], c[2], c[3], fast, lo, hi);
+                            *o++ = finish(acc[j], c[1], c[2], c[3], fast, lo, hi);
                         }
                     }
                 }

@@ -159,14 +159,6 @@ void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *ou
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
 void bd_depthwise_conv_mult4(const bd_dwconv_params *p, const int8_t *in, int8_t *out);  /* weights regrouped */
 
-/* acc -> int8 with one output channel's requant constants q1..q3 (see bd_dwconv_params.fast); passed by
- * value: the kernels keep them in registers, which int8 stores (that may alias anything) would defeat. */
-static inline int8_t bd_dw_out(int32_t acc, int32_t q1, int32_t q2, int32_t q3, int32_t fast, int32_t lo,
-                               int32_t hi) {
-    const int32_t v = fast ? bd_requant_fast(acc, (uint32_t)q1, q2, q3) : bd_requant(acc, q1, q2) + q3;
-    return bd_clamp8(v, lo, hi);
-}
-
 /* -- AVERAGE_POOL_2D / MAX_POOL_2D ------------------------------------------------------------------- */
 typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
