@@ -37,6 +37,9 @@ CASES = {
     "k3_s2_valid": (K3, 1, md.depthwise((1, 9, 10, 3), (3, 3), stride=(2, 2), padding="VALID", seed=10)),
     "k3_s2_valid_odd": (K3, 1, md.depthwise((1, 7, 9, 3), (3, 3), stride=(1, 2), padding="VALID", seed=11)),
     "k3_s2_two_wide": (K3, 1, md.depthwise((1, 4, 2, 3), (3, 3), stride=(2, 2), seed=12)),
+    # the largest right shift the 3x3 kernel's one-compare clamp takes (span = 2^31 - 1), outputs clamped
+    "k3_widest_shift": (K3, 1, md.depthwise((1, 4, 5, 64), (3, 3), bias_range=2**30, out_scale_factor=16.0, out_zp=0,
+                                            seed=25)),
     # general requantization: a bias beyond the fast form's proof, and a multiplier >= 1/2 (no right shift)
     "k3_huge_bias": (GEN, 0, md.depthwise((1, 6, 7, 16), (3, 3), bias_range=2**31 - 2**20,
                                           out_scale_factor=190.0, out_zp=60, seed=13)),

@@ -150,7 +150,8 @@ typedef struct {
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
     int32_t in_zp, act_min, act_max;
     int32_t x_lo, x_hi;     /* output columns whose taps all lie inside the image across */
-    int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp) */
+    int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp);
+                             * bd_depthwise_conv3x3: always 1, k folds out_zp - act_min */
     const int8_t *weights;  /* [out_c][k_h][k_w] */
     const int32_t *chan;    /* per output channel: bias (folded as for CONV_2D), then the 3 requant constants */
 } bd_dwconv_params;
