@@ -17,15 +17,16 @@ static int32_t row_inside(int32_t iy, int32_t in_h) {
 
 /* bd_requant_fast with k counted from act_min (the generator folds out_zp - act_min into it), so that
  * one unsigned compare against span = (act_max - act_min + 1) * 2^r - 1 finds both clamps. */
-static inline int8_t out3(int32_t acc, uint32_t m2, int32_t r, int32_t k, uint32_t span, int32_t lo, int32_t hi) {
+static inline int32_t out3(int32_t acc, uint32_t m2, int32_t r, int32_t k, uint32_t span, int32_t lo, int32_t hi) {
     const uint32_t t = (uint32_t)bd_high_mul_pos(acc, m2) + (uint32_t)(acc >> 31) + (uint32_t)k;
     if (t > span) {
-        return (int8_t)((int32_t)t < 0 ? lo : hi);
+        return (int32_t)t < 0 ? lo : hi;
     }
-    return (int8_t)((int32_t)(t >> r) + lo);
+    return (int32_t)(t >> r) + lo;
 }
 
-#define OUT(acc) out3((acc), m2, r, k, span, lo, hi)
+/* an int8 in [act_min, act_max]; the store keeps its low byte, no sign extension needed before it */
+#define OUT(acc) (int8_t)out3((acc), m2, r, k, span, lo, hi)
 
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
