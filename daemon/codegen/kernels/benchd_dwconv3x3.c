@@ -48,7 +48,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
             const uint32_t m2 = (uint32_t)c[1], span = ((uint32_t)(hi - lo + 1) << r) - 1u;
             int8_t *o = image_out + oc;
             int32_t w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0, w7 = 0, w8 = 0;
-            int32_t rbias = 0, loaded = -1;
+            int32_t rbias = 0, left = 0, right = 0, loaded = -1;  /* left, right: padded columns' terms */
             for (oy = 0; oy < out_h; oy++, o += out_row) {
                 const int32_t iy0 = oy * sh - pt;
                 const int32_t v0 = row_inside(iy0, in_h), v1 = row_inside(iy0 + 1, in_h);
@@ -78,6 +78,8 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                         rbias += zp * (w6 + w7 + w8);
                         w6 = w7 = w8 = 0;
                     }
+                    left = rbias + zp * (w0 + w3 + w6);
+                    right = zp * (w2 + w5 + w8);
                 }
                 if (sw == 1) {
                     const int8_t *end = r0 + row;
@@ -86,7 +88,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                     x1 = r1[0];
                     x2 = r2[0];
                     if (pl) {
-                        a2 = rbias + zp * (w0 + w3 + w6) + x0 * w1 + x1 * w4 + x2 * w7;
+                        a2 = left + x0 * w1 + x1 * w4 + x2 * w7;
                         r0 += in_c;
                         r1 += in_c;
                         r2 += in_c;
@@ -116,7 +118,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                     /* outputs whose columns are all inside follow the first (when padded) */
                     int8_t *const end = o + (size_t)(out_w - pr) * in_c;
                     if (pl) {
-                        a2 = rbias + zp * (w0 + w3 + w6);
+                        a2 = left;
                     } else {
                         a2 = rbias + r0[0] * w0 + r1[0] * w3 + r2[0] * w6;
                         r0 += in_c;
@@ -143,7 +145,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                     }
                 }
                 if (pr) {  /* the last output's right column is padding */
-                    *op = OUT(a2 + zp * (w2 + w5 + w8));
+                    *op = OUT(a2 + right);
                 }
             }
         }
