@@ -16,6 +16,7 @@ from harness import assert_bit_exact, random_inputs
 from model_tools import tvm_available
 
 from daemon.codegen import compile_c
+from daemon.errors import CodegenError
 
 pytestmark = [pytest.mark.tvm, tvm_available]
 
@@ -91,3 +92,10 @@ def test_depthwise_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
     assert len(outs) == 3
     for k in range(3):
         assert (outs[k][0] == want[0][k]).all(), f"vector {k} differs on RV32"
+
+
+def test_a_filter_that_fits_no_depth_multiplier_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "bad.tflite"
+    model.write_bytes(md.mismatched_filter())
+    with pytest.raises(CodegenError, match=r"operator 0 \(DEPTHWISE_CONV_2D\).*does not fit 3 input channels"):
+        compile_c(model, tmp_path / "out.tar")
