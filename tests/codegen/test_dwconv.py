@@ -48,6 +48,7 @@ CASES = {
     # multipliers of 4: one input channel times four (MicroKWS), three times eight with dilation, the
     # general requantization
     "m4_one_channel_x4": (M4, 1, md.depthwise((1, 13, 12, 1), (5, 4), stride=(2, 2), multiplier=4, seed=15)),
+    "m4_batch2": (M4, 1, md.depthwise((2, 7, 6, 2), (3, 2), stride=(2, 2), multiplier=4, seed=28)),
     "m4_three_x8_dilated": (M4, 1, md.depthwise((1, 9, 8, 3), (3, 2), dilation=(2, 1), multiplier=8, act="RELU",
                                                 seed=23)),
     "m4_general_requant": (M4, 0, md.depthwise((1, 7, 6, 2), (3, 3), stride=(1, 2), multiplier=4,
@@ -56,6 +57,8 @@ CASES = {
     # one-pixel-wide image, a large kernel over a small image
     "gen_column": (GEN, 1, md.depthwise((1, 20, 1, 8), (5, 1), padding="VALID", seed=16)),
     "gen_column_same": (GEN, 1, md.depthwise((1, 9, 1, 5), (4, 1), act="RELU", seed=17)),
+    "gen_column_batch2_stride2": (GEN, 1, md.depthwise((2, 11, 1, 3), (3, 1), stride=(2, 1), seed=26)),
+    "gen_batch2": (GEN, 1, md.depthwise((2, 6, 5, 3), (2, 3), stride=(2, 1), seed=27)),
     "gen_dilated": (GEN, 1, md.depthwise((1, 12, 11, 4), (3, 3), dilation=(2, 3), seed=18)),
     "gen_multiplier2": (GEN, 1, md.depthwise((1, 7, 6, 3), (3, 3), multiplier=2, seed=19)),
     "gen_stride3": (GEN, 1, md.depthwise((1, 9, 10, 3), (3, 3), stride=(1, 3), seed=20)),
