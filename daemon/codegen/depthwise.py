@@ -73,6 +73,7 @@ def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
     if fast3 is not None and _fits_3x3(fields):
         kernel = "bd_depthwise_conv3x3"
         chan[1::4], chan[2::4], chan[3::4] = fast3
+        fields["fast"] = 1
     elif fields["depth_mult"] % 4 == 0:
         # [in_c][mult / 4][taps][4]: the four filters of a block side by side, tap by tap
         kernel = "bd_depthwise_conv_mult4"

@@ -143,8 +143,9 @@ void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out);
 
 /* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 or 2 across;
  *    benchd_dwconv_mult.c: depth multiplier a multiple of 4) ------------------------------------------------
- * Both run channel by channel (output channel oc reads input channel oc / depth_mult), so a channel's
- * weights and requantization constants are loaded once and the image is walked with a stride of in_c. */
+ * Output channel oc reads input channel oc / depth_mult. The general and 3x3 kernels run channel by
+ * channel, so a channel's weights and requantization constants are loaded once and the image is walked
+ * with a stride of in_c; the multiplier kernel runs pixel by pixel, four filters of a channel at a time. */
 typedef struct {
     int32_t batches, in_h, in_w, in_c, out_h, out_w, depth_mult;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
@@ -152,7 +153,7 @@ typedef struct {
     int32_t x_lo, x_hi;     /* output columns whose taps all lie inside the image across */
     int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp);
                              * bd_depthwise_conv3x3: always 1, k folds out_zp - act_min */
-    const int8_t *weights;  /* [out_c][k_h][k_w] */
+    const int8_t *weights;  /* [out_c][k_h][k_w]; bd_depthwise_conv_mult4: [in_c][mult / 4][k_h][k_w][4] */
     const int32_t *chan;    /* per output channel: bias (folded as for CONV_2D), then the 3 requant constants */
 } bd_dwconv_params;
 
