@@ -51,14 +51,24 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
             int32_t rbias = 0, left = 0, right = 0, loaded = -1;  /* left, right: padded columns' terms */
             for (oy = 0; oy < out_h; oy++, o += out_row) {
                 const int32_t iy0 = oy * sh - pt;
-                const int32_t v0 = row_inside(iy0, in_h), v1 = row_inside(iy0 + 1, in_h);
-                const int32_t v2 = row_inside(iy0 + 2, in_h);
-                const int32_t some = v1 ? iy0 + 1 : v0 ? iy0 : iy0 + 2;
-                const int8_t *r0 = plane + (size_t)(v0 ? iy0 : some) * row;
-                const int8_t *r1 = plane + (size_t)(v1 ? iy0 + 1 : some) * row;
-                const int8_t *r2 = plane + (size_t)(v2 ? iy0 + 2 : some) * row;
-                const int32_t pattern = v0 | v1 << 1 | v2 << 2;
+                int32_t v0 = 1, v1 = 1, v2 = 1, pattern = 7;
+                const int8_t *r0, *r1, *r2;
                 int8_t *op = o;
+                if (iy0 >= 0 && iy0 + 2 < in_h) {  /* the common case: all three rows inside */
+                    r0 = plane + (size_t)iy0 * row;
+                    r1 = r0 + row;
+                    r2 = r1 + row;
+                } else {
+                    int32_t some;
+                    v0 = row_inside(iy0, in_h);
+                    v1 = row_inside(iy0 + 1, in_h);
+                    v2 = row_inside(iy0 + 2, in_h);
+                    some = v1 ? iy0 + 1 : v0 ? iy0 : iy0 + 2;
+                    r0 = plane + (size_t)(v0 ? iy0 : some) * row;
+                    r1 = plane + (size_t)(v1 ? iy0 + 1 : some) * row;
+                    r2 = plane + (size_t)(v2 ? iy0 + 2 : some) * row;
+                    pattern = v0 | v1 << 1 | v2 << 2;
+                }
                 int32_t a1, a2, x0, x1, x2;
                 if (pattern != loaded) {  /* the weights of this row pattern (rows inside only) */
                     loaded = pattern;
