@@ -1,4 +1,5 @@
-"""DEPTHWISE_CONV_2D: the lowering that picks a kernel (benchd_dwconv.c or benchd_dwconv3x3.c) and folds
+"""DEPTHWISE_CONV_2D: the lowering that picks a kernel (benchd_dwconv3x3.c, benchd_dwconv_mult.c or the
+general benchd_dwconv.c; each its own file, so an image links only the ones its model calls) and folds
 the per-channel constants (bias, requantization) into one table the kernels read once per channel."""
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def _inside_columns(in_w: int, k_w: int, stride: int, dil: int, pad: int, out_w:
 def _fits_3x3(f: dict[str, int]) -> bool:
     """benchd_dwconv3x3.c: 3x3, depth multiplier 1, stride 1 or 2 and no dilation across, where only the
     first output column may miss its left column and only the last its right one (an image at least 2
-    wide), any stride and padding down as long as each output row has a row inside, fast requantization."""
-    if (f["k_h"], f["k_w"], f["dil_h"], f["dil_w"], f["depth_mult"], f["fast"]) != (3, 3, 1, 1, 1, 1):
+    wide), any stride and padding down as long as each output row has a row inside."""
+    if (f["k_h"], f["k_w"], f["dil_h"], f["dil_w"], f["depth_mult"]) != (3, 3, 1, 1, 1):
         return False
     if f["stride_w"] not in (1, 2) or f["in_w"] < 2 or f["pad_left"] not in (0, 1):
         return False
@@ -51,6 +52,12 @@ def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
     bias = _bias(g, op, 2, oc)
     acc_lo, acc_hi = accumulator_range(bias, w2d, x.zero_point)
     fast = fast_double(mult.astype(np.int64), shift.astype(np.int64), out.zero_point, acc_lo, acc_hi)
+    # the 3x3 kernel counts its output from act_min (one unsigned compare clamps both ends): its k folds
+    # out_zp - act_min, and span = (act_max - act_min + 1) * 2^r - 1 must stay below 2^31, where a
+    # negative sum, read unsigned, lands above it
+    fast3 = fast_double(mult.astype(np.int64), shift.astype(np.int64), out.zero_point - lo, acc_lo, acc_hi)
+    if fast3 is not None and (hi - lo + 1) << int(fast3[1].max()) > 2**31:
+        fast3 = None
     if fast is not None:
         q1, q2, q3 = fast
     else:  # bd_requant then + out_zp: exact for any accumulator
@@ -62,8 +69,18 @@ def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
               "stride_w": geo["stride_w"], "dil_h": dil_h, "dil_w": dil_w, "pad_top": geo["pad_top"],
               "pad_left": geo["pad_left"], "in_zp": x.zero_point, "act_min": lo, "act_max": hi,
               "x_lo": x_lo, "x_hi": x_hi, "fast": int(fast is not None)}
-    kernel = "bd_depthwise_conv3x3" if _fits_3x3(fields) else "bd_depthwise_conv2d"
-    consts: dict[str, np.ndarray] = {"weights": np.ascontiguousarray(w2d).astype(np.int8).ravel(), "chan": chan}
+    weights = np.ascontiguousarray(w2d).astype(np.int8)
+    if fast3 is not None and _fits_3x3(fields):
+        kernel = "bd_depthwise_conv3x3"
+        chan[1::4], chan[2::4], chan[3::4] = fast3
+        fields["fast"] = 1
+    elif fields["depth_mult"] % 4 == 0:
+        # [in_c][mult / 4][taps][4]: the four filters of a block side by side, tap by tap
+        kernel = "bd_depthwise_conv_mult4"
+        weights = weights.reshape(oc // 4, 4, k_h * k_w).transpose(0, 2, 1)
+    else:
+        kernel = "bd_depthwise_conv2d"
+    consts: dict[str, np.ndarray] = {"weights": weights.ravel(), "chan": chan}
     return Step(op.index, op.opcode, kernel, "bd_dwconv_params",
                 {**fields, "weights": Const("weights"), "chan": Const("chan")}, consts, [x.index], [out.index],
                 macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)

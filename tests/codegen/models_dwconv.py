@@ -47,3 +47,15 @@ def depthwise(shape: tuple[int, int, int, int], kernel: tuple[int, int], stride:
          FusedActivationFunction=ACT[act], DilationWFactor=dilation[1], DilationHFactor=dilation[0],
          DepthMultiplier=multiplier)
     return bytes(g.serialize([x], [y], "depthwise test"))
+
+
+def mismatched_filter() -> bytes:
+    """Four filters over three input channels: no depth multiplier gives that."""
+    g = MS.GraphWriter()
+    q = {"scale": [0.05], "zero_point": [3]}
+    x = g.tensor("input", (1, 5, 5, 3), INT8, q)
+    w = g.tensor("weights", (1, 3, 3, 4), INT8, {"scale": [0.01], "zero_point": [0]}, np.ones((1, 3, 3, 4), np.int8))
+    y = g.tensor("output", (1, 5, 5, 4), INT8, q)
+    g.op("DEPTHWISE_CONV_2D", [x, w], [y], Padding=0, StrideW=1, StrideH=1, FusedActivationFunction=0,
+         DilationWFactor=1, DilationHFactor=1, DepthMultiplier=1)
+    return bytes(g.serialize([x], [y], "mismatched depthwise"))

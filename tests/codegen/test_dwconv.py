@@ -16,10 +16,11 @@ from harness import assert_bit_exact, random_inputs
 from model_tools import tvm_available
 
 from daemon.codegen import compile_c
+from daemon.errors import CodegenError
 
 pytestmark = [pytest.mark.tvm, tvm_available]
 
-K3, GEN = "bd_depthwise_conv3x3", "bd_depthwise_conv2d"
+K3, GEN, M4 = "bd_depthwise_conv3x3", "bd_depthwise_conv2d", "bd_depthwise_conv_mult4"
 
 CASES = {
     # the 3x3 kernel, stride 1 across: padded both sides, one side, none; tiny images; any stride down
@@ -37,15 +38,27 @@ CASES = {
     "k3_s2_valid": (K3, 1, md.depthwise((1, 9, 10, 3), (3, 3), stride=(2, 2), padding="VALID", seed=10)),
     "k3_s2_valid_odd": (K3, 1, md.depthwise((1, 7, 9, 3), (3, 3), stride=(1, 2), padding="VALID", seed=11)),
     "k3_s2_two_wide": (K3, 1, md.depthwise((1, 4, 2, 3), (3, 3), stride=(2, 2), seed=12)),
+    # the largest right shift the 3x3 kernel's one-compare clamp takes (span = 2^31 - 1), outputs clamped
+    "k3_widest_shift": (K3, 1, md.depthwise((1, 4, 5, 64), (3, 3), bias_range=2**30, out_scale_factor=16.0, out_zp=0,
+                                            seed=25)),
     # general requantization: a bias beyond the fast form's proof, and a multiplier >= 1/2 (no right shift)
     "k3_huge_bias": (GEN, 0, md.depthwise((1, 6, 7, 16), (3, 3), bias_range=2**31 - 2**20,
                                           out_scale_factor=190.0, out_zp=60, seed=13)),
     "gen_big_multiplier": (GEN, 0, md.depthwise((1, 6, 7, 3), (3, 3), out_scale_factor=1 / 200, seed=14)),
-    # the general kernel: one input channel times four (MicroKWS), columns only (streaming wake word),
-    # dilation, multiplier 2, stride 3 across, a one-pixel-wide image, a large kernel over a small image
-    "gen_one_channel_x4": (GEN, 1, md.depthwise((1, 13, 12, 1), (5, 4), stride=(2, 2), multiplier=4, seed=15)),
+    # multipliers of 4: one input channel times four (MicroKWS), three times eight with dilation, the
+    # general requantization
+    "m4_one_channel_x4": (M4, 1, md.depthwise((1, 13, 12, 1), (5, 4), stride=(2, 2), multiplier=4, seed=15)),
+    "m4_batch2": (M4, 1, md.depthwise((2, 7, 6, 2), (3, 2), stride=(2, 2), multiplier=4, seed=28)),
+    "m4_three_x8_dilated": (M4, 1, md.depthwise((1, 9, 8, 3), (3, 2), dilation=(2, 1), multiplier=8, act="RELU",
+                                                seed=23)),
+    "m4_general_requant": (M4, 0, md.depthwise((1, 7, 6, 2), (3, 3), stride=(1, 2), multiplier=4,
+                                               out_scale_factor=1 / 200, seed=24)),
+    # the general kernel: columns only (streaming wake word), dilation, multiplier 2, stride 3 across, a
+    # one-pixel-wide image, a large kernel over a small image
     "gen_column": (GEN, 1, md.depthwise((1, 20, 1, 8), (5, 1), padding="VALID", seed=16)),
     "gen_column_same": (GEN, 1, md.depthwise((1, 9, 1, 5), (4, 1), act="RELU", seed=17)),
+    "gen_column_batch2_stride2": (GEN, 1, md.depthwise((2, 11, 1, 3), (3, 1), stride=(2, 1), seed=26)),
+    "gen_batch2": (GEN, 1, md.depthwise((2, 6, 5, 3), (2, 3), stride=(2, 1), seed=27)),
     "gen_dilated": (GEN, 1, md.depthwise((1, 12, 11, 4), (3, 3), dilation=(2, 3), seed=18)),
     "gen_multiplier2": (GEN, 1, md.depthwise((1, 7, 6, 3), (3, 3), multiplier=2, seed=19)),
     "gen_stride3": (GEN, 1, md.depthwise((1, 9, 10, 3), (3, 3), stride=(1, 3), seed=20)),
@@ -82,3 +95,10 @@ def test_depthwise_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
     assert len(outs) == 3
     for k in range(3):
         assert (outs[k][0] == want[0][k]).all(), f"vector {k} differs on RV32"
+
+
+def test_a_filter_that_fits_no_depth_multiplier_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "bad.tflite"
+    model.write_bytes(md.mismatched_filter())
+    with pytest.raises(CodegenError, match=r"operator 0 \(DEPTHWISE_CONV_2D\).*does not fit 3 input channels"):
+        compile_c(model, tmp_path / "out.tar")

@@ -6,6 +6,27 @@
  * through p would be reloaded after each store. */
 #include "benchd_kernels.h"
 
+/* acc -> int8 with one output channel's requant constants (see bd_dwconv_params.fast), passed by value:
+ * int8 stores may alias anything, so values read through a pointer would be reloaded after each one.
+ * The general form stays out of line, so that the loops keep the registers the fast form needs. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int32_t general(int32_t acc, int32_t q1, int32_t q2, int32_t q3) {
+    return bd_requant(acc, q1, q2) + q3;
+}
+
+static inline int8_t finish(int32_t acc, int32_t q1, int32_t q2, int32_t q3, int32_t fast, int32_t lo, int32_t hi) {
+    return bd_clamp8(fast ? bd_requant_fast(acc, (uint32_t)q1, q2, q3) : general(acc, q1, q2, q3), lo, hi);
+}
+
+/* Per channel, not per pixel: kept out of line so that its loop has the registers to itself. */
+#if defined(__GNUC__)
+#define DW_NOINLINE __attribute__((noinline))
+#else
+#define DW_NOINLINE
+#endif
+
 typedef struct {
     int32_t in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, in_zp;
 } geometry;
@@ -25,6 +46,34 @@ static int32_t border_taps(const geometry *g, const int8_t *plane, int32_t iy0, 
         }
     }
     return acc;
+}
+
+/* A one-column image (a streaming model's time axis) with a one-column kernel: no per-row bookkeeping,
+ * taps two at a time. */
+DW_NOINLINE static void column(const geometry *g, const bd_dwconv_params *p, const int8_t *plane, const int8_t *w,
+                   const int32_t *c, int8_t *o, int32_t out_c) {
+    const int32_t out_h = p->out_h, sh = p->stride_h, pt = p->pad_top, k_h = g->k_h, fast = p->fast;
+    const int32_t lo = p->act_min, hi = p->act_max, bias = c[0], q1 = c[1], q2 = c[2], q3 = c[3];
+    const int32_t row_step = g->dil_h * g->in_c, span_h = (k_h - 1) * g->dil_h;
+    const int8_t *const wend = w + (k_h & ~1);
+    int32_t oy;
+    for (oy = 0; oy < out_h; oy++, o += out_c) {
+        const int32_t iy0 = oy * sh - pt;
+        int32_t acc = bias;
+        if (iy0 >= 0 && iy0 + span_h < g->in_h) {
+            const int8_t *xp = plane + (size_t)iy0 * g->in_c;
+            const int8_t *wp = w;
+            for (; wp < wend; wp += 2, xp += 2 * row_step) {
+                acc += (int32_t)xp[0] * wp[0] + (int32_t)xp[row_step] * wp[1];
+            }
+            if (k_h & 1) {
+                acc += (int32_t)xp[0] * wp[0];
+            }
+        } else {
+            acc += border_taps(g, plane, iy0, 0, w);
+        }
+        *o = finish(acc, q1, q2, q3, fast, lo, hi);
+    }
 }
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out) {
@@ -48,13 +97,17 @@ void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *ou
             const int32_t *c = chan + (size_t)oc * 4;
             const int32_t bias = c[0], q1 = c[1], q2 = c[2], q3 = c[3];
             int8_t *o = image_out + oc;
+            if (out_w == 1 && k_w == 1 && x_lo == 0 && x_hi == 1) {
+                column(&g, p, plane, w, c, o, out_c);
+                continue;
+            }
             for (oy = 0; oy < out_h; oy++) {
                 const int32_t iy0 = oy * sh - pt;
                 const int inside_y = iy0 >= 0 && iy0 + span_h < g.in_h;
                 const int32_t a = inside_y ? x_lo : out_w, z = inside_y ? x_hi : out_w;
                 const int8_t *corner = a < z ? plane + ((size_t)iy0 * g.in_w + (a * sw - pl)) * g.in_c : plane;
                 for (ox = 0; ox < a; ox++, o += out_c) {
-                    *o = bd_dw_out(bias + border_taps(&g, plane, iy0, ox * sw - pl, w), q1, q2, q3, fast, lo, hi);
+                    *o = finish(bias + border_taps(&g, plane, iy0, ox * sw - pl, w), q1, q2, q3, fast, lo, hi);
                 }
                 for (; ox < z; ox++, o += out_c, corner += x_step) {
                     const int8_t *row = corner;
@@ -73,10 +126,10 @@ void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *ou
                             }
                         }
                     }
-                    *o = bd_dw_out(acc, q1, q2, q3, fast, lo, hi);
+                    *o = finish(acc, q1, q2, q3, fast, lo, hi);
                 }
                 for (; ox < out_w; ox++, o += out_c) {
-                    *o = bd_dw_out(bias + border_taps(&g, plane, iy0, ox * sw - pl, w), q1, q2, q3, fast, lo, hi);
+                    *o = finish(bias + border_taps(&g, plane, iy0, ox * sw - pl, w), q1, q2, q3, fast, lo, hi);
                 }
             }
         }

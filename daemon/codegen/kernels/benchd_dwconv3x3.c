@@ -1,6 +1,7 @@
 /* DEPTHWISE_CONV_2D with a 3x3 kernel, depth multiplier 1, stride 1 or 2 and no dilation across (any
  * stride and padding down), at most one padded column on each side, and the fast requantization (the
- * generator checks all of it): the MobileNet and DS-CNN layers.
+ * generator checks all of it): the MobileNet and DS-CNN layers. Its requantization constant k counts
+ * from act_min (see out3).
  *
  * One channel at a time, an output row is a sweep over the input columns with the nine weights in
  * registers: with stride 1 each column's three pixels are loaded once and feed the three outputs that
@@ -14,7 +15,18 @@ static int32_t row_inside(int32_t iy, int32_t in_h) {
     return iy >= 0 && iy < in_h;
 }
 
-#define OUT(acc) bd_clamp8(bd_requant_fast((acc), m2, r, k), lo, hi)
+/* bd_requant_fast with k counted from act_min (the generator folds out_zp - act_min into it), so that
+ * one unsigned compare against span = (act_max - act_min + 1) * 2^r - 1 finds both clamps. */
+static inline int32_t out3(int32_t acc, uint32_t m2, int32_t r, int32_t k, uint32_t span, int32_t lo, int32_t hi) {
+    const uint32_t t = (uint32_t)bd_high_mul_pos(acc, m2) + (uint32_t)(acc >> 31) + (uint32_t)k;
+    if (t > span) {
+        return (int32_t)t < 0 ? lo : hi;
+    }
+    return (int32_t)(t >> r) + lo;
+}
+
+/* an int8 in [act_min, act_max]; the store keeps its low byte, no sign extension needed before it */
+#define OUT(acc) (int8_t)out3((acc), m2, r, k, span, lo, hi)
 
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
@@ -33,28 +45,51 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
             const int8_t *wc = weights + (size_t)oc * 9;
             const int32_t *c = chan + (size_t)oc * 4;
             const int32_t bias = c[0], r = c[2], k = c[3];
-            const uint32_t m2 = (uint32_t)c[1];
+            const uint32_t m2 = (uint32_t)c[1], span = ((uint32_t)(hi - lo + 1) << r) - 1u;
             int8_t *o = image_out + oc;
             int32_t w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0, w7 = 0, w8 = 0;
-            int32_t rbias = 0, loaded = -1;
+            int32_t rbias = 0, left = 0, right = 0, loaded = -1;  /* left, right: padded columns' terms */
             for (oy = 0; oy < out_h; oy++, o += out_row) {
                 const int32_t iy0 = oy * sh - pt;
-                const int32_t v0 = row_inside(iy0, in_h), v1 = row_inside(iy0 + 1, in_h);
-                const int32_t v2 = row_inside(iy0 + 2, in_h);
-                const int32_t some = v1 ? iy0 + 1 : v0 ? iy0 : iy0 + 2;
-                const int8_t *r0 = plane + (size_t)(v0 ? iy0 : some) * row;
-                const int8_t *r1 = plane + (size_t)(v1 ? iy0 + 1 : some) * row;
-                const int8_t *r2 = plane + (size_t)(v2 ? iy0 + 2 : some) * row;
-                const int32_t pattern = v0 | v1 << 1 | v2 << 2;
+                int32_t v0 = 1, v1 = 1, v2 = 1, pattern = 7;
+                const int8_t *r0, *r1, *r2;
                 int8_t *op = o;
+                if (iy0 >= 0 && iy0 + 2 < in_h) {  /* the common case: all three rows inside */
+                    r0 = plane + (size_t)iy0 * row;
+                    r1 = r0 + row;
+                    r2 = r1 + row;
+                } else {
+                    int32_t some;
+                    v0 = row_inside(iy0, in_h);
+                    v1 = row_inside(iy0 + 1, in_h);
+                    v2 = row_inside(iy0 + 2, in_h);
+                    some = v1 ? iy0 + 1 : v0 ? iy0 : iy0 + 2;
+                    r0 = plane + (size_t)(v0 ? iy0 : some) * row;
+                    r1 = plane + (size_t)(v1 ? iy0 + 1 : some) * row;
+                    r2 = plane + (size_t)(v2 ? iy0 + 2 : some) * row;
+                    pattern = v0 | v1 << 1 | v2 << 2;
+                }
                 int32_t a1, a2, x0, x1, x2;
                 if (pattern != loaded) {  /* the weights of this row pattern (rows inside only) */
                     loaded = pattern;
-                    w0 = v0 ? wc[0] : 0, w1 = v0 ? wc[1] : 0, w2 = v0 ? wc[2] : 0;
-                    w3 = v1 ? wc[3] : 0, w4 = v1 ? wc[4] : 0, w5 = v1 ? wc[5] : 0;
-                    w6 = v2 ? wc[6] : 0, w7 = v2 ? wc[7] : 0, w8 = v2 ? wc[8] : 0;
-                    rbias = bias + zp * (wc[0] + wc[1] + wc[2] + wc[3] + wc[4] + wc[5] + wc[6] + wc[7] + wc[8] -
-                                         (w0 + w1 + w2 + w3 + w4 + w5 + w6 + w7 + w8));
+                    rbias = bias;
+                    w0 = wc[0], w1 = wc[1], w2 = wc[2];
+                    w3 = wc[3], w4 = wc[4], w5 = wc[5];
+                    w6 = wc[6], w7 = wc[7], w8 = wc[8];
+                    if (!v0) {
+                        rbias += zp * (w0 + w1 + w2);
+                        w0 = w1 = w2 = 0;
+                    }
+                    if (!v1) {
+                        rbias += zp * (w3 + w4 + w5);
+                        w3 = w4 = w5 = 0;
+                    }
+                    if (!v2) {
+                        rbias += zp * (w6 + w7 + w8);
+                        w6 = w7 = w8 = 0;
+                    }
+                    left = rbias + zp * (w0 + w3 + w6);
+                    right = zp * (w2 + w5 + w8);
                 }
                 if (sw == 1) {
                     const int8_t *end = r0 + row;
@@ -63,7 +98,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                     x1 = r1[0];
                     x2 = r2[0];
                     if (pl) {
-                        a2 = rbias + zp * (w0 + w3 + w6) + x0 * w1 + x1 * w4 + x2 * w7;
+                        a2 = left + x0 * w1 + x1 * w4 + x2 * w7;
                         r0 += in_c;
                         r1 += in_c;
                         r2 += in_c;
@@ -93,7 +128,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                     /* outputs whose columns are all inside follow the first (when padded) */
                     int8_t *const end = o + (size_t)(out_w - pr) * in_c;
                     if (pl) {
-                        a2 = rbias + zp * (w0 + w3 + w6);
+                        a2 = left;
                     } else {
                         a2 = rbias + r0[0] * w0 + r1[0] * w3 + r2[0] * w6;
                         r0 += in_c;
@@ -120,7 +155,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                     }
                 }
                 if (pr) {  /* the last output's right column is padding */
-                    *op = OUT(a2 + zp * (w2 + w5 + w8));
+                    *op = OUT(a2 + right);
                 }
             }
         }

@@ -41,10 +41,20 @@ static inline int32_t bd_div_pot(int32_t x, int32_t exponent) {
 }
 
 /* x * multiplier * 2^(shift - 31), TFLite's MultiplyByQuantizedMultiplier (double rounding). Exact for
- * every int32 x and multiplier; the kernels' hot loops use bd_requant_fast instead. */
+ * every int32 x and multiplier; the kernels' hot loops use bd_requant_fast instead. The common case
+ * (a right shift r, a multiplier >= 0) rounds the high product h by floor((h - (h < 0) + 2^(r-1)) / 2^r)
+ * in 32 bits; the sum can only wrap upward, which leaves it below h, and then the definition decides. */
 static inline int32_t bd_requant(int32_t x, int32_t multiplier, int32_t shift) {
-    const int32_t left = shift > 0 ? shift : 0;
-    const int32_t right = shift > 0 ? 0 : -shift;
+    int32_t left, right;
+    if (shift < 0 && multiplier >= 0) {
+        const int32_t h = bd_high_mul_pos(x, (uint32_t)multiplier << 1);
+        const int32_t t = (int32_t)((uint32_t)h + (uint32_t)(h >> 31) + ((uint32_t)1 << (-shift - 1)));
+        if (t >= h) {
+            return t >> -shift;
+        }
+    }
+    left = shift > 0 ? shift : 0;
+    right = shift > 0 ? 0 : -shift;
     return bd_div_pot(bd_high_mul((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
@@ -136,29 +146,25 @@ typedef struct {
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out);
 
-/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 across) ---------
- * Both run channel by channel (output channel oc reads input channel oc / depth_mult), so a channel's
- * weights and requantization constants are loaded once and the image is walked with a stride of in_c. */
+/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 or 2 across;
+ *    benchd_dwconv_mult.c: depth multiplier a multiple of 4) ------------------------------------------------
+ * Output channel oc reads input channel oc / depth_mult. The general and 3x3 kernels run channel by
+ * channel, so a channel's weights and requantization constants are loaded once and the image is walked
+ * with a stride of in_c; the multiplier kernel runs pixel by pixel, four filters of a channel at a time. */
 typedef struct {
     int32_t batches, in_h, in_w, in_c, out_h, out_w, depth_mult;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
     int32_t in_zp, act_min, act_max;
     int32_t x_lo, x_hi;     /* output columns whose taps all lie inside the image across */
-    int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp) */
-    const int8_t *weights;  /* [out_c][k_h][k_w] */
+    int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp);
+                             * bd_depthwise_conv3x3: always 1, k folds out_zp - act_min */
+    const int8_t *weights;  /* [out_c][k_h][k_w]; bd_depthwise_conv_mult4: [in_c][mult / 4][k_h][k_w][4] */
     const int32_t *chan;    /* per output channel: bias (folded as for CONV_2D), then the 3 requant constants */
 } bd_dwconv_params;
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
-
-/* acc -> int8 with one output channel's requant constants q1..q3 (see bd_dwconv_params.fast); passed by
- * value: the kernels keep them in registers, which int8 stores (that may alias anything) would defeat. */
-static inline int8_t bd_dw_out(int32_t acc, int32_t q1, int32_t q2, int32_t q3, int32_t fast, int32_t lo,
-                               int32_t hi) {
-    const int32_t v = fast ? bd_requant_fast(acc, (uint32_t)q1, q2, q3) : bd_requant(acc, q1, q2) + q3;
-    return bd_clamp8(v, lo, hi);
-}
+void bd_depthwise_conv_mult4(const bd_dwconv_params *p, const int8_t *in, int8_t *out);  /* weights regrouped */
 
 /* -- AVERAGE_POOL_2D / MAX_POOL_2D ------------------------------------------------------------------- */
 typedef struct {
