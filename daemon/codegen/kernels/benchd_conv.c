@@ -158,20 +158,29 @@ static void tile_1ch(const int8_t *x0, const int8_t *x1, const patch_t *g, const
     acc[8] = b;
 }
 
-/* out[o + j] for j < n from acc[j]. The int8 stores may alias anything, so the parameters are read once. */
+/* out[o + j] for j < n from acc[j]: requantized, offset and clamped. */
 static void store(const bd_matvec_params *p, const int32_t *acc, int32_t o, int32_t n, int8_t *out) {
-    const int32_t *mult = p->mult + o;
-    const int8_t *shift = p->shift + o;
     const int32_t zp = p->out_zp, lo = p->act_min, hi = p->act_max;
     int32_t j;
     out += o;
-    if (p->single_round) {
+    if (p->rq) {
+        const int32_t *q = p->rq + 3 * o;
+        if (p->single_round) {
+            for (j = 0; j < n; j++, q += 3) {
+                out[j] = bd_clamp8(bd_requant_single_fast(acc[j], q[0], q[1], q[2]), lo, hi);
+            }
+        } else {
+            for (j = 0; j < n; j++, q += 3) {
+                out[j] = bd_clamp8(bd_requant_fast(acc[j], (uint32_t)q[0], q[1], q[2]), lo, hi);
+            }
+        }
+    } else if (p->single_round) {
         for (j = 0; j < n; j++) {
-            out[j] = bd_clamp8(bd_requant_single(acc[j], mult[j], shift[j]) + zp, lo, hi);
+            out[j] = bd_clamp8(bd_requant_single(acc[j], p->mult[o + j], p->shift[o + j]) + zp, lo, hi);
         }
     } else {
         for (j = 0; j < n; j++) {
-            out[j] = bd_clamp8(bd_requant(acc[j], mult[j], shift[j]) + zp, lo, hi);
+            out[j] = bd_clamp8(bd_requant(acc[j], p->mult[o + j], p->shift[o + j]) + zp, lo, hi);
         }
     }
 }
