@@ -1,4 +1,5 @@
-"""DEPTHWISE_CONV_2D: the lowering that picks a kernel (benchd_dwconv.c or benchd_dwconv3x3.c) and folds
+"""DEPTHWISE_CONV_2D: the lowering that picks a kernel (benchd_dwconv3x3.c, benchd_dwconv_mult.c or the
+general benchd_dwconv.c; each its own file, so an image links only the ones its model calls) and folds
 the per-channel constants (bias, requantization) into one table the kernels read once per channel."""
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ def _inside_columns(in_w: int, k_w: int, stride: int, dil: int, pad: int, out_w:
     return (inside[0], inside[-1] + 1) if inside else (out_w, out_w)
 
 
-def _fits_3x3(fields: dict[str, int]) -> bool:
-    """benchd_dwconv3x3.c: 3x3, stride 1 and no dilation across, at most one padded column on each side
-    (and an image at least 2 wide), any stride and padding down (each output row has a row inside)."""
-    if (fields["k_h"], fields["k_w"], fields["stride_w"], fields["dil_h"], fields["dil_w"]) != (3, 3, 1, 1, 1):
+def _fits_3x3(f: dict[str, int]) -> bool:
+    """benchd_dwconv3x3.c: 3x3, depth multiplier 1, stride 1 or 2 and no dilation across, where only the
+    first output column may miss its left column and only the last its right one (an image at least 2
+    wide), any stride and padding down as long as each output row has a row inside, fast requantization."""
+    if (f["k_h"], f["k_w"], f["dil_h"], f["dil_w"], f["depth_mult"], f["fast"]) != (3, 3, 1, 1, 1, 1):
         return False
-    in_w, out_w, pad_left = fields["in_w"], fields["out_w"], fields["pad_left"]
-    pad_right = out_w + 2 - pad_left - in_w
-    rows_ok = all(any(0 <= oy * fields["stride_h"] - fields["pad_top"] + k < fields["in_h"] for k in range(3))
-                  for oy in range(fields["out_h"]))
-    return in_w >= 2 and pad_left in (0, 1) and pad_right in (0, 1) and rows_ok
+    if f["stride_w"] not in (1, 2) or f["in_w"] < 2 or f["pad_left"] not in (0, 1):
+        return False
+    for ox in range(f["out_w"]):
+        missing = [kx for kx in range(3) if not 0 <= ox * f["stride_w"] - f["pad_left"] + kx < f["in_w"]]
+        allowed = ([0] if ox == 0 and f["pad_left"] else []) + ([2] if ox == f["out_w"] - 1 else [])
+        if any(kx not in allowed for kx in missing) or (ox == 0 and f["pad_left"] and 0 not in missing):
+            return False
+    return all(any(0 <= oy * f["stride_h"] - f["pad_top"] + k < f["in_h"] for k in range(3))
+               for oy in range(f["out_h"]))
 
 
 def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
@@ -57,8 +63,16 @@ def lower_depthwise(g: Graph, op: OperatorInfo) -> Step:
               "stride_w": geo["stride_w"], "dil_h": dil_h, "dil_w": dil_w, "pad_top": geo["pad_top"],
               "pad_left": geo["pad_left"], "in_zp": x.zero_point, "act_min": lo, "act_max": hi,
               "x_lo": x_lo, "x_hi": x_hi, "fast": int(fast is not None)}
-    kernel = "bd_depthwise_conv3x3" if _fits_3x3(fields) else "bd_depthwise_conv2d"
-    consts = {"weights": np.ascontiguousarray(w2d).astype(np.int8).ravel(), "chan": chan}
+    weights = np.ascontiguousarray(w2d).astype(np.int8)
+    if _fits_3x3(fields):
+        kernel = "bd_depthwise_conv3x3"
+    elif fields["depth_mult"] % 4 == 0:
+        # [in_c][mult / 4][taps][4]: the four filters of a block side by side, tap by tap
+        kernel = "bd_depthwise_conv_mult4"
+        weights = weights.reshape(oc // 4, 4, k_h * k_w).transpose(0, 2, 1)
+    else:
+        kernel = "bd_depthwise_conv2d"
+    consts: dict[str, np.ndarray] = {"weights": weights.ravel(), "chan": chan}
     return Step(op.index, op.opcode, kernel, "bd_dwconv_params",
                 {**fields, "weights": Const("weights"), "chan": Const("chan")}, consts, [x.index], [out.index],
                 macs=n * geo["out_h"] * geo["out_w"] * oc * k_h * k_w)

@@ -1,8 +1,11 @@
-/* DEPTHWISE_CONV_2D with a 3x3 kernel, stride 1 and no dilation across (any stride and padding down),
- * at most one padded column on each side: the MobileNet/DS-CNN layers. One channel at a time, an output
- * row is a sweep over the input columns: each column's three pixels are loaded once and feed the three
- * outputs that use it (kernel columns 2, 1 and 0), so the nine weights stay in registers and every input
- * byte is read once per row. A padded column contributes in_zp * w, which cancels the bias's folded
+/* DEPTHWISE_CONV_2D with a 3x3 kernel, depth multiplier 1, stride 1 or 2 and no dilation across (any
+ * stride and padding down), at most one padded column on each side, and the fast requantization (the
+ * generator checks all of it): the MobileNet and DS-CNN layers.
+ *
+ * One channel at a time, an output row is a sweep over the input columns with the nine weights in
+ * registers: with stride 1 each column's three pixels are loaded once and feed the three outputs that
+ * use them (kernel columns 2, 1 and 0); with stride 2 an output loads two columns and shares the second
+ * with the next output. A padded column contributes in_zp * w, which cancels the bias's folded
  * -in_zp * sum(w) exactly; a padded row has its weights zeroed and in_zp * their sum added to the bias
  * instead, and its pointer aimed at a row inside the image. */
 #include "benchd_kernels.h"
@@ -11,24 +14,29 @@ static int32_t row_inside(int32_t iy, int32_t in_h) {
     return iy >= 0 && iy < in_h;
 }
 
+#define OUT(acc) bd_clamp8(bd_requant_fast((acc), m2, r, k), lo, hi)
+
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_h = p->out_h, out_w = p->out_w;
-    const int32_t mult = p->depth_mult, out_c = in_c * mult, sh = p->stride_h, pt = p->pad_top;
-    const int32_t pl = p->pad_left, pr = out_w + 2 - pl - in_w;
-    const int32_t zp = p->in_zp, fast = p->fast, lo = p->act_min, hi = p->act_max;
-    const int32_t row = in_w * in_c, out_row = out_w * out_c;
+    const int32_t sh = p->stride_h, sw = p->stride_w, pt = p->pad_top, pl = p->pad_left, zp = p->in_zp;
+    const int32_t right = (out_w - 1) * sw + 3 - pl - in_w;  /* < 0: VALID leaves columns unread */
+    const int32_t pr = right > 0 ? right : 0, lo = p->act_min, hi = p->act_max;
+    const int32_t row = in_w * in_c, out_row = out_w * in_c, step = sw * in_c;
     const int8_t *weights = p->weights;
     const int32_t *chan = p->chan;
     int32_t b, oc, oy;
     for (b = 0; b < p->batches; b++) {
         const int8_t *image = in + (size_t)b * in_h * row;
         int8_t *image_out = out + (size_t)b * out_h * out_row;
-        for (oc = 0; oc < out_c; oc++) {
-            const int8_t *plane = image + oc / mult;
+        for (oc = 0; oc < in_c; oc++) {
+            const int8_t *plane = image + oc;
             const int8_t *wc = weights + (size_t)oc * 9;
             const int32_t *c = chan + (size_t)oc * 4;
-            const int32_t bias = c[0], q1 = c[1], q2 = c[2], q3 = c[3];
+            const int32_t bias = c[0], r = c[2], k = c[3];
+            const uint32_t m2 = (uint32_t)c[1];
             int8_t *o = image_out + oc;
+            int32_t w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0, w7 = 0, w8 = 0;
+            int32_t rbias = 0, loaded = -1;
             for (oy = 0; oy < out_h; oy++, o += out_row) {
                 const int32_t iy0 = oy * sh - pt;
                 const int32_t v0 = row_inside(iy0, in_h), v1 = row_inside(iy0 + 1, in_h);
@@ -37,57 +45,82 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
                 const int8_t *r0 = plane + (size_t)(v0 ? iy0 : some) * row;
                 const int8_t *r1 = plane + (size_t)(v1 ? iy0 + 1 : some) * row;
                 const int8_t *r2 = plane + (size_t)(v2 ? iy0 + 2 : some) * row;
-                int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5];
-                int32_t w6 = wc[6], w7 = wc[7], w8 = wc[8];
-                int32_t rbias = bias;
-                int32_t a1, a2, x0, x1, x2, j;
+                const int32_t pattern = v0 | v1 << 1 | v2 << 2;
                 int8_t *op = o;
-                if (!(v0 && v1 && v2)) {
-                    if (!v0) {
-                        rbias += zp * (w0 + w1 + w2);
-                        w0 = w1 = w2 = 0;
-                    }
-                    if (!v1) {
-                        rbias += zp * (w3 + w4 + w5);
-                        w3 = w4 = w5 = 0;
-                    }
-                    if (!v2) {
-                        rbias += zp * (w6 + w7 + w8);
-                        w6 = w7 = w8 = 0;
-                    }
+                int32_t a1, a2, x0, x1, x2;
+                if (pattern != loaded) {  /* the weights of this row pattern (rows inside only) */
+                    loaded = pattern;
+                    w0 = v0 ? wc[0] : 0, w1 = v0 ? wc[1] : 0, w2 = v0 ? wc[2] : 0;
+                    w3 = v1 ? wc[3] : 0, w4 = v1 ? wc[4] : 0, w5 = v1 ? wc[5] : 0;
+                    w6 = v2 ? wc[6] : 0, w7 = v2 ? wc[7] : 0, w8 = v2 ? wc[8] : 0;
+                    rbias = bias + zp * (wc[0] + wc[1] + wc[2] + wc[3] + wc[4] + wc[5] + wc[6] + wc[7] + wc[8] -
+                                         (w0 + w1 + w2 + w3 + w4 + w5 + w6 + w7 + w8));
                 }
-                /* a2: the output two columns back (kernel columns 0 and 1 summed), a1: the one before */
-                x0 = r0[0];
-                x1 = r1[0];
-                x2 = r2[0];
-                if (pl) {
-                    a2 = rbias + zp * (w0 + w3 + w6) + x0 * w1 + x1 * w4 + x2 * w7;
-                    j = 1;
-                } else {
-                    a2 = rbias + x0 * w0 + x1 * w3 + x2 * w6;
-                    x0 = r0[in_c];
-                    x1 = r1[in_c];
-                    x2 = r2[in_c];
-                    a2 += x0 * w1 + x1 * w4 + x2 * w7;
-                    j = 2;
-                }
-                a1 = rbias + x0 * w0 + x1 * w3 + x2 * w6;
-                r0 += j * in_c;
-                r1 += j * in_c;
-                r2 += j * in_c;
-                for (; j < in_w; j++, op += out_c) {
-                    x0 = *r0;
-                    x1 = *r1;
-                    x2 = *r2;
-                    r0 += in_c;
-                    r1 += in_c;
-                    r2 += in_c;
-                    *op = bd_dw_out(a2 + x0 * w2 + x1 * w5 + x2 * w8, q1, q2, q3, fast, lo, hi);
-                    a2 = a1 + x0 * w1 + x1 * w4 + x2 * w7;
+                if (sw == 1) {
+                    const int8_t *end = r0 + row;
+                    /* a2: the output two columns back (kernel columns 0 and 1 summed), a1: the one before */
+                    x0 = r0[0];
+                    x1 = r1[0];
+                    x2 = r2[0];
+                    if (pl) {
+                        a2 = rbias + zp * (w0 + w3 + w6) + x0 * w1 + x1 * w4 + x2 * w7;
+                        r0 += in_c;
+                        r1 += in_c;
+                        r2 += in_c;
+                    } else {
+                        a2 = rbias + x0 * w0 + x1 * w3 + x2 * w6;
+                        x0 = r0[in_c];
+                        x1 = r1[in_c];
+                        x2 = r2[in_c];
+                        a2 += x0 * w1 + x1 * w4 + x2 * w7;
+                        r0 += 2 * in_c;
+                        r1 += 2 * in_c;
+                        r2 += 2 * in_c;
+                    }
                     a1 = rbias + x0 * w0 + x1 * w3 + x2 * w6;
+                    for (; r0 < end; op += in_c) {
+                        x0 = *r0;
+                        x1 = *r1;
+                        x2 = *r2;
+                        r0 += in_c;
+                        r1 += in_c;
+                        r2 += in_c;
+                        *op = OUT(a2 + x0 * w2 + x1 * w5 + x2 * w8);
+                        a2 = a1 + x0 * w1 + x1 * w4 + x2 * w7;
+                        a1 = rbias + x0 * w0 + x1 * w3 + x2 * w6;
+                    }
+                } else {
+                    /* outputs whose columns are all inside follow the first (when padded) */
+                    int8_t *const end = o + (size_t)(out_w - pr) * in_c;
+                    if (pl) {
+                        a2 = rbias + zp * (w0 + w3 + w6);
+                    } else {
+                        a2 = rbias + r0[0] * w0 + r1[0] * w3 + r2[0] * w6;
+                        r0 += in_c;
+                        r1 += in_c;
+                        r2 += in_c;
+                    }
+                    /* r0..r2 point at the middle column of the output's window */
+                    for (; op < end; op += in_c) {
+                        x0 = r0[0];
+                        x1 = r1[0];
+                        x2 = r2[0];
+                        a2 += x0 * w1 + x1 * w4 + x2 * w7;
+                        x0 = r0[in_c];
+                        x1 = r1[in_c];
+                        x2 = r2[in_c];
+                        r0 += step;
+                        r1 += step;
+                        r2 += step;
+                        *op = OUT(a2 + x0 * w2 + x1 * w5 + x2 * w8);
+                        a2 = rbias + x0 * w0 + x1 * w3 + x2 * w6;
+                    }
+                    if (pr) {
+                        a2 += r0[0] * w1 + r1[0] * w4 + r2[0] * w7;
+                    }
                 }
-                if (pr) {
-                    *op = bd_dw_out(a2 + zp * (w2 + w5 + w8), q1, q2, q3, fast, lo, hi);
+                if (pr) {  /* the last output's right column is padding */
+                    *op = OUT(a2 + zp * (w2 + w5 + w8));
                 }
             }
         }

@@ -41,10 +41,20 @@ static inline int32_t bd_div_pot(int32_t x, int32_t exponent) {
 }
 
 /* x * multiplier * 2^(shift - 31), TFLite's MultiplyByQuantizedMultiplier (double rounding). Exact for
- * every int32 x and multiplier; the kernels' hot loops use bd_requant_fast instead. */
+ * every int32 x and multiplier; the kernels' hot loops use bd_requant_fast instead. The common case
+ * (a right shift r, a multiplier >= 0) rounds the high product h by floor((h - (h < 0) + 2^(r-1)) / 2^r)
+ * in 32 bits; the sum can only wrap upward, which leaves it below h, and then the definition decides. */
 static inline int32_t bd_requant(int32_t x, int32_t multiplier, int32_t shift) {
-    const int32_t left = shift > 0 ? shift : 0;
-    const int32_t right = shift > 0 ? 0 : -shift;
+    int32_t left, right;
+    if (shift < 0 && multiplier >= 0) {
+        const int32_t h = bd_high_mul_pos(x, (uint32_t)multiplier << 1);
+        const int32_t t = (int32_t)((uint32_t)h + (uint32_t)(h >> 31) + ((uint32_t)1 << (-shift - 1)));
+        if (t >= h) {
+            return t >> -shift;
+        }
+    }
+    left = shift > 0 ? shift : 0;
+    right = shift > 0 ? 0 : -shift;
     return bd_div_pot(bd_high_mul((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
@@ -139,7 +149,8 @@ typedef struct {
 
 void bd_fully_connected(const bd_fc_params *p, const int8_t *in, int8_t *out);
 
-/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 across) ---------
+/* -- DEPTHWISE_CONV_2D (benchd_dwconv.c: any geometry; benchd_dwconv3x3.c: 3x3, stride 1 or 2 across;
+ *    benchd_dwconv_mult.c: depth multiplier a multiple of 4) ------------------------------------------------
  * Both run channel by channel (output channel oc reads input channel oc / depth_mult), so a channel's
  * weights and requantization constants are loaded once and the image is walked with a stride of in_c. */
 typedef struct {
@@ -154,6 +165,7 @@ typedef struct {
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
+void bd_depthwise_conv_mult4(const bd_dwconv_params *p, const int8_t *in, int8_t *out);  /* weights regrouped */
 
 /* acc -> int8 with one output channel's requant constants q1..q3 (see bd_dwconv_params.fast); passed by
  * value: the kernels keep them in registers, which int8 stores (that may alias anything) would defeat. */
