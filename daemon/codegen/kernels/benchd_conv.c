@@ -40,7 +40,7 @@ typedef struct {
 #define STEP1x4(k) { const int32_t u = x0[k]; W1(0, 4 * (k)) W1(1, 4 * (k) + 1) W1(2, 4 * (k) + 2) \
     W1(3, 4 * (k) + 3) }
 
-/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by four (8 wide) or two. */
+/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by two. */
 static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const int8_t *w, const int32_t *bias,
                      int32_t *acc) {
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], a4 = bias[4], a5 = bias[5], a6 = bias[6],
@@ -53,17 +53,10 @@ static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             STEP2x8(0)
             x0++, x1++, w += 8;
         }
-        if (g->run & 2) {
-            STEP2x8(0)
-            STEP2x8(1)
-            x0 += 2, x1 += 2, w += 16;
-        }
         while (x0 != end) {
             STEP2x8(0)
             STEP2x8(1)
-            STEP2x8(2)
-            STEP2x8(3)
-            x0 += 4, x1 += 4, w += 32;
+            x0 += 2, x1 += 2, w += 16;
         }
         x0 += g->skip, x1 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
@@ -81,17 +74,10 @@ static void tile_1x8(const int8_t *x0, const patch_t *g, const int8_t *w, const 
             STEP1x8(0)
             x0++, w += 8;
         }
-        if (g->run & 2) {
-            STEP1x8(0)
-            STEP1x8(1)
-            x0 += 2, w += 16;
-        }
         while (x0 != end) {
             STEP1x8(0)
             STEP1x8(1)
-            STEP1x8(2)
-            STEP1x8(3)
-            x0 += 4, w += 32;
+            x0 += 2, w += 16;
         }
         x0 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
@@ -265,35 +251,28 @@ static void fill_bytes(int8_t *dst, int32_t value, int32_t n) {
     }
 }
 
-/* The k_h x k_w x in_c patch under one output pixel, padding read as in_zp. */
+/* The taps [k0, k1) of a window starting at i0 that are inside [0, size). */
+static void taps(int32_t i0, int32_t size, int32_t k, int32_t dil, int32_t *k0, int32_t *k1) {
+    *k0 = i0 >= 0 ? 0 : (dil - 1 - i0) / dil;
+    *k1 = size - i0 <= 0 ? 0 : (size - i0 + dil - 1) / dil;
+    *k1 = *k1 < k ? *k1 : k;
+    *k0 = *k0 < *k1 ? *k0 : *k1;
+}
+
+/* The k_h x k_w x in_c patch under one output pixel, padding read as in_zp (each row filled, then the
+ * taps inside copied over it: only patches cut on both axes come here, so simple beats fast). */
 static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, int32_t ix0, int8_t *dst) {
-    const int32_t in_c = p->in_c, k_w = p->k_w;
-    const int32_t row_bytes = k_w * in_c;
-    /* undilated: taps [lo, hi) of each row are inside the image */
-    const int32_t lo = ix0 >= 0 ? 0 : -ix0 < k_w ? -ix0 : k_w;
-    const int32_t hi = ix0 + k_w <= p->in_w ? k_w : p->in_w - ix0 > lo ? p->in_w - ix0 : lo;
-    int32_t ky, kx;
+    const int32_t in_c = p->in_c, row_bytes = p->k_w * in_c;
+    int32_t ky, kx, kx0, kx1;
+    taps(ix0, p->in_w, p->k_w, p->dil_w, &kx0, &kx1);
     for (ky = 0; ky < p->k_h; ky++, dst += row_bytes) {
         const int32_t iy = iy0 + ky * p->dil_h;
-        const int8_t *src;
-        if (iy < 0 || iy >= p->in_h) {
-            fill_bytes(dst, p->in_zp, row_bytes);
-            continue;
-        }
-        src = image + (size_t)iy * p->in_w * in_c;
-        if (p->dil_w == 1) {
-            fill_bytes(dst, p->in_zp, lo * in_c);
-            copy_bytes(dst + lo * in_c, src + (ix0 + lo) * in_c, (hi - lo) * in_c);
-            fill_bytes(dst + hi * in_c, p->in_zp, (k_w - hi) * in_c);
-            continue;
-        }
-        for (kx = 0; kx < k_w; kx++) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            if (ix < 0 || ix >= p->in_w) {
-                fill_bytes(dst + kx * in_c, p->in_zp, in_c);
-            } else {
-                copy_bytes(dst + kx * in_c, src + (size_t)ix * in_c, in_c);
-            }
+        fill_bytes(dst, p->in_zp, row_bytes);
+        for (kx = kx0; kx < kx1 && iy >= 0 && iy < p->in_h; kx++) {
+            /* undilated, the taps inside are one run */
+            const int32_t n = p->dil_w == 1 ? (kx1 - kx0) * in_c : in_c;
+            copy_bytes(dst + kx * in_c, image + ((size_t)iy * p->in_w + ix0 + kx * p->dil_w) * in_c, n);
+            kx = p->dil_w == 1 ? kx1 : kx;
         }
     }
 }
@@ -307,14 +286,6 @@ static void inside(int32_t size, int32_t k, int32_t stride, int32_t dil, int32_t
     *hi = last < 0 ? 0 : last / stride + 1;
     *hi = *hi > outs ? outs : *hi;
     *hi = *hi < *lo ? *lo : *hi;
-}
-
-/* The taps [k0, k1) of a window starting at i0 that are inside [0, size). */
-static void taps(int32_t i0, int32_t size, int32_t k, int32_t dil, int32_t *k0, int32_t *k1) {
-    *k0 = i0 >= 0 ? 0 : (dil - 1 - i0) / dil;
-    *k1 = size - i0 <= 0 ? 0 : (size - i0 + dil - 1) / dil;
-    *k1 = *k1 < k ? *k1 : k;
-    *k0 = *k0 < *k1 ? *k0 : *k1;
 }
 
 /* Output pixel (oy, ox): its patch read in place, clipped to the image, with the bias the generator folded
