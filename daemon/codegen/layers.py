@@ -74,9 +74,9 @@ def _matvec(x: TensorInfo, out: TensorInfo, w2d: np.ndarray, scales: list[float]
         fields.update(mult=Const("mult"), shift=Const("shift"))
         consts.update(mult=mult, shift=shift)
     else:
-        q = (mult, *fast) if single_round else fast  # {mult, s, k} or {m2, r, k} per unit
-        fields["rq"] = Const("rq")
-        consts["rq"] = np.stack(q, axis=1).astype(np.int32).ravel()
+        scale, right, k = (mult, *fast) if single_round else fast  # (multiplier, s, k) or (m2, r, k) per unit
+        fields.update(rq=Const("rq"), rq_shift=Const("rq_shift"))
+        consts.update(rq=np.stack([scale, k], axis=1).astype(np.int32).ravel(), rq_shift=right.astype(np.int8))
     return fields, consts
 
 

@@ -68,3 +68,21 @@ def test_weights_are_packed_in_the_order_the_tiles_stream_them() -> None:
     assert packed[:8].tolist() == [w[u, 0] for u in range(8)]  # first input value of units 0..7
     assert packed[8 * k:8 * k + 4].tolist() == [w[u, 0] for u in range(8, 12)]
     assert packed[12 * k:].tolist() == w[12:].ravel().tolist()
+
+
+def test_arena_plan_reaches_the_bound_past_a_small_buffer_between_equal_chains() -> None:
+    """mlperf_ad01's shape: 128-byte activations in a chain with an 8-byte bottleneck in the middle. Largest
+    first put the bottleneck above both halves (264 bytes); the planner tries other orders down to 256."""
+    from daemon.codegen.arena import plan
+    from daemon.codegen.lowering import Program, Storage
+
+    sizes = [128, 128, 128, 128, 8, 128, 128, 128]
+    storages = [Storage(k, size, [], "arena", -1, k, k + 1) for k, size in enumerate(sizes)]
+    program = Program(graph=None, steps=[None] * (len(sizes) + 1), storages=storages)  # type: ignore[arg-type, list-item]
+    arena = plan(program)
+    assert arena.lower_bound == 256 and arena.size == 256
+    for a in storages:  # buffers live at the same step never share a byte
+        for b in storages:
+            if a.id < b.id and not (a.last < b.first or b.last < a.first):
+                assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset, (a, b)
+    assert plan(program).offsets == arena.offsets  # deterministic

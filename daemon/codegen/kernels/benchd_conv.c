@@ -150,14 +150,15 @@ static void store(const bd_matvec_params *p, const int32_t *acc, int32_t o, int3
     int32_t j;
     out += o;
     if (p->rq) {
-        const int32_t *q = p->rq + 3 * o;
+        const int32_t *q = p->rq + 2 * o;
+        const int8_t *r = p->rq_shift + o;
         if (p->single_round) {
-            for (j = 0; j < n; j++, q += 3) {
-                out[j] = bd_clamp8(bd_requant_single_fast(acc[j], q[0], q[1], q[2]), lo, hi);
+            for (j = 0; j < n; j++, q += 2) {
+                out[j] = bd_clamp8(bd_requant_single_fast(acc[j], q[0], r[j], q[1]), lo, hi);
             }
         } else {
-            for (j = 0; j < n; j++, q += 3) {
-                out[j] = bd_clamp8(bd_requant_fast(acc[j], (uint32_t)q[0], q[1], q[2]), lo, hi);
+            for (j = 0; j < n; j++, q += 2) {
+                out[j] = bd_clamp8(bd_requant_fast(acc[j], (uint32_t)q[0], r[j], q[1]), lo, hi);
             }
         }
     } else if (p->single_round) {

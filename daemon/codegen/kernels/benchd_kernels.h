@@ -105,8 +105,10 @@ typedef struct {
     const int32_t *mult;    /* per unit (a per-tensor scale is repeated); null when rq is set */
     const int8_t *shift;
     /* requantization in the fast forms (requant.py proved them exact for this layer), the output zero point
-     * folded in: per unit {m2, r, k} for bd_requant_fast, or {multiplier, s, k} for bd_requant_single_fast */
+     * folded in: per unit {m2, k} and r for bd_requant_fast, or {multiplier, k} and s for
+     * bd_requant_single_fast; null: mult and shift with the general forms */
     const int32_t *rq;
+    const int8_t *rq_shift;
 } bd_matvec_params;
 
 void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out);
