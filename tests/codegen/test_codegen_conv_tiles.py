@@ -20,7 +20,8 @@ from daemon.codegen.layers import _pack
 pytestmark = [pytest.mark.tvm, tvm_available]
 CASES = models_conv.CASES
 RV32 = ["tiles_conv_13ch_same", "tiles_conv_dilated_w", "tiles_conv_one_channel_8x8", "tiles_pointwise_odd",
-        "tiles_conv_max_first", "tiles_conv_max_left_shift", "tiles_conv_avg_13ch", "tiles_fc_batch3_13"]
+        "tiles_conv_max_first", "tiles_conv_max_left_shift", "tiles_conv_avg_13ch", "tiles_fc_batch3_13",
+        "tiles_fc_general_requant"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -59,6 +60,14 @@ def test_max_pool_takes_the_accumulators_only_when_requantization_is_monotonic(t
     assert ".max_first = 1" in _source("tiles_conv_max_first", tmp_path / "a")
     assert ".max_first = 0" in _source("tiles_conv_max_left_shift", tmp_path / "b")
     assert ".max_first = 0" in _source("tiles_conv_avg_13ch", tmp_path / "c")
+
+
+def test_requantization_falls_back_to_the_general_form_where_the_fast_one_does_not_apply(tmp_path: Path) -> None:
+    assert ".rq = " in _source("tiles_fc_12", tmp_path / "a")
+    general = _source("tiles_fc_general_requant", tmp_path / "b")
+    assert ".rq = " not in general and ".mult = " in general
+    conv = _source("tiles_conv_max_left_shift", tmp_path / "c")
+    assert ".rq = " not in conv and ".mult = " in conv
 
 
 def test_weights_are_packed_in_the_order_the_tiles_stream_them() -> None:

@@ -163,13 +163,12 @@ static void store(const bd_matvec_params *p, const int32_t *acc, int32_t o, int3
                 out[j] = bd_clamp8(bd_requant_fast(acc[j], (uint32_t)q[0], r[j], q[1]), lo, hi);
             }
         }
-    } else if (p->single_round) {
-        for (j = 0; j < n; j++) {
-            out[j] = bd_clamp8(bd_requant_single(acc[j], p->mult[o + j], p->shift[o + j]) + zp, lo, hi);
-        }
     } else {
+        /* the general forms, where requant.py could not prove the fast ones exact: rare, kept small */
         for (j = 0; j < n; j++) {
-            out[j] = bd_clamp8(bd_requant(acc[j], p->mult[o + j], p->shift[o + j]) + zp, lo, hi);
+            const int32_t m = p->mult[o + j], s = p->shift[o + j];
+            out[j] = bd_clamp8((p->single_round ? bd_requant_single(acc[j], m, s) : bd_requant(acc[j], m, s)) + zp,
+                               lo, hi);
         }
     }
 }
