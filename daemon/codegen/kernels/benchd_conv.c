@@ -226,11 +226,6 @@ static void patch_run(const bd_matvec_params *p, const patch_t *g, const int8_t 
     }
 }
 
-void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
-    const patch_t flat = {1, p->depth, 0, 0, 0, p->bias};
-    patches(p, &flat, x, (const int8_t *)0, out, (int8_t *)0);
-}
-
 /* Short runs (a few bytes, the common case for one-channel inputs) cost less inline than through a
  * memcpy or memset call. */
 static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {

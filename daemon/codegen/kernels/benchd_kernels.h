@@ -111,8 +111,6 @@ typedef struct {
     const int8_t *rq_shift;
 } bd_matvec_params;
 
-void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out);
-
 /* -- CONV_2D --------------------------------------------------------------------------------------- */
 typedef struct {
     int32_t batches, in_h, in_w, in_c, out_h, out_w;
