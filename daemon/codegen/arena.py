@@ -8,11 +8,13 @@ sizes of buffers live at one step: no placement can use less.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from daemon.codegen.lowering import Program, Storage
 
 PLANNER = "greedy-by-size"
+SHUFFLES = 64  # further first-fit orders tried while the plan is above the lower bound
 # Each buffer starts at a multiple of its element size (int8 1, int16 2, float/int32 4): the ESP32-C3 traps on
 # misaligned loads. The arena itself is 4-aligned (emitter.py). Bytewise int8 buffers add no padding.
 
@@ -56,6 +58,11 @@ def _place(order: list[Storage]) -> dict[int, int]:
 
 def plan(program: Program) -> ArenaPlan:
     buffers = _arena_buffers(program)
+    bound = lower_bound(buffers, len(program.steps))
+
+    def size_of(offsets: dict[int, int]) -> int:
+        return max((offsets[b.id] + b.size for b in buffers), default=0)
+
     # Largest first; among equals the earlier one first, so the plan is deterministic. Two more orders, kept
     # when smaller: widest alignment first (no padding between mixed types) and first use first (a chain of
     # conversions, where largest-first strands a small buffer above two large ones).
@@ -63,13 +70,20 @@ def plan(program: Program) -> ArenaPlan:
               sorted(buffers, key=lambda b: (b.first, -b.size, b.id))]
     if len({b.align for b in buffers}) > 1:
         orders.append(sorted(buffers, key=lambda b: (-b.align, -b.size, b.first, b.id)))
-    best: tuple[int, dict[int, int]] | None = None
-    for order in orders:
-        offsets = _place(order)
-        size = max((offsets[b.id] + b.size for b in buffers), default=0)
-        if best is None or size < best[0]:
-            best = (size, offsets)
-    size, offsets = best if best is not None else (0, {})
+    # Still above the bound (mlperf_ad01: a small buffer between two chains of equal ones, 264 vs 256): other
+    # orders, shuffled from a fixed seed, so the plan stays deterministic; cheap beside the rest of the generation.
+    rng = random.Random(0)
+    offsets = _place(orders[0])
+    for k in range(1, len(orders) + SHUFFLES):
+        if size_of(offsets) <= bound:
+            break
+        if k < len(orders):
+            order = orders[k]
+        else:
+            order = list(buffers)
+            rng.shuffle(order)
+        candidate = _place(order)
+        offsets = candidate if size_of(candidate) < size_of(offsets) else offsets
     for buf in buffers:
         buf.offset = offsets[buf.id]
-    return ArenaPlan(size=size, lower_bound=lower_bound(buffers, len(program.steps)), offsets=offsets)
+    return ArenaPlan(size=size_of(offsets), lower_bound=bound, offsets=offsets)

@@ -29,7 +29,8 @@ def _fuse(conv: Step, pool: Step) -> Step:
     f = pool.fields
     # Requantization is monotonic when no multiplier is negative and none shifts left (a left shift may wrap):
     # then the max pool can take the largest accumulator and requantize once per window.
-    monotonic = bool((conv.consts["mult"] >= 0).all() and (conv.consts["shift"] <= 0).all())
+    # (requant.py's fast form is only chosen under both conditions)
+    monotonic = "rq" in conv.consts or bool((conv.consts["mult"] >= 0).all() and (conv.consts["shift"] <= 0).all())
     max_first = int(not POOLS[pool.kernel] and monotonic)
     fields = {"conv": conv.fields, "average": POOLS[pool.kernel], "max_first": max_first,
               **{k: f[k] for k in ("out_h", "out_w", "f_h", "f_w", "stride_h", "stride_w", "pad_top", "pad_left",

@@ -9,6 +9,7 @@ import numpy as np
 from daemon.codegen.fixedpoint import softmax_exp_table
 from daemon.codegen.quant import out_size, pad_before, quantize_multiplier
 from daemon.codegen.reader import Graph, OperatorInfo, TensorInfo
+from daemon.codegen.requant import accumulator_range, fast_double, fast_single
 from daemon.codegen.step import Const, Step, check_out, fused_range, need_rank, where
 from daemon.errors import CodegenError
 
@@ -62,9 +63,20 @@ def _matvec(x: TensorInfo, out: TensorInfo, w2d: np.ndarray, scales: list[float]
             act: tuple[int, int], single_round: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     mult, shift = _requant(x.scale, scales, out.scale)
     fields = {"depth": w2d.shape[1], "units": w2d.shape[0], "out_zp": out.zero_point, "act_min": act[0],
-              "act_max": act[1], "single_round": int(single_round), "weights": Const("weights"),
-              "bias": Const("bias"), "mult": Const("mult"), "shift": Const("shift")}
-    consts = {"weights": _pack(w2d), "bias": _fold(bias, w2d, x.zero_point), "mult": mult, "shift": shift}
+              "act_max": act[1], "single_round": int(single_round), "weights": Const("weights"), "bias": Const("bias")}
+    consts = {"weights": _pack(w2d), "bias": _fold(bias, w2d, x.zero_point)}
+    # requant.py's fast forms where it proves the 32-bit sums cannot overflow, else the exact general ones
+    lo, hi = accumulator_range(bias, w2d, x.zero_point)
+    m64, s64 = mult.astype(np.int64), shift.astype(np.int64)
+    fast = (fast_single(m64, s64, out.zero_point, lo, hi) if single_round
+            else fast_double(m64, s64, out.zero_point, lo, hi))
+    if fast is None:
+        fields.update(mult=Const("mult"), shift=Const("shift"))
+        consts.update(mult=mult, shift=shift)
+    else:
+        scale, right, k = (mult, *fast) if single_round else fast  # (multiplier, s, k) or (m2, r, k) per unit
+        fields.update(rq=Const("rq"), rq_shift=Const("rq_shift"))
+        consts.update(rq=np.stack([scale, k], axis=1).astype(np.int32).ravel(), rq_shift=right.astype(np.int8))
     return fields, consts
 
 

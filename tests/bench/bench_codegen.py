@@ -1,9 +1,11 @@
-"""Reference C backend benchmarks (issue 10), for the two MicroKWS-shaped samples (kws_dw1, kws_cnn3).
+"""Reference C backend benchmarks (issue 10): the seven real models of ../shared/models, then the two
+MicroKWS-shaped samples (kws_dw1, kws_cnn3).
 
 - RV32IMC instructions per inference (rdinstret around tvmgen_default_run, qemu-system-riscv32 -M virt
-  -icount shift=0; riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32 -O2, picolibc), and per MAC
-- arena planned vs its lifetime lower bound (bytes live at once), beside the issue's goals
-- compile time of compile_c (median of 5) and of `benchd compile-c` as a command
+  -icount shift=0; riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32 -O2, picolibc), and per MAC,
+  beside published figures for the same models and the goals
+- arena planned vs its lifetime lower bound (bytes live at once); ROM: constants + the kernels' .text
+- compile time of compile_c (median of 5) and of `benchd compile-c` as a command (samples)
 - outputs bit-exact with TFLite's reference kernels on the core (when ai-edge-litert is installed)
 """
 
@@ -27,6 +29,17 @@ from model_tools import load_make_samples  # noqa: E402
 
 from daemon.codegen import compile_c  # noqa: E402
 
+MODELS = ROOT.parent / "shared" / "models"
+# model -> (published instructions per inference for comparison, goal); RV32 figures from the issue
+REAL = {
+    "mlperf_kws_dscnn": ("TVM AOT 25.05 M, TFLM+muRISCV-NN scalar 15.66 M", 12e6),
+    "mlperf_ic_resnet8": ("TVM AOT 98.47 M, TFLM+muRISCV-NN scalar 54.87 M", 45e6),
+    "mlperf_vww96": ("TVM AOT 72.38 M", 36e6),
+    "mlperf_ad01": ("TVM AOT 2.39 M (0.96 M at -O3)", 0.95e6),
+    "micro_kws_m_yesnoupdownleftrightonoff_quantized": ("-", 20e6),
+    "micro_kws_xs_yesno_quantized": ("seed's TVM 0.9 archive 0.616 M", 0.38e6),
+    "mlperf_str_ww": ("-", None),
+}
 GOALS = {"kws_dw1": {"arena": 3960, "instructions": 500_000},
          "kws_cnn3": {"arena": 33320, "instructions": 30_000_000}}
 TVM = {"kws_dw1": "TVM (issue 10's m-model figures): arena 8,384 B, 6.1 M instructions",
@@ -76,10 +89,65 @@ def bench(name: str, model: Path, work: Path) -> bool:
     return True
 
 
+def text_bytes(archive_root: Path, work: Path) -> int:
+    """.text of the archive's C sources (model and every kernel) compiled as build_rv32 compiles them."""
+    total = 0
+    for src in sorted((archive_root / "codegen/host/src").glob("*.c")):
+        obj = work / (src.stem + ".o")
+        subprocess.run([harness.RV_GCC, "-march=rv32imc", "-mabi=ilp32", "-O2", "--specs=picolibc.specs",
+                        "-std=c99", "-ffreestanding", "-I", str(archive_root / "codegen/host/include"), "-c", str(src),
+                        "-o", str(obj)], check=True, timeout=120)
+        out = subprocess.run(["riscv64-unknown-elf-size", "-A", str(obj)], capture_output=True, text=True,
+                             check=True).stdout
+        total += sum(int(line.split()[1]) for line in out.splitlines() if line.startswith(".text"))
+    return total
+
+
+def bench_real(model: Path, work: Path) -> bool:
+    """One row of the real-model table; False if the core's outputs differ from TFLite's."""
+    anchor, goal = REAL[model.stem]
+    report = compile_c(model, work / "mlf.tar")
+    arena = f"{report.arena_bytes}/{report.arena_lower_bound_bytes}"
+    head = f"{model.stem[:28]:28s}"
+    if not harness.HAVE_RV32:
+        print(f"{head} {'-':>8s} {'-':>6s} {arena:>13s} {report.constants_bytes:>8,} {'-':>7s} {'-':>9s}  {anchor}")
+        return True
+    io = harness.unpack(work / "mlf.tar", work / "io")
+    ins = harness.random_inputs(io, 2, seed=3)
+    elf, io = harness.build_rv32(work / "mlf.tar", work / "rv", [[x[k] for x in ins] for k in range(2)])
+    outs, counts = harness.run_rv32(elf, io, timeout=600)
+    n = statistics.median(counts)
+    exact: bool | None = None
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        ref = harness.reference(model, ins)
+        exact = all((outs[k][j] == ref[j][k]).all() for k in range(2) for j in range(len(ref)))
+    text = text_bytes(work / "io", work)
+    met = "-" if goal is None else f"{goal / 1e6:g} M {'met' if n <= goal else 'NOT met'}"
+    print(f"{head} {n / 1e6:8.3f} {n / report.macs:6.2f} {arena:>13s} {report.constants_bytes:>8,} {text:>7,} "
+          f"{'-' if exact is None else 'yes' if exact else 'NO':>9s}  {met:14s}  {anchor}")
+    return exact is not False
+
+
+def real_models(tmp: Path) -> bool:
+    print("\nreal models (../shared/models): RV32IMC -O2 instructions per inference (median of 2 random inputs)")
+    print(f"{'model':28s} {'M instr':>8s} {'/MAC':>6s} {'arena/bound':>13s} {'const B':>8s} {'.text B':>7s} "
+          f"{'bit-exact':>9s}  {'goal':14s}  published, same models")
+    ok = True
+    for name in REAL:
+        model = MODELS / f"{name}.tflite"
+        if not model.exists():
+            print(f"{name[:28]:28s} skipped: {model} is absent")
+            continue
+        work = tmp / name
+        work.mkdir()
+        ok &= bench_real(model, work)
+    return ok
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
+        ok = real_models(Path(tmp))
         samples = load_make_samples().write_samples(Path(tmp) / "samples")
-        ok = True
         for name in GOALS:
             work = Path(tmp) / name
             work.mkdir()

@@ -1,4 +1,5 @@
-"""`make bench`: run every tests/bench/bench_*.py in turn; each prints its figures as ratios."""
+"""`make bench`: run every tests/bench/bench_*.py in turn (or those named: `run.py codegen`); each prints its
+figures as ratios."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
+    # `run.py codegen --quick`: words pick the benchmarks whose names contain one of them (none: all);
+    # options go to every benchmark.
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    options = [a for a in sys.argv[1:] if a.startswith("-")]
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
+        if words and not any(w in script.stem for w in words):
+            continue
         print(f"\n=== {script.stem}", flush=True)
-        code = subprocess.call([sys.executable, str(script), *sys.argv[1:]], cwd=HERE.parent.parent)
+        code = subprocess.call([sys.executable, str(script), *options], cwd=HERE.parent.parent)
         if code:
             failed.append(script.stem)
     if failed:

@@ -36,6 +36,22 @@ def conv_pool_scaled(kind: str, shape: tuple[int, int, int, int], filters: int, 
     return bytes(g.serialize([x], [y], "codegen test"))
 
 
+def fc_scaled(depth: int, units: int, multiplier: float, seed: int = 0) -> bytes:
+    """FULLY_CONNECTED whose requantization multiplier (in_scale * w_scale / out_scale) is given: >= 1/4
+    leaves no right shift for bd_requant_single_fast, so the general form runs. No bias: the interpreter
+    refuses a bias whose scale is far from the output's relative to the output scale."""
+    rng = np.random.default_rng(seed)
+    g = MS.GraphWriter()
+    in_q = models._q(rng)
+    x = g.tensor("input", (1, depth), INT8, in_q)
+    wq, w_quant, scales = models._weights(rng, (units, depth), 0, False)
+    wt = g.tensor("weights", (units, depth), INT8, w_quant, wq)
+    out_q = {"scale": [float(in_q["scale"][0] * scales[0] / multiplier)], "zero_point": [int(rng.integers(-20, 21))]}
+    y = g.tensor("output", (1, units), INT8, out_q)
+    g.op("FULLY_CONNECTED", [x, wt, -1], [y], FusedActivationFunction=0)
+    return bytes(g.serialize([x], [y], "codegen test"))
+
+
 CASES = {
     # CONV_2D: 8 + 4 + 1 channels, padding on every side, odd output width (a pixel left over per row)
     "tiles_conv_13ch_same": models.conv((1, 9, 7, 3), 13, (3, 3), seed=21),
@@ -63,4 +79,5 @@ CASES = {
     "tiles_fc_batch2_8": models.fully_connected(2, 66, 8, per_channel=True, seed=38),
     "tiles_fc_12": models.fully_connected(1, 129, 12, seed=39),
     "tiles_fc_3": models.fully_connected(1, 7, 3, seed=40),
+    "tiles_fc_general_requant": fc_scaled(2, 13, 0.3, seed=41),
 }

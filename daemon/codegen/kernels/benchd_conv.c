@@ -2,15 +2,17 @@
  * times the weights.
  *
  * The arithmetic is TFLite's: acc = bias + sum((x - in_zp) * w), then requantized per channel, offset
- * and clamped. The generator folds -in_zp * sum(w) into the bias, so the inner loop is sum(x * w); taps
- * that fall into padding are gathered as in_zp, for which x * w cancels exactly against the folded term
- * (TFLite skips them: the two agree to the bit).
+ * and clamped. The generator folds -in_zp * sum(w) into the bias, so the inner loop is sum(x * w). A patch
+ * the image's edge cuts is read in place without its padded taps, with a bias the generator folded for
+ * that cut (vbias, hbias: + in_zp * the weights cut off); a patch cut on both axes (a corner) is gathered
+ * with its padding as in_zp, for which x * w cancels exactly against the folded term. TFLite skips padded
+ * taps: all three agree to the bit.
  *
  * Speed (RV32IMC has no multiply-accumulate, so a MAC is at least a mul and an add): the weights are
  * packed by the generator in blocks of 8 output channels ([K][8] each), and two output pixels are
  * computed at once, 16 accumulators in registers, so each weight byte loaded feeds two MACs and each
- * input byte eight. Patches inside the image are read in place (k_h runs of k_w * in_c bytes); only
- * pixels whose patch reaches into the padding are gathered into the scratch buffer, one at a time. */
+ * input byte eight (~2.8 instructions per MAC in the inner loop). Patches are read in place: k_h runs of
+ * k_w * in_c bytes, or the whole image as one run of pixels for a 1x1 stride-1 convolution. */
 #include <string.h>
 
 #include "benchd_kernels.h"
@@ -40,7 +42,7 @@ typedef struct {
 #define STEP1x4(k) { const int32_t u = x0[k]; W1(0, 4 * (k)) W1(1, 4 * (k) + 1) W1(2, 4 * (k) + 2) \
     W1(3, 4 * (k) + 3) }
 
-/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by four (8 wide) or two. */
+/* Each tile: acc[] = bias + patch(es) . weights for W channels; runs unrolled by two. */
 static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const int8_t *w, const int32_t *bias,
                      int32_t *acc) {
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], a4 = bias[4], a5 = bias[5], a6 = bias[6],
@@ -53,17 +55,10 @@ static void tile_2x8(const int8_t *x0, const int8_t *x1, const patch_t *g, const
             STEP2x8(0)
             x0++, x1++, w += 8;
         }
-        if (g->run & 2) {
-            STEP2x8(0)
-            STEP2x8(1)
-            x0 += 2, x1 += 2, w += 16;
-        }
         while (x0 != end) {
             STEP2x8(0)
             STEP2x8(1)
-            STEP2x8(2)
-            STEP2x8(3)
-            x0 += 4, x1 += 4, w += 32;
+            x0 += 2, x1 += 2, w += 16;
         }
         x0 += g->skip, x1 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
@@ -81,17 +76,10 @@ static void tile_1x8(const int8_t *x0, const patch_t *g, const int8_t *w, const 
             STEP1x8(0)
             x0++, w += 8;
         }
-        if (g->run & 2) {
-            STEP1x8(0)
-            STEP1x8(1)
-            x0 += 2, w += 16;
-        }
         while (x0 != end) {
             STEP1x8(0)
             STEP1x8(1)
-            STEP1x8(2)
-            STEP1x8(3)
-            x0 += 4, w += 32;
+            x0 += 2, w += 16;
         }
         x0 += g->skip, w += g->wskip * 8;
     } while (--r > 0);
@@ -158,20 +146,29 @@ static void tile_1ch(const int8_t *x0, const int8_t *x1, const patch_t *g, const
     acc[8] = b;
 }
 
-/* out[o + j] for j < n from acc[j]. The int8 stores may alias anything, so the parameters are read once. */
+/* out[o + j] for j < n from acc[j]: requantized, offset and clamped. */
 static void store(const bd_matvec_params *p, const int32_t *acc, int32_t o, int32_t n, int8_t *out) {
-    const int32_t *mult = p->mult + o;
-    const int8_t *shift = p->shift + o;
     const int32_t zp = p->out_zp, lo = p->act_min, hi = p->act_max;
     int32_t j;
     out += o;
-    if (p->single_round) {
-        for (j = 0; j < n; j++) {
-            out[j] = bd_clamp8(bd_requant_single(acc[j], mult[j], shift[j]) + zp, lo, hi);
+    if (p->rq) {
+        const int32_t *q = p->rq + 2 * o;
+        const int8_t *r = p->rq_shift + o;
+        if (p->single_round) {
+            for (j = 0; j < n; j++, q += 2) {
+                out[j] = bd_clamp8(bd_requant_single_fast(acc[j], q[0], r[j], q[1]), lo, hi);
+            }
+        } else {
+            for (j = 0; j < n; j++, q += 2) {
+                out[j] = bd_clamp8(bd_requant_fast(acc[j], (uint32_t)q[0], r[j], q[1]), lo, hi);
+            }
         }
     } else {
+        /* the general forms, where requant.py could not prove the fast ones exact: rare, kept small */
         for (j = 0; j < n; j++) {
-            out[j] = bd_clamp8(bd_requant(acc[j], mult[j], shift[j]) + zp, lo, hi);
+            const int32_t m = p->mult[o + j], s = p->shift[o + j];
+            out[j] = bd_clamp8((p->single_round ? bd_requant_single(acc[j], m, s) : bd_requant(acc[j], m, s)) + zp,
+                               lo, hi);
         }
     }
 }
@@ -229,11 +226,6 @@ static void patch_run(const bd_matvec_params *p, const patch_t *g, const int8_t 
     }
 }
 
-void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out) {
-    const patch_t flat = {1, p->depth, 0, 0, 0, p->bias};
-    patches(p, &flat, x, (const int8_t *)0, out, (int8_t *)0);
-}
-
 /* Short runs (a few bytes, the common case for one-channel inputs) cost less inline than through a
  * memcpy or memset call. */
 static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
@@ -256,35 +248,28 @@ static void fill_bytes(int8_t *dst, int32_t value, int32_t n) {
     }
 }
 
-/* The k_h x k_w x in_c patch under one output pixel, padding read as in_zp. */
+/* The taps [k0, k1) of a window starting at i0 that are inside [0, size). */
+static void taps(int32_t i0, int32_t size, int32_t k, int32_t dil, int32_t *k0, int32_t *k1) {
+    *k0 = i0 >= 0 ? 0 : (dil - 1 - i0) / dil;
+    *k1 = size - i0 <= 0 ? 0 : (size - i0 + dil - 1) / dil;
+    *k1 = *k1 < k ? *k1 : k;
+    *k0 = *k0 < *k1 ? *k0 : *k1;
+}
+
+/* The k_h x k_w x in_c patch under one output pixel, padding read as in_zp (each row filled, then the
+ * taps inside copied over it: only patches cut on both axes come here, so simple beats fast). */
 static void gather(const bd_conv_params *p, const int8_t *image, int32_t iy0, int32_t ix0, int8_t *dst) {
-    const int32_t in_c = p->in_c, k_w = p->k_w;
-    const int32_t row_bytes = k_w * in_c;
-    /* undilated: taps [lo, hi) of each row are inside the image */
-    const int32_t lo = ix0 >= 0 ? 0 : -ix0 < k_w ? -ix0 : k_w;
-    const int32_t hi = ix0 + k_w <= p->in_w ? k_w : p->in_w - ix0 > lo ? p->in_w - ix0 : lo;
-    int32_t ky, kx;
+    const int32_t in_c = p->in_c, row_bytes = p->k_w * in_c;
+    int32_t ky, kx, kx0, kx1;
+    taps(ix0, p->in_w, p->k_w, p->dil_w, &kx0, &kx1);
     for (ky = 0; ky < p->k_h; ky++, dst += row_bytes) {
         const int32_t iy = iy0 + ky * p->dil_h;
-        const int8_t *src;
-        if (iy < 0 || iy >= p->in_h) {
-            fill_bytes(dst, p->in_zp, row_bytes);
-            continue;
-        }
-        src = image + (size_t)iy * p->in_w * in_c;
-        if (p->dil_w == 1) {
-            fill_bytes(dst, p->in_zp, lo * in_c);
-            copy_bytes(dst + lo * in_c, src + (ix0 + lo) * in_c, (hi - lo) * in_c);
-            fill_bytes(dst + hi * in_c, p->in_zp, (k_w - hi) * in_c);
-            continue;
-        }
-        for (kx = 0; kx < k_w; kx++) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            if (ix < 0 || ix >= p->in_w) {
-                fill_bytes(dst + kx * in_c, p->in_zp, in_c);
-            } else {
-                copy_bytes(dst + kx * in_c, src + (size_t)ix * in_c, in_c);
-            }
+        fill_bytes(dst, p->in_zp, row_bytes);
+        for (kx = kx0; kx < kx1 && iy >= 0 && iy < p->in_h; kx++) {
+            /* undilated, the taps inside are one run */
+            const int32_t n = p->dil_w == 1 ? (kx1 - kx0) * in_c : in_c;
+            copy_bytes(dst + kx * in_c, image + ((size_t)iy * p->in_w + ix0 + kx * p->dil_w) * in_c, n);
+            kx = p->dil_w == 1 ? kx1 : kx;
         }
     }
 }
@@ -298,14 +283,6 @@ static void inside(int32_t size, int32_t k, int32_t stride, int32_t dil, int32_t
     *hi = last < 0 ? 0 : last / stride + 1;
     *hi = *hi > outs ? outs : *hi;
     *hi = *hi < *lo ? *lo : *hi;
-}
-
-/* The taps [k0, k1) of a window starting at i0 that are inside [0, size). */
-static void taps(int32_t i0, int32_t size, int32_t k, int32_t dil, int32_t *k0, int32_t *k1) {
-    *k0 = i0 >= 0 ? 0 : (dil - 1 - i0) / dil;
-    *k1 = size - i0 <= 0 ? 0 : (size - i0 + dil - 1) / dil;
-    *k1 = *k1 < k ? *k1 : k;
-    *k0 = *k0 < *k1 ? *k0 : *k1;
 }
 
 /* Output pixel (oy, ox): its patch read in place, clipped to the image, with the bias the generator folded

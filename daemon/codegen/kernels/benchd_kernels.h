@@ -102,11 +102,14 @@ typedef struct {
     int32_t single_round;   /* 1: bd_requant_single (FULLY_CONNECTED), 0: bd_requant (CONV_2D) */
     const int8_t *weights;  /* packed: blocks of 8 units ([K][8]), a block of 4 if N%8 >= 4, the rest [K] each */
     const int32_t *bias;    /* bias + (-input zero point) * sum of the unit's weights */
-    const int32_t *mult;    /* per unit (a per-tensor scale is repeated) */
+    const int32_t *mult;    /* per unit (a per-tensor scale is repeated); null when rq is set */
     const int8_t *shift;
+    /* requantization in the fast forms (requant.py proved them exact for this layer), the output zero point
+     * folded in: per unit {m2, k} and r for bd_requant_fast, or {multiplier, k} and s for
+     * bd_requant_single_fast; null: mult and shift with the general forms */
+    const int32_t *rq;
+    const int8_t *rq_shift;
 } bd_matvec_params;
-
-void bd_matvec(const bd_matvec_params *p, const int8_t *x, int8_t *out);
 
 /* -- CONV_2D --------------------------------------------------------------------------------------- */
 typedef struct {
