@@ -96,18 +96,6 @@ static int32_t clamp16(int32_t v) {
     return v < -32768 ? -32768 : (v > 32767 ? 32767 : v);
 }
 
-static int32_t leading_zeros32(uint32_t x) {
-    int32_t n = 0;
-    if (x == 0) {
-        return 32;
-    }
-    while (!(x & 0x80000000u)) {
-        x <<= 1;
-        n++;
-    }
-    return n;
-}
-
 void bd_softmax_s16(const bd_softmax_s16_params *p, const int16_t *in, int16_t *out) {
     int32_t i, c;
     for (i = 0; i < p->rows; i++, in += p->depth, out += p->depth) {
@@ -123,7 +111,7 @@ void bd_softmax_s16(const bd_softmax_s16_params *p, const int16_t *in, int16_t *
             out[c] = bd_lut16(p->exp_lut, (int16_t)clamp16(scaled + 32767));
             sum += out[c];
         }
-        headroom = leading_zeros32((uint32_t)sum);
+        headroom = bd_leading_zeros((uint32_t)sum);
         shifted = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
         reciprocal = bd_lut16(p->recip_lut, (int16_t)clamp16(shifted - ((1 << 15) + (1 << 16))));
         right_shift = 31 - headroom;

@@ -115,18 +115,6 @@ static int16_t tanh_q(int16_t a, int32_t integer_bits) {
 
 static int8_t sat8(int32_t v) { return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v)); }
 
-/* x * 2^exponent for exponent > 0, saturating (gemmlowp's SaturatingRoundingMultiplyByPOT on int32) */
-static int32_t mul_pot32(int32_t x, int32_t exponent) {
-    const int32_t threshold = (int32_t)(((uint32_t)1 << (31 - exponent)) - 1u);
-    if (x > threshold) {
-        return INT32_MAX;
-    }
-    if (x < -threshold) {
-        return INT32_MIN;
-    }
-    return (int32_t)((uint32_t)x << exponent);
-}
-
 /* GetInvSqrtQuantizedMultiplierExp(input, reverse_shift -1): 1 / sqrt(input) as multiplier and shift,
  * Newton-Raphson in Q3.28 from x = 1. */
 static void inv_sqrt(int32_t input, int32_t *multiplier, int32_t *shift) {
@@ -150,8 +138,8 @@ static void inv_sqrt(int32_t input, int32_t *multiplier, int32_t *shift) {
     half_input = bd_div_pot(input >> 1, 1);
     x = 1 << 28;
     for (i = 0; i < 5; i++) {
-        const int32_t x3 = mul_pot32(bd_high_mul(bd_high_mul(x, x), x), 6);
-        x = mul_pot32((int32_t)((uint32_t)bd_high_mul((1 << 28) + (1 << 27), x) -
+        const int32_t x3 = bd_shift_left_saturating(bd_high_mul(bd_high_mul(x, x), x), 6);
+        x = bd_shift_left_saturating((int32_t)((uint32_t)bd_high_mul((1 << 28) + (1 << 27), x) -
                                 (uint32_t)bd_high_mul(half_input, x3)), 3);
     }
     x = bd_high_mul(x, 1518500250); /* sqrt(2) / 2 */

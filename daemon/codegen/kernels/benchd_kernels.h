@@ -88,6 +88,31 @@ static inline int32_t bd_requant_single_fast(int32_t acc, int32_t multiplier, in
     return (int32_t)((uint32_t)high + (uint32_t)k) >> s;
 }
 
+/* SaturatingRoundingMultiplyByPOT for a positive exponent: a left shift that saturates. */
+static inline int32_t bd_shift_left_saturating(int32_t x, int32_t exponent) {
+    const int32_t threshold = (int32_t)(((uint32_t)1 << (31 - exponent)) - 1u);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+/* Leading zero bits of x (32 for 0), for the fixed-point normalizations of SOFTMAX and LSTM. */
+static inline int32_t bd_leading_zeros(uint32_t x) {
+    int32_t n = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+}
+
 static inline int8_t bd_clamp8(int32_t v, int32_t lo, int32_t hi) {
     v = v < lo ? lo : v;
     v = v > hi ? hi : v;

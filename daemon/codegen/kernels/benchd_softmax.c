@@ -5,18 +5,6 @@
  * Here: the row's sum in Q12.19, its reciprocal by Newton-Raphson in Q2.29, and the rounding shifts. */
 #include "benchd_kernels.h"
 
-/* SaturatingRoundingMultiplyByPOT for a positive exponent: a left shift that saturates. */
-static int32_t shift_left_saturating(int32_t x, int32_t exponent) {
-    const int32_t threshold = (int32_t)(((uint32_t)1 << (31 - exponent)) - 1u);
-    if (x > threshold) {
-        return INT32_MAX;
-    }
-    if (x < -threshold) {
-        return INT32_MIN;
-    }
-    return (int32_t)((uint32_t)x << exponent);
-}
-
 /* (a + b) / 2 rounded half away from zero, without overflow. */
 static int32_t rounding_half_sum(int32_t a, int32_t b) {
     const int64_t sum = (int64_t)a + (int64_t)b;
@@ -30,21 +18,9 @@ static int32_t one_over_one_plus_x(int32_t a) {
     int i;
     for (i = 0; i < 3; i++) {
         const int32_t one_minus = (int32_t)(((uint32_t)1 << 29) - (uint32_t)bd_high_mul(half_denominator, x));
-        x = (int32_t)((uint32_t)x + (uint32_t)shift_left_saturating(bd_high_mul(x, one_minus), 2));
+        x = (int32_t)((uint32_t)x + (uint32_t)bd_shift_left_saturating(bd_high_mul(x, one_minus), 2));
     }
-    return shift_left_saturating(x, 1);
-}
-
-static int32_t leading_zeros(uint32_t x) {
-    int32_t n = 0;
-    if (x == 0) {
-        return 32;
-    }
-    while (!(x & 0x80000000u)) {
-        x <<= 1;
-        n++;
-    }
-    return n;
+    return bd_shift_left_saturating(x, 1);
 }
 
 void bd_softmax(const bd_softmax_params *p, const int8_t *in, int8_t *out) {
@@ -60,7 +36,7 @@ void bd_softmax(const bd_softmax_params *p, const int8_t *in, int8_t *out) {
             sum = (int32_t)((uint32_t)sum + (uint32_t)bd_div_pot(p->exp_table[max - in[j]], 12));
         }
         /* GetReciprocal(sum, 12 integer bits): sum = 2^(12 - headroom) * (1 + a) */
-        headroom = leading_zeros((uint32_t)sum);
+        headroom = bd_leading_zeros((uint32_t)sum);
         scale = one_over_one_plus_x((int32_t)(((uint32_t)sum << headroom) - 0x80000000u));
         exponent = 12 - headroom + 31 - 8;
         for (j = 0; j < p->depth; j++) {
