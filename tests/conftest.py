@@ -12,6 +12,8 @@ import threading
 import pytest
 
 TIER_MARKERS = ("tvm", "docker", "board", "browser")
+# Tools .ci/run installs: a test that skips for want of one (its skip reason names it) fails with CI=true too.
+CI_TOOLS = ("riscv64-unknown-elf-gcc", "qemu-system-riscv32", "cmake")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,6 +45,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     in_ci = os.environ.get("CI", "").lower() == "true"
     # Markers only: item.keywords also holds folder names (tests/docker), which are not tiers.
     tier = [m for m in TIER_MARKERS if item.get_closest_marker(m) is not None]
+    tier += [tool for tool in CI_TOOLS if report.skipped and tool in str(report.longrepr)]
     if in_ci and tier and report.skipped and item.get_closest_marker("hardware") is None:
         report.outcome = "failed"
         report.longrepr = f"CI=true: a {'/'.join(tier)} test skipped instead of running: {report.longrepr}"
