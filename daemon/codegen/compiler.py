@@ -105,7 +105,10 @@ def compile_c(model: Path, output: Path) -> CompileReport:
 
 def main(argv: list[str] | None = None) -> int:
     """`benchd compile-c MODEL --output FILE.tar`: 0 on success, 2 with the reason on bad input."""
-    parser = argparse.ArgumentParser(prog="benchd compile-c", description=__doc__)
+    from daemon.codegen.ops import SUPPORTED
+
+    parser = argparse.ArgumentParser(prog="benchd compile-c", description=__doc__,
+                                     epilog=f"operators it takes: {', '.join(sorted(SUPPORTED))}")
     parser.add_argument("model", type=Path)
     parser.add_argument("--output", "-o", type=Path, required=True)
     args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ def test_metrics_agree_with_an_independent_calculation(samples: dict[str, Path],
     assert proc.returncode == 0, proc.stdout + proc.stderr
     host = json.loads((tmp_path / "metrics").read_text())["host"]
     assert host["samples"] == 12
-    assert host["thresholds"] == {"max_abs_diff": 64.0, "min_top1": 0.8}
+    assert host["thresholds"] == {"max_abs_diff": 128.0, "min_top1": 0.8}
     assert host["latency_ms"] > 0 and host["reference_latency_ms"] > 0
 
     # The same seeded inputs the action documents: full-range int8 from default_rng(seed).
