@@ -49,7 +49,7 @@ static int32_t border_taps(const geometry *g, const int8_t *plane, int32_t iy0, 
 }
 
 /* A one-column image (a streaming model's time axis) with a one-column kernel: no per-row bookkeeping,
- * taps two at a time. */
+ * taps two at a time. c: the channel's bias, q1, q2, q3. */
 DW_NOINLINE static void column(const geometry *g, const bd_dwconv_params *p, const int8_t *plane, const int8_t *w,
                    const int32_t *c, int8_t *o, int32_t out_c) {
     const int32_t out_h = p->out_h, sh = p->stride_h, pt = p->pad_top, k_h = g->k_h, fast = p->fast;
@@ -87,6 +87,7 @@ void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *ou
     const int32_t x_step = sw * g.in_c;
     const int8_t *weights = p->weights;
     const int32_t *chan = p->chan;
+    const int8_t *shift = p->shift;
     int32_t b, oc, oy, ox;
     for (b = 0; b < p->batches; b++) {
         const int8_t *image = in + (size_t)b * g.in_h * g.in_w * g.in_c;
@@ -94,10 +95,11 @@ void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *ou
         for (oc = 0; oc < out_c; oc++) {
             const int8_t *plane = image + oc / mult;
             const int8_t *w = weights + (size_t)oc * taps;
-            const int32_t *c = chan + (size_t)oc * 4;
-            const int32_t bias = c[0], q1 = c[1], q2 = c[2], q3 = c[3];
+            const int32_t bias = chan[2 * oc], q1 = chan[2 * oc + 1], q2 = shift[oc];
+            const int32_t q3 = fast ? bd_dw_k(q2, p->out_zp) : p->out_zp;
             int8_t *o = image_out + oc;
             if (out_w == 1 && k_w == 1 && x_lo == 0 && x_hi == 1) {
+                const int32_t c[4] = {bias, q1, q2, q3};
                 column(&g, p, plane, w, c, o, out_c);
                 continue;
             }

@@ -36,6 +36,7 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
     const int32_t row = in_w * in_c, out_row = out_w * in_c, step = sw * in_c;
     const int8_t *weights = p->weights;
     const int32_t *chan = p->chan;
+    const int8_t *shift = p->shift;
     int32_t b, oc, oy;
     for (b = 0; b < p->batches; b++) {
         const int8_t *image = in + (size_t)b * in_h * row;
@@ -43,8 +44,8 @@ void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *o
         for (oc = 0; oc < in_c; oc++) {
             const int8_t *plane = image + oc;
             const int8_t *wc = weights + (size_t)oc * 9;
-            const int32_t *c = chan + (size_t)oc * 4;
-            const int32_t bias = c[0], r = c[2], k = c[3];
+            const int32_t *c = chan + (size_t)oc * 2;
+            const int32_t bias = c[0], r = shift[oc], k = bd_dw_k(r, p->out_zp);
             const uint32_t m2 = (uint32_t)c[1], span = ((uint32_t)(hi - lo + 1) << r) - 1u;
             int8_t *o = image_out + oc;
             int32_t w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0, w7 = 0, w8 = 0;

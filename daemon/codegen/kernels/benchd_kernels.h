@@ -184,11 +184,20 @@ typedef struct {
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
     int32_t in_zp, act_min, act_max;
     int32_t x_lo, x_hi;     /* output columns whose taps all lie inside the image across */
-    int32_t fast;           /* 1: chan holds bd_requant_fast's (m2, r, k); 0: (multiplier, shift, out_zp);
-                             * bd_depthwise_conv3x3: always 1, k folds out_zp - act_min */
+    int32_t fast;           /* 1: bd_requant_fast with m2 = q1, r = q2, k = q3 = bd_dw_k(r, out_zp);
+                             * 0: bd_requant with multiplier q1 and shift q2, then + q3 = out_zp */
+    int32_t out_zp;         /* bd_depthwise_conv3x3 (always fast): out_zp - act_min, its k counts from act_min */
     const int8_t *weights;  /* [out_c][k_h][k_w]; bd_depthwise_conv_mult4: [in_c][mult / 4][k_h][k_w][4] */
-    const int32_t *chan;    /* per output channel: bias (folded as for CONV_2D), then the 3 requant constants */
+    const int32_t *chan;    /* per output channel: {bias (folded as for CONV_2D), q1 (m2 or the multiplier)};
+                             * bd_depthwise_conv_mult4 (pixel by pixel): {bias, q1, q2, q3}, k stored */
+    const int8_t *shift;    /* per output channel: q2 (r or TFLite's shift); null for bd_depthwise_conv_mult4 */
 } bd_dwconv_params;
+
+/* The fast form's k = 2^(r-1) + zp * 2^r (1 <= r <= 31), rebuilt per channel rather than stored (the
+ * generator proved that it fits int32). */
+static inline int32_t bd_dw_k(int32_t r, int32_t zp) {
+    return (int32_t)(((uint32_t)1 << (r - 1)) + ((uint32_t)zp << r));
+}
 
 void bd_depthwise_conv2d(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
 void bd_depthwise_conv3x3(const bd_dwconv_params *p, const int8_t *in, int8_t *out);
