@@ -299,3 +299,31 @@ def assert_bit_exact(model: Path, exe: Path, io: Io, inputs: list[np.ndarray]) -
         assert differ == 0, f"{differ} of {len(g)} vectors differ from TFLite, by up to {worst:g} (LSB for integers)"
         # A test that only ever sees saturated outputs would prove little.
         assert len(np.unique(w)) > 8, f"outputs barely vary ({np.unique(w)}): the test model is too degenerate"
+
+
+@dataclass(frozen=True)
+class CoreRun:
+    got: list[np.ndarray]  # per model output: (vectors, values) as the core computed them
+    want: list[np.ndarray]  # the same from TFLite's reference kernels
+    instructions: list[int]  # retired by tvmgen_default_run, per vector
+
+
+def assert_bit_exact_rv32(model: Path, work: Path, count: int = 3, seed: int = 5,
+                          inputs: list[np.ndarray] | None = None) -> CoreRun:
+    """Compiles `model`, runs `count` random vectors (or `inputs`) on RV32IMC under QEMU and asserts every
+    output equals TFLite's to the bit; returns what ran, for further checks."""
+    from daemon.codegen import compile_c
+
+    compile_c(model, work / "mlf.tar")
+    io = unpack(work / "mlf.tar", work / "io")
+    inputs = inputs if inputs is not None else random_inputs(io, count, seed)
+    count = len(inputs[0])
+    elf, io = build_rv32(work / "mlf.tar", work / "rv", [[x[k] for x in inputs] for k in range(count)])
+    outs, instructions = run_rv32(elf, io)
+    assert len(outs) == count and len(instructions) == count and all(n > 0 for n in instructions)
+    want = reference(model, inputs)
+    got = [np.stack([out[j] for out in outs]) for j in range(len(want))]
+    for j, (g, w) in enumerate(zip(got, want, strict=True)):
+        bad = differing(g, w)
+        assert not bad.any(), f"output {j}: vectors {np.flatnonzero(bad).tolist()} differ from TFLite on RV32IMC"
+    return CoreRun(got, want, instructions)

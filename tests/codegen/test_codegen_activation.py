@@ -207,18 +207,9 @@ def _rv32_bit_exact(data: bytes, tmp_path: Path) -> float:
     """Bit-exact on 3 vectors; returns the most instructions retired per output value."""
     path = tmp_path / "m.tflite"
     path.write_bytes(data)
-    compile_c(path, tmp_path / "mlf.tar")
-    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "probe")
-    inputs = random_inputs(io, count=3, seed=5)
-    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path, [[x[k] for x in inputs] for k in range(3)])
-    outs, instructions = harness.run_rv32(elf, io)
-    want = harness.reference(path, inputs)
-    assert len(outs) == 3
-    for k, out in enumerate(outs):
-        for got, w in zip(out, want, strict=True):
-            assert (got == w[k]).all(), f"vector {k}: core {got.tolist()} vs TFLite {w[k].tolist()}"
-    assert len(np.unique(np.concatenate(want))) > 8
-    return max(instructions) / want[0].shape[1]
+    run = harness.assert_bit_exact_rv32(path, tmp_path)
+    assert len(np.unique(np.concatenate(run.want))) > 8
+    return max(run.instructions) / run.want[0].shape[1]
 
 
 RV32 = pytest.mark.skipif(not harness.HAVE_RV32,

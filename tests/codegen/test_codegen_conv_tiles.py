@@ -35,16 +35,7 @@ def test_tiles_are_bit_exact_on_the_host(name: str, host_build) -> None:  # type
 def test_tiles_are_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
     model = tmp_path / f"{name}.tflite"
     model.write_bytes(CASES[name])
-    compile_c(model, tmp_path / "mlf.tar")
-    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "io")
-    ins = random_inputs(io, 3, seed=5)
-    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path / "rv", [[x[k] for x in ins] for k in range(3)])
-    outs, counts = harness.run_rv32(elf, io)
-    want = harness.reference(model, ins)
-    assert len(outs) == 3 and all(c > 0 for c in counts)
-    for k in range(3):
-        for j, w in enumerate(want):
-            assert (outs[k][j] == w[k]).all(), f"vector {k}: core {outs[k][j].tolist()} vs TFLite {w[k].tolist()}"
+    harness.assert_bit_exact_rv32(model, tmp_path)
 
 
 def _source(name: str, tmp_path: Path) -> str:

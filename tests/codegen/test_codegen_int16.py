@@ -113,16 +113,7 @@ RV32_CASES = ["fc16_per_channel_relu", "softmax16_rows_beta", "svdf_batch2_rank3
 def test_int16_operator_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.tflite"
     path.write_bytes(CASES[name])
-    compile_c(path, tmp_path / "mlf.tar")
-    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "probe")
-    inputs = random_inputs(io, count=3, seed=5)
-    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path, [[x[k] for x in inputs] for k in range(3)])
-    outs, _ = harness.run_rv32(elf, io)
-    want = harness.reference(path, inputs)
-    assert len(outs) == 3
-    for k, out in enumerate(outs):
-        for j, got in enumerate(out):
-            assert got.tolist() == want[j][k].tolist(), f"vector {k}, output {j}"
+    harness.assert_bit_exact_rv32(path, tmp_path)
 
 
 def test_softmax_tables_match_tflite_shape() -> None:

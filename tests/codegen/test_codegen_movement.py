@@ -9,7 +9,7 @@ from pathlib import Path
 import models_movement as mm
 import numpy as np
 import pytest
-from harness import HAVE_RV32, assert_bit_exact, build_rv32, random_inputs, reference, run_rv32
+from harness import HAVE_RV32, assert_bit_exact, assert_bit_exact_rv32, random_inputs
 from model_tools import tvm_available
 
 from daemon.codegen import compile_c
@@ -122,18 +122,7 @@ RV32_CASES = ["concat_const", "split_axis1", "split_v", "pack_neg", "unpack_axis
 def test_rv32_is_bit_exact(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.tflite"
     path.write_bytes(CASES[name])
-    compile_c(path, tmp_path / "m.tar")
-    from harness import unpack
-
-    io = unpack(tmp_path / "m.tar", tmp_path / "u")
-    inputs = random_inputs(io, 3, seed=7)
-    elf, io = build_rv32(tmp_path / "m.tar", tmp_path / "rv", [[x[k] for x in inputs] for k in range(3)])
-    outs, counts = run_rv32(elf, io)
-    want = reference(path, inputs)
-    assert len(outs) == 3 and all(c > 0 for c in counts)
-    for k in range(3):
-        for j, w in enumerate(want):
-            assert np.array_equal(outs[k][j], w[k]), f"vector {k} output {j} differs from TFLite"
+    assert_bit_exact_rv32(path, tmp_path, seed=7)
 
 
 def _refused(tmp_path: Path, data: bytes, pattern: str) -> None:

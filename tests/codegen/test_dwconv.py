@@ -86,15 +86,7 @@ def test_depthwise_is_bit_exact(name: str, host_build) -> None:  # type: ignore[
 def test_depthwise_is_bit_exact_on_rv32imc(name: str, tmp_path: Path) -> None:
     model = tmp_path / f"{name}.tflite"
     model.write_bytes(CASES[name][2])
-    compile_c(model, tmp_path / "mlf.tar")
-    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "u")
-    inputs = random_inputs(io, count=3, seed=5)
-    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path / "rv", [[x[k] for x in inputs] for k in range(3)])
-    outs, _ = harness.run_rv32(elf, io)
-    want = harness.reference(model, inputs)
-    assert len(outs) == 3
-    for k in range(3):
-        assert (outs[k][0] == want[0][k]).all(), f"vector {k} differs on RV32"
+    harness.assert_bit_exact_rv32(model, tmp_path)
 
 
 def test_a_filter_that_fits_no_depth_multiplier_is_refused(tmp_path: Path) -> None:

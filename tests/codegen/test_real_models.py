@@ -34,14 +34,6 @@ def test_real_model_is_bit_exact_on_the_host(name: str, real_models: dict[str, P
 @pytest.mark.parametrize("name", REAL_MODEL_NAMES)
 def test_real_model_is_bit_exact_on_rv32imc(name: str, real_models: dict[str, Path], riscv_tools: None,
                                             tmp_path: Path) -> None:
-    report = compile_c(real_models[name], tmp_path / "mlf.tar")
-    io = harness.unpack(tmp_path / "mlf.tar", tmp_path / "io")
-    inputs = harness.random_inputs(io, count=2, seed=17)
-    elf, io = harness.build_rv32(tmp_path / "mlf.tar", tmp_path / "rv", [[x[k] for x in inputs] for k in range(2)])
-    outs, counts = harness.run_rv32(elf, io, timeout=600)
-    want = harness.reference(real_models[name], inputs)
-    assert len(outs) == 2
-    for k in range(2):
-        for j, w in enumerate(want):
-            assert (outs[k][j] == w[k]).all(), f"{name}: vector {k}, output {j} differs from TFLite on the core"
-    assert min(counts) > report.macs  # at least one instruction per MAC: the count is of the whole inference
+    run = harness.assert_bit_exact_rv32(real_models[name], tmp_path, count=2, seed=17)
+    macs = compile_c(real_models[name], tmp_path / "again.tar").macs
+    assert min(run.instructions) > macs  # at least one instruction per MAC: the count is of the whole inference
