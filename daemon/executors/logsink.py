@@ -57,7 +57,9 @@ class LogSink:
     def _line(self, line: bytes) -> None:
         text = line.rstrip(b"\r")
         if text.strip():
-            self.last_line = text[-500:].decode("utf-8", "replace").strip()
+            # The head of a long line: a message leads with what went wrong (a skip reason names the operator
+            # first, then tensor names that run to hundreds of characters).
+            self.last_line = text[:500].decode("utf-8", "replace").strip()
         for prefix, found in ((ERROR_PREFIX, self.errors), (WARNING_PREFIX, self.warnings)):
             if text.startswith(prefix) and len(found) < self._max_errors:
                 message = text[len(prefix) :].decode("utf-8", "replace").strip()
