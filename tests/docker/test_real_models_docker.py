@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
+from daemon_once import run_inbox
 
-from daemon.service import Daemon
 from daemon.settings import Settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.tvm, pytest.mark.timeout(1500)]
@@ -22,15 +21,7 @@ def test_every_real_model_passes_the_default_pipeline(tvm_image, riscv_image, re
     settings.inbox.mkdir()
     for path in real_models.values():
         shutil.copy(path, settings.inbox / path.name)
-    daemon = Daemon(settings)
-    daemon.start()
-    try:
-        assert daemon.wait_idle(1400)
-    finally:
-        daemon.stop()
-        daemon.store.close()
-    results = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text())
-               for p in (tmp_path / "results").glob("*/*/result.json")}
+    results = {result["model"]["name"]: result for result in run_inbox(settings, timeout=1400)}
     assert sorted(results) == sorted(p.name for p in real_models.values())
     for name, result in results.items():
         jobs = {j["id"]: j for j in result["jobs"]}
