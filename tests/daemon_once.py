@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from daemon.service import Daemon
+from daemon.app.service import Daemon
 from daemon.settings import Settings
 
 

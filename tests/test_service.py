@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.service import Daemon
+from daemon.app.service import Daemon
 from daemon.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -234,15 +234,17 @@ def _check_cycles(doc: Document, jobs: dict[str, Job]) -> None:
         visit(job_id, [])
 
 
-def load_workflow(file: Path, actions: Collection[str] | None = None) -> Workflow:
+def load_workflow(file: Path, actions: Collection[str] | None = None, shown_as: Path | None = None) -> Workflow:
     """`actions`: the built-in action names (the service's ACTIONS table: the pipeline layer does not import
-    actions); a `uses:` naming another is an error here. None checks the `benchd/<name>` form only."""
+    actions); a `uses:` naming another is an error here. None checks the `benchd/<name>` form only.
+    `shown_as`: the file to name in errors and in the workflow (a snapshot is read, its source is named)."""
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise PipelineError(f"{file}: cannot read the workflow: {exc.strerror}") from exc
+        raise PipelineError(f"{shown_as or file}: cannot read the workflow: {exc.strerror}") from exc
     if len(raw) > MAX_BYTES:
-        raise PipelineError(f"{file}: {len(raw)} bytes is too large for a workflow (at most {MAX_BYTES})")
+        raise PipelineError(f"{shown_as or file}: {len(raw)} bytes is too large for a workflow (at most {MAX_BYTES})")
+    file = shown_as or file
     doc = Document(file, raw.decode("utf-8", "replace"))
     data = _mapping(doc, doc.data, (), "a workflow")
     _keys(doc, data, WORKFLOW_KEYS, (), "the workflow")

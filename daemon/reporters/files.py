@@ -8,23 +8,12 @@ the run finishes, from the same typed RunRecord every other reporter reads (summ
 from __future__ import annotations
 
 import os
-import re
 import threading
 from pathlib import Path
 
 from daemon.record import Event, JobFinished, JobStarted, RunFinished, RunRecord, StepFinished
+from daemon.record.layout import PROGRESS, RESULT, SUMMARY
 from daemon.reporters.summary import summary_markdown
-
-
-def safe_stem(name: str) -> str:
-    """A directory name for results/<stem>/: the model's stem without anything a shell or path could trip on."""
-    stem = name[: -len(".tflite")] if name.lower().endswith(".tflite") else name
-    stem = re.sub(r"[^\w.-]", "_", stem).lstrip(".")
-    return stem[:100] or "model"
-
-
-def result_dir(results: Path, model_name: str, run_id: str) -> Path:
-    return results / safe_stem(model_name) / run_id
 
 
 def write_text(path: Path, text: str) -> None:
@@ -52,13 +41,13 @@ class FilesReporter:
         if isinstance(event, StepFinished) and event.summary.strip():
             self.step_summaries.append(event.summary)
         if isinstance(event, JobStarted | StepFinished | JobFinished):
-            write_text(self.directory / "progress.json", record.to_json())
+            write_text(self.directory / PROGRESS, record.to_json())
         elif isinstance(event, RunFinished):
             self.write(record)
 
     def write(self, record: RunRecord) -> Path:
-        write_text(self.directory / "summary.md", summary_markdown(record, "\n".join(self.step_summaries)))
-        path = self.directory / "result.json"
+        write_text(self.directory / SUMMARY, summary_markdown(record, "\n".join(self.step_summaries)))
+        path = self.directory / RESULT
         write_text(path, record.to_json())
-        (self.directory / "progress.json").unlink(missing_ok=True)  # a finished run has no progress to show
+        (self.directory / PROGRESS).unlink(missing_ok=True)  # a finished run has no progress to show
         return path

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from daemon.errors import BenchdError
 from daemon.record import RunRecord, iso
-from daemon.reporters.files import result_dir
+from daemon.record.layout import result_dir
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
 

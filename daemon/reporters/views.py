@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.record import RunRecord, iso
-from daemon.reporters.files import result_dir
+from daemon.record.layout import result_dir
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
 

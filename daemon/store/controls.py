@@ -15,7 +15,6 @@ or beside it as `benchd serve`; a `benchd rerun`/`benchd cancel` command may cal
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from daemon.errors import BenchdError
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
+from daemon.store.snapshots import pipeline_snapshot
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_cancels (
@@ -61,12 +61,10 @@ def rerun(store: Store, run_id: str) -> Rerun:
     if not snapshot.is_file():
         raise ControlError(f"the model snapshot of run {run_id} is gone from the state folder ({snapshot}): "
                            "drop the model again")
-    pipeline = Path(row.pipeline)
-    try:
-        pipeline_sha = hashlib.sha256(pipeline.read_bytes()).hexdigest()  # as the loader hashes it: its bytes
-    except OSError as exc:
-        raise ControlError(f"the pipeline of run {run_id} cannot be read ({pipeline}: {exc.strerror}): "
-                           "drop the model again to run it with the current pipeline") from exc
+    pipeline_sha = row.pipeline_sha256  # the snapshot it ran, whatever the pipeline file says now
+    if not pipeline_snapshot(store.path.parent, pipeline_sha).is_file():
+        raise ControlError(f"the pipeline snapshot of run {run_id} is gone from the state folder: "
+                           "drop the model again to run it with the current pipeline")
     pending = store.open_run_for_drop(str(snapshot), row.sha256)
     if pending is not None:
         return Rerun(pending.id, queued=False)

@@ -274,6 +274,10 @@ class Store:
         """The model snapshots some remaining run works on (or may re-run)."""
         return {r["model_path"] for r in self.query("SELECT DISTINCT model_path FROM runs WHERE model_path != ''")}
 
+    def pipelines_in_use(self) -> set[str]:
+        """The sha256 of every pipeline snapshot some remaining run was decided under."""
+        return {r["pipeline_sha256"] for r in self.query("SELECT DISTINCT pipeline_sha256 FROM runs")}
+
     # -- jobs and steps ---------------------------------------------------------------------------
     def set_job(self, run_id: str, job_id: str, **fields: Any) -> None:
         with self.transaction() as db:

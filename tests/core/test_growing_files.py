@@ -7,7 +7,7 @@ import time
 
 from daemon_kit import make_settings, results, wait_for
 
-from daemon.service import Daemon
+from daemon.app.service import Daemon
 
 
 def run_daemon(settings, write) -> list[dict]:  # type: ignore[no-untyped-def]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from daemon_kit import kill_orphans, make_settings, results, start_watch, starts, stop, wait_for
 
-from daemon import housekeeping
-from daemon.service import Daemon
+from daemon.app.recovery import recover
+from daemon.app.service import Daemon
 from daemon.store import Store
 
 
@@ -163,7 +163,7 @@ def test_progress_json_of_an_interrupted_run_is_cleared_at_start_up(tmp_path, sa
     assert '"running"' in progress.read_text()
     store = Store(settings.db_path)
     daemon_now = Daemon(settings, store=store)
-    housekeeping.recover(settings, store, daemon_now.intake)
+    recover(settings, store, daemon_now.intake)
     assert not progress.exists()  # it said `running`; the run is queued again
     assert [r.status for r in store.recent_runs()] == ["queued"]
     kill_orphans(tmp_path)  # a step a kill -9 left behind (issue 12 item 7, the reaper's job)

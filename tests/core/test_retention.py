@@ -9,8 +9,8 @@ import time
 
 from daemon_kit import make_settings, results, wait_for
 
-from daemon import housekeeping
-from daemon.service import Daemon
+from daemon.app import retention
+from daemon.app.service import Daemon
 from daemon.settings import RetentionSettings, load_settings
 from daemon.store import Store
 
@@ -37,7 +37,7 @@ def test_runs_keeps_the_newest_and_prunes_the_rest_everywhere(tmp_path, samples)
     settings = dataclasses.replace(make_settings(tmp_path), retention=RetentionSettings(runs=2))
     run_all(settings, variants(samples, 4))
     store = Store(settings.db_path)
-    housekeeping.prune(settings, store, now=time.time() + 3600)  # snapshots are kept while new (intake may use them)
+    retention.prune(settings, store, now=time.time() + 3600)  # snapshots are kept while new (intake may use them)
     kept = store.recent_runs(10)
     assert [r.model_name for r in kept] == ["m3.tflite", "m2.tflite"]
     assert sorted(r["model"]["name"] for r in results(settings)) == ["m2.tflite", "m3.tflite"]
@@ -52,10 +52,10 @@ def test_days_prunes_runs_older_than_that(tmp_path, samples):
     old = store.recent_runs(10)[-1]
     with store.transaction() as db:
         db.execute("UPDATE runs SET created_at = ? WHERE id = ?", (time.time() - 8 * 86400, old.id))
-    assert housekeeping.prune(settings, store, now=time.time() + 3600) == [old.id]
+    assert retention.prune(settings, store, now=time.time() + 3600) == [old.id]
     assert [r["model"]["name"] for r in results(settings)] == ["m1.tflite"]
     assert not (settings.state / "models" / old.sha256).exists()
-    assert housekeeping.prune(settings, store) == []  # nothing more is old
+    assert retention.prune(settings, store) == []  # nothing more is old
 
 
 def test_retention_settings_from_the_file_and_the_environment(tmp_path):

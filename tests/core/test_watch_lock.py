@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from daemon_kit import benchd, make_settings, start_watch, stop, wait_for
 
+from daemon.app.service import Daemon
 from daemon.errors import BenchdError
-from daemon.service import Daemon
 
 
 def test_a_second_benchd_watch_on_one_state_folder_exits_2_naming_the_first(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.service import Daemon
+from daemon.app.service import Daemon
 from daemon.settings import Settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.tvm, pytest.mark.timeout(600)]

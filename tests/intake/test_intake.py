@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from daemon.app.service import Daemon
 from daemon.intake.filters import is_candidate
 from daemon.intake.intake import Duplicate, Pending, Queued, Rejected
 from daemon.intake.watcher import InboxWatcher
-from daemon.service import Daemon
 from daemon.settings import Settings
 from daemon.store import Store
 

@@ -15,6 +15,7 @@ from daemon.reporters.dashboard.server import DashboardServer
 from daemon.settings import DashboardSettings, Settings
 from daemon.store import controls
 from daemon.store.db import Store
+from daemon.store.snapshots import snapshot_pipeline
 
 MODEL = b"TFL3" + bytes(range(200))
 
@@ -39,8 +40,10 @@ def finished_run(store: Store, tmp_path: Path, status: str = "success") -> str:
     snapshot.write_bytes(MODEL)
     pipeline = tmp_path / "microkws.yml"
     pipeline.write_text("name: microkws\n")
+    _, pipeline_sha = snapshot_pipeline(store.path.parent, pipeline.read_bytes())  # as intake keeps it
+    pipeline.write_text("name: microkws, edited since\n")
     run_id = store.add_run(model_name="kws.tflite", model_path=str(snapshot), drop_path="/inbox/kws.tflite",
-                           sha256=sha, size=len(MODEL), pipeline=str(pipeline), pipeline_sha256="0" * 64,
+                           sha256=sha, size=len(MODEL), pipeline=str(pipeline), pipeline_sha256=pipeline_sha,
                            status="running", sidecar='{"repo": "lab/models", "sha": "' + "a" * 40 + '"}')
     if status != "running":
         store.finish_run(run_id, status, None, tmp_path / "results" / "kws" / run_id)
@@ -65,7 +68,8 @@ def test_rerun_queues_a_forced_run_on_the_same_snapshot(dashboard: DashboardServ
     assert (new.model_path, new.sha256, new.size, new.model_name, new.pipeline, new.sidecar) == (
         old.model_path, old.sha256, old.size, old.model_name, old.pipeline, old.sidecar)
     assert new.drop_path == old.model_path, "outside the inbox: finishing it files nothing away"
-    assert new.pipeline_sha256 == hashlib.sha256(b"name: microkws\n").hexdigest(), "the pipeline as it is now"
+    assert new.pipeline_sha256 == old.pipeline_sha256 == hashlib.sha256(b"name: microkws\n").hexdigest(), \
+        "the pipeline snapshot the original ran, not the file as it is now"
     assert new.duplicate_of is None
 
 
@@ -154,7 +158,7 @@ def test_a_running_daemon_runs_what_the_rerun_button_queued(tmp_path: Path, samp
     import shutil
     import time
 
-    from daemon.service import Daemon
+    from daemon.app.service import Daemon
 
     workflow = tmp_path / "quick.yml"
     workflow.write_text(QUICK)

@@ -41,7 +41,7 @@ def test_a_malformed_sidecar_is_an_error_in_the_result_and_the_model_still_runs(
     import json
     import shutil
 
-    from daemon.service import Daemon
+    from daemon.app.service import Daemon
     from daemon.settings import Settings
 
     wf = tmp_path / "wf.yml"

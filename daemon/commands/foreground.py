@@ -8,13 +8,13 @@ containers; if the run still has not ended a few seconds later, benchd marks it 
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import IO, Any
 
+from daemon.app.signals import interrupts
 from daemon.errors import BenchdError
 from daemon.record import RunRecord
 from daemon.settings import Settings
@@ -34,13 +34,10 @@ def run_interruptibly(daemon: Any, row: RunRow, out: IO[str] = sys.stderr) -> Ru
         except BaseException as exc:  # handed to the main thread
             done["error"] = exc
 
-    presses = 0
     forced_at: float | None = None
 
-    def on_signal(signum: int, frame: Any) -> None:
-        nonlocal presses, forced_at
-        presses += 1
-        how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    def on_interrupt(presses: int, how: str) -> None:
+        nonlocal forced_at
         reason = f"cancelled by the user ({how} on `benchd run`)"
         if presses == 1:
             out.write("cancelling… (Ctrl-C again to force)\n")
@@ -52,18 +49,16 @@ def run_interruptibly(daemon: Any, row: RunRow, out: IO[str] = sys.stderr) -> Ru
                          daemon=True).start()
 
     worker = threading.Thread(target=execute, name="benchd-run", daemon=True)
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    daemon.cancels.start()  # `benchd cancel` from another terminal reaches this run too
-    try:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.1)
-            if forced_at is not None and time.monotonic() - forced_at > FORCE_WAIT_S:
-                _give_up(daemon.store, row)
-    finally:
-        daemon.cancels.stop()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    with interrupts(on_interrupt):
+        daemon.cancels.start()  # `benchd cancel` from another terminal reaches this run too
+        try:
+            worker.start()
+            while worker.is_alive():
+                worker.join(0.1)
+                if forced_at is not None and time.monotonic() - forced_at > FORCE_WAIT_S:
+                    _give_up(daemon.store, row)
+        finally:
+            daemon.cancels.stop()
     if "error" in done:
         raise done["error"]
     record: RunRecord = done["record"]
@@ -88,7 +83,7 @@ def _give_up(store: Store, row: RunRow) -> None:
     raise SystemExit(130)
 
 
-def cancel(store: Store, run_id: str, out: IO[str], wait_s: float = 20.0) -> int:
+def cancel_and_wait(store: Store, run_id: str, out: IO[str], wait_s: float = 20.0) -> int:
     """`benchd cancel RUN`: ask whoever runs it (`benchd watch`, `benchd run`) to cancel it, and wait for
     the run to end. 0: it ended cancelled; 1: it ended otherwise first; 2: not ended in time."""
     from daemon.store.controls import request_cancel
@@ -125,9 +120,9 @@ def run_in_foreground(settings: Settings, model: Path, force: bool, json_out: bo
                       queued: str | None = None) -> RunRecord:
     """One model through the same intake and runner as `benchd watch`, shown as it goes (or, with `queued`,
     a run already in the store: a rerun); its record (cli.py turns its status into the exit code)."""
+    from daemon.app.service import Daemon
     from daemon.intake.intake import Changing, Duplicate, Pending, Queued
-    from daemon.service import Daemon
-    from daemon.terminal import display_for, last_line, notes
+    from daemon.reporters.terminal import display_for, last_line, notes
 
     display = display_for(sys.stderr, json_only=json_out)
     daemon = Daemon(settings, progress=display)  # the display is a journal subscriber, as the reporters are

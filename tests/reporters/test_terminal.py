@@ -26,7 +26,7 @@ from daemon.record import (
     StepStarted,
     VirtualMetrics,
 )
-from daemon.terminal import LiveDisplay, PlainDisplay, display_for, figures, last_line
+from daemon.reporters.terminal import LiveDisplay, PlainDisplay, display_for, figures, last_line
 
 RECORD = RunRecord(run_id="r1", status="success", model=ModelInfo("kws_xs.tflite"))
 SKIP = ("image benchd/espidf is not on this machine, could not be pulled (x), and building docker/espidf failed: "

@@ -1,0 +1,67 @@
+"""Cancel requests from other processes (`benchd cancel`, the dashboard), recorded in the store by
+daemon.store.controls: polled and handed to whoever runs the run."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+
+import structlog
+
+from daemon.store import Store
+from daemon.store.controls import cancel_handled
+
+_log = structlog.get_logger("daemon")
+CANCEL_POLL_S = 0.5
+CANCELLED_BY = {"cli": "`benchd cancel`", "dashboard": "the dashboard", "signal": "Ctrl-C or SIGTERM on `benchd run`"}
+
+
+class CancelWatch:
+    """Polls the store for cancel requests and hands each to `cancel` with the reason; every process that
+    runs runs (`benchd watch`, `benchd run`) polls."""
+
+    def __init__(self, store: Store, cancel: Callable[[str, str], None]) -> None:
+        self.store, self.cancel = store, cancel
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="benchd-cancels", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(CANCEL_POLL_S):
+            for run_id, source in cancel_requests(self.store):
+                try:
+                    self.cancel(run_id, f"cancelled by the user ({CANCELLED_BY.get(source, source)})")
+                except Exception:
+                    _log.exception("cancel failed", run=run_id)
+
+
+def cancel_requests(store: Store) -> list[tuple[str, str]]:
+    """(run id, who asked) of every cancel request not handled yet."""
+    try:
+        rows = store.query("SELECT run_id, source FROM run_cancels WHERE handled_at IS NULL ORDER BY requested_at")
+    except sqlite3.OperationalError:
+        return []  # nobody ever asked: the table does not exist
+    return [(r["run_id"], r["source"]) for r in rows]
+
+
+def cancel_reason(store: Store, run_id: str) -> str | None:
+    """Why someone asked to cancel this run before it started, or None."""
+    for pending, source in cancel_requests(store):
+        if pending == run_id:
+            return f"cancelled by the user ({CANCELLED_BY.get(source, source)}) before it started"
+    return None
+
+
+def cancel_handled_if_asked(store: Store, run_id: str) -> None:
+    if any(pending == run_id for pending, _ in cancel_requests(store)):
+        cancel_handled(store, run_id)

@@ -1,0 +1,113 @@
+"""The composition root: built once when the daemon starts. The only place besides the commands that knows
+every package; the layers below (intake, pipeline, executors, record) get plain callables and values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from daemon import actions
+from daemon.errors import BenchdError
+from daemon.intake.intake import PipelineRef
+from daemon.pipeline.loader import find_workflow, load_workflow
+from daemon.pipeline.runner import ActionLauncher, BoardSource
+from daemon.reporters.reporter import Reporter
+from daemon.settings import Settings
+from daemon.store import Store
+from daemon.store.snapshots import snapshot_pipeline
+
+
+def pipeline_ref(settings: Settings) -> Callable[[], PipelineRef]:
+    """For intake, at each drop: the pipeline as it is now, snapshotted (its bytes read once, kept under
+    their hash), so the run executes what its row's hash names."""
+
+    def current() -> PipelineRef:
+        try:
+            file = find_workflow(settings.pipeline, settings.pipelines_dir)
+            try:
+                raw = file.read_bytes()
+            except OSError as exc:
+                raise BenchdError(f"{file}: cannot read the workflow: {exc.strerror}") from exc
+            snapshot, sha = snapshot_pipeline(settings.state, raw)
+            load_workflow(snapshot, actions.ACTIONS, shown_as=file)  # a broken pipeline: an error result
+        except BenchdError as exc:  # a broken pipeline still gets every drop an error result
+            return PipelineRef(settings.pipeline, "", str(exc))
+        return PipelineRef(str(file), sha)
+
+    return current
+
+
+def patterns(settings: Settings) -> tuple[str, ...]:
+    try:
+        return load_workflow(find_workflow(settings.pipeline, settings.pipelines_dir)).paths
+    except BenchdError:
+        return ("*.tflite",)  # a broken pipeline still gets every drop an error result
+
+
+def actions_launcher() -> ActionLauncher:
+    return actions.launch
+
+
+def boards(settings: Settings) -> BoardSource:
+    def attached() -> Sequence[Any]:
+        from daemon.boards.discovery import discover  # pyserial and esptool load only for board pipelines
+
+        return discover(settings.boards, state=settings.state)
+
+    return attached
+
+
+def image_digest(settings: Settings) -> Callable[[str], str | None] | None:
+    if settings.executor == "local":
+        return None
+
+    def digest(ref: str) -> str | None:
+        from daemon.executors.container import local_digest  # the SDK loads only where Docker may be used
+
+        return local_digest(ref)
+
+    return digest
+
+
+def reporters(settings: Settings, store: Store) -> list[Reporter]:
+    from daemon.reporters.registry import build_reporters
+
+    return build_reporters(settings, store)
+
+
+def sweep_containers(settings: Settings) -> None:
+    """Containers left by a daemon that died (kill -9, power loss) are removed before anything runs."""
+    if settings.executor == "local":
+        return
+    try:
+        from daemon.executors.container import connect, remove_orphans
+
+        client = connect(timeout=5)
+    except (ImportError, BenchdError):
+        return  # no engine: none of our containers can be running in it
+    try:
+        remove_orphans(client)
+    finally:
+        client.close()
+
+
+def sweep_processes(settings: Settings) -> None:
+    """Host step processes left by a daemon that died (and whose guard died too) are killed before anything
+    runs: the ones recorded in state/processes/ (daemon.executors.reaper)."""
+    from daemon.executors.reaper import reap_recorded
+
+    killed = reap_recorded(settings.state)
+    if killed:
+        structlog.get_logger("daemon").warning("killed orphan step processes", pids=killed)
+
+
+
+
+def background(settings: Settings, store: Store) -> list[Any]:
+    """For `benchd watch`: the webhook delivery worker (it also sends what an earlier process left pending)
+    and, when `[dashboard] enabled`, the dashboard; each started, stopped with `.stop()`."""
+    from daemon.reporters.registry import start_background
+
+    return list(start_background(settings, store))
