@@ -19,9 +19,10 @@ from daemon.errors import BenchdError, ReportError
 from daemon.intake.intake import Intake
 from daemon.pipeline.loader import load_workflow
 from daemon.pipeline.model import Workflow
-from daemon.pipeline.runner import STOPPED, Runner, RunRequest
+from daemon.pipeline.runner import Runner, RunRequest
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunFinished, RunRecord, RunStarted, Subscriber
 from daemon.record.layout import result_dir
+from daemon.record.status import STOPPED
 from daemon.reporters.files import FilesReporter
 from daemon.reporters.reporter import JournalReporter, Reporter, RunInfo
 from daemon.settings import Settings

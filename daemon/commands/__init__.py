@@ -12,8 +12,6 @@ from typing import Any, NamedTuple
 
 from daemon.settings import Settings
 
-EXIT = {"success": 0, "failure": 1, "error": 2, "cancelled": 2}
-
 
 class Command(NamedTuple):
     """One `benchd` subcommand: how its arguments are declared, and what runs it."""

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.commands import EXIT, common
+from daemon.commands import common
 from daemon.errors import BenchdError
+from daemon.record.status import exit_code
 from daemon.settings import Settings
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.commands.foreground import refuse_non_model, run_in_foreground
 
     refuse_non_model(model)  # before the store is opened: a wrong file leaves no record behind
-    return EXIT.get(run_in_foreground(settings, model, force=args.force, json_out=args.json).status, 2)
+    return exit_code(run_in_foreground(settings, model, force=args.force, json_out=args.json).status)
 
 
 def rerun_arguments(sub: Any) -> None:
@@ -56,7 +57,7 @@ def rerun(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.commands.foreground import run_in_foreground
 
     record = run_in_foreground(settings, Path(past.row.model_name), force=True, json_out=args.json, queued=again.run_id)
-    return EXIT.get(record.status, 2)
+    return exit_code(record.status)
 
 
 def cancel_arguments(sub: Any) -> None:

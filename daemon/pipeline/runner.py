@@ -29,10 +29,10 @@ from daemon.pipeline.jobs import RunContext
 from daemon.pipeline.model import Workflow
 from daemon.pipeline.workspace import Workspace
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunStarted
+from daemon.record.status import STOPPED
 from daemon.settings import Settings
 
 _log = structlog.get_logger("runner")
-STOPPED = "stopped"  # not a run status: cut short by the daemon stopping, to be run again
 
 
 class BoardInfo(Protocol):

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daemon.record.codec import Record, omitted
+from daemon.record.status import RUN_DONE, Status
 
 SCHEMA = 1
-STATUSES = ("queued", "running", "success", "failure", "error", "cancelled", "skipped")
-DONE = ("success", "failure", "error", "cancelled")
+STATUSES = tuple(Status)
+DONE = RUN_DONE
 # A step's exit code for "this job does not apply to this input" (Drone CI's convention): the job ends
 # `skipped` with the step's last line as the reason, and the jobs that need it are skipped with that reason.
 SKIP_EXIT = 78

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon.record.status import RUN_DONE
 from daemon.store.rows import JobRow, RunRow, StepRow, as_dict, typed
 
-RUN_DONE = ("success", "failure", "error", "cancelled")
+__all__ = ["RUN_DONE", "Store", "new_run_id"]  # RUN_DONE: store users import it here
 CACHED = ("success", "failure", "error")  # a cancelled run is no answer for the same content
 MAX_ATTEMPTS = 2  # the first try and one re-run after an interruption
 
