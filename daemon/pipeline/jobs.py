@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import BenchdError, ExecutorError, ImageError
-from daemon.executors.base import JobSpec, StepCommand
+from daemon.executors.base import JobSession, JobSpec, StepCommand
 from daemon.executors.safefs import UnsafePath
 from daemon.pipeline import environment, expr, planner, steps
 from daemon.pipeline.model import Job, Step, Workflow
@@ -245,7 +245,7 @@ class RunContext:
 class StepSequence:
     """The steps of one job instance, in order, in one executor session."""
 
-    def __init__(self, run: RunContext, inst: planner.JobInstance, session: Any) -> None:
+    def __init__(self, run: RunContext, inst: planner.JobInstance, session: JobSession) -> None:
         self.run = run
         self.inst = inst
         self.session = session
@@ -304,7 +304,7 @@ class StepSequence:
             extra = steps.action_inputs(step, ctx)
         else:
             script, extra = steps.script_for(step, ctx)
-        owner = getattr(self.session, "owner", None)  # a container's step user, when it is not the daemon's
+        owner = self.session.owner  # a container's step user, when it is not the daemon's
         try:
             # New files under new names: nothing an earlier step planted can stand in for them.
             files = run.ws.new_step_files(slug, owner)

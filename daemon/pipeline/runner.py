@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import structlog
 
 from daemon.executors import Choice, ExecutorSelector
-from daemon.executors.base import JobSession, JobSpec, StepCommand, StepOutcome
+from daemon.executors.base import Executor, JobSession, JobSpec, StepCommand, StepOutcome
 from daemon.pipeline.jobs import RunContext
 from daemon.pipeline.model import Workflow
 from daemon.pipeline.workspace import Workspace
@@ -165,6 +165,10 @@ class RunScope:
         if self.reason is not None and not force:
             return  # already being cancelled (asked twice: a signal and the request it recorded)
         self.reason = self.reason or reason
+        self.halt(force)
+
+    def halt(self, force: bool = False) -> None:
+        """Stop the run's running steps; no new step starts."""
         self.cancel.set()
         with self._lock:
             sessions = list(self._sessions)
@@ -186,7 +190,7 @@ class RunScope:
 
 
 class _ScopedExecutor:
-    def __init__(self, inner: Any, scope: RunScope) -> None:
+    def __init__(self, inner: Executor, scope: RunScope) -> None:
         self.inner, self.scope, self.name = inner, scope, inner.name
 
     def open_job(self, spec: JobSpec) -> JobSession:
@@ -194,28 +198,26 @@ class _ScopedExecutor:
         self.scope.opened(session)
         return session
 
+    def kill_all(self) -> None:  # as the daemon stopping does, for this run only
+        self.scope.halt()
+
 
 class _ScopedSession:
     """A job session that the run's cancel can stop, and whose cancelled steps say why."""
 
-    def __init__(self, inner: Any, scope: RunScope) -> None:
+    def __init__(self, inner: JobSession, scope: RunScope) -> None:
         self.inner, self.scope = inner, scope
         self.image_digest: str | None = inner.image_digest
-        self.owner: tuple[int, int] | None = getattr(inner, "owner", None)
-
-    def __getattr__(self, name: str) -> Any:  # whatever else an executor's session offers
-        return getattr(self.inner, name)
+        self.owner: tuple[int, int] | None = inner.owner
 
     def run_step(self, command: StepCommand) -> StepOutcome:
-        outcome: StepOutcome = self.inner.run_step(command)
+        outcome = self.inner.run_step(command)
         if self.scope.reason is not None and outcome.exit_code is None and not outcome.timed_out:
             outcome.error = self.scope.reason
         return outcome
 
     def cancel(self, force: bool = False) -> None:
-        stop = getattr(self.inner, "cancel", None)
-        if stop is not None:
-            stop(force)
+        self.inner.cancel(force)
 
     def close(self) -> None:
         self.scope.closed(self)
