@@ -18,7 +18,7 @@ from daemon.errors import BenchdError, ReportError
 from daemon.intake.intake import PipelineRef
 from daemon.pipeline.loader import find_workflow, load_workflow
 from daemon.pipeline.model import Workflow
-from daemon.pipeline.runner import ActionLauncher, BoardSource, RunRequest
+from daemon.pipeline.request import ActionLauncher, BoardSource, RunRequest
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunStarted, Subscriber
 from daemon.reporters.files import FilesReporter
 from daemon.reporters.reporter import JournalReporter, Reporter, RunInfo

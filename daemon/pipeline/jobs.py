@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from daemon.errors import BenchdError, ExecutorError, ImageError
 from daemon.executors.base import JobSession, JobSpec, StepCommand
 from daemon.executors.safefs import UnsafePath
 from daemon.pipeline import environment, expr, planner, steps
 from daemon.pipeline.model import Job, Step, Workflow
+from daemon.pipeline.request import BoardSource, RunEnv, RunRequest
 from daemon.pipeline.workspace import CONTROL, Workspace
 from daemon.record import (
     SKIP_EXIT,
@@ -30,9 +31,6 @@ from daemon.record import (
     StepStarted,
 )
 
-if TYPE_CHECKING:
-    from daemon.pipeline.runner import Runner, RunRequest
-
 JOB_TIMEOUT_MINUTES = 120.0
 BAD_INPUT_EXIT = 2  # benchd, tvmc and actions exit 2 for input they cannot work with
 RANK = ("success", "skipped", "failure", "error", "cancelled")
@@ -45,9 +43,9 @@ def worst(statuses: list[str]) -> str:
 class RunContext:
     """The state of one run while its jobs execute: job results and outputs, for expressions."""
 
-    def __init__(self, runner: Runner, req: RunRequest, workspace: Workspace, out_dir: Path, journal: Journal,
+    def __init__(self, env: RunEnv, req: RunRequest, workspace: Workspace, out_dir: Path, journal: Journal,
                  log: Any) -> None:
-        self.r = runner
+        self.env = env
         self.req = req
         self.ws = workspace  # every host-side read and write in it goes through this (links refused)
         self.workspace = workspace.path
@@ -66,14 +64,13 @@ class RunContext:
             "boards": {},
         }
         self.base_values["env"] = steps.render_env(req.workflow.env, self.context())
-        if runner.boards is not None and _uses_boards(req.workflow):
-            self.base_values["boards"] = self._find_boards()
+        if env.boards is not None and _uses_boards(req.workflow):
+            self.base_values["boards"] = self._find_boards(env.boards)
 
-    def _find_boards(self) -> dict[str, list[str]]:
+    def _find_boards(self, source: BoardSource) -> dict[str, list[str]]:
         """boards.<kind> for expressions; the list for board steps; quarantined boards noted as skipped."""
-        assert self.r.boards is not None
-        boards = list(self.r.boards())
-        self.ws.write_control("boards.json", environment.boards_document(self.r.settings.boards, boards))
+        boards = list(source())
+        self.ws.write_control("boards.json", environment.boards_document(self.env.settings.boards, boards))
         kinds: dict[str, list[str]] = {}
         for board in boards:
             if board.quarantined:
@@ -82,7 +79,7 @@ class RunContext:
             else:
                 kind = board.chip.lower().replace("-", "")
                 kinds.setdefault(kind, []).append(board.id)
-                if getattr(board, "simulated", False):  # boards.esp32c3_sim: where a `virt` image may go
+                if board.simulated:  # boards.esp32c3_sim: where a `virt` image may go
                     kinds.setdefault(f"{kind}_sim", []).append(board.id)
         return kinds
 
@@ -132,10 +129,10 @@ class RunContext:
 
         def status_of(name: str) -> bool:
             return {"success": not failed and all(s == "success" for s in needs), "failure": failed,
-                    "always": True, "cancelled": self.r.cancel.is_set()}[name]
+                    "always": True, "cancelled": self.env.cancel.is_set()}[name]
 
-        if self.r.cancel.is_set():
-            why = getattr(self.r, "reason", None) or "cancelled: benchd is stopping"  # a user's cancel says who
+        if self.env.cancel.is_set():
+            why = self.env.reason or "cancelled: benchd is stopping"  # a user's cancel says who
             return self.skip(job.id, why, status="cancelled")
         condition = job.if_ or "success()"
         if _names_matrix(job.if_):  # weighed per matrix instance (beyond Actions, where `matrix` is not in a job's if)
@@ -201,7 +198,7 @@ class RunContext:
 
     def execute_instance(self, inst: planner.JobInstance) -> str:
         job = inst.job
-        choice = self.r.selector.select(job.container)
+        choice = self.env.select(job.container)
         if choice.warning and job.continue_on_error:
             # An optional job is not worth running outside its pinned image (no engine here).
             reason = choice.warning.split(":")[0] + f": {job.container} is needed and not available here"
@@ -254,7 +251,7 @@ class StepSequence:
         self.skip_reason: str | None = None  # set when a step ends the job as not applying (SKIP_EXIT)
 
     def context(self, failed: bool = False) -> expr.Context:
-        cancelled = self.run.r.cancel.is_set()
+        cancelled = self.run.env.cancel.is_set()
         values = {"steps": {k: {"outputs": v} for k, v in self.outputs.items()}, "matrix": self.inst.matrix}
         return self.run.context(values, status=lambda name: {"success": not failed, "failure": failed,
                                                              "always": True, "cancelled": cancelled}[name])
@@ -266,7 +263,7 @@ class StepSequence:
         for step in job.steps:
             ctx = self.context(failed)
             skipped = StepRecord(step.id, step.name, "skipped")
-            if self.run.r.cancel.is_set():
+            if self.run.env.cancel.is_set():
                 job_status = "cancelled"
                 self.run.journal.emit(StepFinished(key, step.index, StepRecord(step.id, step.name, "cancelled")))
                 continue
@@ -298,7 +295,7 @@ class StepSequence:
         script: str | None = None
         if step.uses:
             try:
-                argv = run.r.actions(step.action or "")
+                argv = run.env.actions(step.action or "")
             except KeyError:
                 return self._finish(step, StepRecord(step.id, step.name, "error", error=f"unknown action {step.uses}"))
             extra = steps.action_inputs(step, ctx)
@@ -314,15 +311,15 @@ class StepSequence:
         except (UnsafePath, OSError) as exc:
             where = "working-directory " if step.working_directory else ""
             return self._finish(step, StepRecord(step.id, step.name, "error", error=f"{where}{exc}"))
-        env = environment.step_environment(run.r.settings, run.req.run_id, run.req.model_path, run.workspace,
+        env = environment.step_environment(run.env.settings, run.req.run_id, run.req.model_path, run.workspace,
                                            key, step.id, files)
         env.update({**run.base_values["env"], **steps.render_env(job.env, ctx), **steps.render_env(step.env, ctx)})
         env.update(extra)
-        timeout_s = (step.timeout_minutes or run.r.settings.step_timeout_minutes) * 60
+        timeout_s = (step.timeout_minutes or run.env.settings.step_timeout_minutes) * 60
         run.journal.emit(StepStarted(key, step.index, StepRecord(step.id, step.name, "running", log=log_rel)))
         self.log.info("step started", step=step.id)
         outcome = self.session.run_step(StepCommand(argv, env, cwd, log_path, timeout_s))
-        status = _status_of(outcome, run.r.cancel.is_set())
+        status = _status_of(outcome, run.env.cancel.is_set())
         error = outcome.error or ("; ".join(outcome.errors) if outcome.errors else None)
         if status == "skipped":
             self.skip_reason = outcome.last_line or f"{step.id} found nothing to do for this input"

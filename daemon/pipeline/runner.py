@@ -16,48 +16,19 @@ import dataclasses
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
 
 import structlog
 
 from daemon.executors import Choice, ExecutorSelector
 from daemon.executors.base import Executor, JobSession, JobSpec, StepCommand, StepOutcome
 from daemon.pipeline.jobs import RunContext
-from daemon.pipeline.model import Workflow
+from daemon.pipeline.request import ActionLauncher, BoardSource, RunEnv, RunRequest
 from daemon.pipeline.workspace import Workspace
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunStarted
 from daemon.settings import Settings
 
 _log = structlog.get_logger("runner")
 STOPPED = "stopped"  # not a run status: cut short by the daemon stopping, to be run again
-
-
-class BoardInfo(Protocol):
-    """What the runner needs of an attached board (daemon.boards.discovery.Board has it)."""
-
-    id: str
-    chip: str
-    quarantined: bool
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-ActionLauncher = Callable[[str], tuple[str, ...]]  # action name -> argv of its step process (KeyError: unknown)
-BoardSource = Callable[[], Sequence[BoardInfo]]
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    run_id: str
-    model_path: Path  # the snapshot this run works on
-    model_name: str
-    sha256: str
-    size: int
-    workflow: Workflow
-    result_dir: Path  # results/<stem>/<run-id>/: logs and artifacts land here
 
 
 class Runner:
@@ -122,7 +93,7 @@ class Runner:
                                 PipelineInfo(wf.name, str(wf.file), wf.sha256), time.time()))
         log.info("run started", pipeline=wf.name)
         try:
-            status = RunContext(scope, req, workspace, out_dir, journal, log).execute_jobs()  # type: ignore[arg-type]
+            status = RunContext(scope, req, workspace, out_dir, journal, log).execute_jobs()
             for note in workspace.copy_artifacts(out_dir):  # links kept as links, never followed
                 journal.emit(Log("warning", "runner/artifacts", note))
         except Exception as exc:  # the run must end in a result whatever broke
@@ -141,16 +112,15 @@ class Runner:
         return status
 
 
-class RunScope:
-    """The runner as one run's jobs see it: the same settings, actions and boards, but a cancel flag of
-    the run's own and an executor choice whose sessions the run can stop."""
+class RunScope(RunEnv):
+    """The runner as one run's jobs see it (a RunEnv): the same settings, actions and boards, but a cancel
+    flag of the run's own and an executor choice whose sessions the run can stop."""
 
     def __init__(self, runner: Runner, run_id: str) -> None:
         self.settings, self.actions, self.boards = runner.settings, runner.actions, runner.boards
         self.run_id = run_id
         self.cancel = threading.Event()
         self.reason: str | None = None  # set when a user cancelled the run (not when the daemon stops)
-        self.selector = self  # jobs call selector.select(); sessions are tracked here
         self._select = runner.selector.select
         self._sessions: set[_ScopedSession] = set()
         self._lock = threading.Lock()
