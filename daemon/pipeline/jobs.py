@@ -14,11 +14,11 @@ from daemon.errors import BenchdError, ExecutorError, ImageError
 from daemon.executors.base import JobSession, JobSpec, StepCommand
 from daemon.executors.safefs import UnsafePath
 from daemon.pipeline import environment, expr, planner, steps
+from daemon.pipeline.failfast import MatrixGroup
 from daemon.pipeline.model import Job, Step, Workflow
 from daemon.pipeline.request import BoardSource, RunEnv, RunRequest
 from daemon.pipeline.workspace import CONTROL, Workspace
 from daemon.record import (
-    SKIP_EXIT,
     ImageRef,
     JobFinished,
     JobRecord,
@@ -32,7 +32,6 @@ from daemon.record import (
 )
 
 JOB_TIMEOUT_MINUTES = 120.0
-BAD_INPUT_EXIT = 2  # benchd, tvmc and actions exit 2 for input they cannot work with
 RANK = ("success", "skipped", "failure", "error", "cancelled")
 
 
@@ -165,11 +164,20 @@ class RunContext:
                 else:
                     statuses.append(self.skip(inst.key, self._why_not(job, condition, inst.matrix, status_of)))
             instances = kept
+        group = MatrixGroup(job.fail_fast and not job.continue_on_error)
+
+        def execute(inst: planner.JobInstance) -> str:
+            status = self.execute_instance(inst, group)
+            group.finished(inst.key, status)
+            return status
+
         if len(instances) == 1:
-            statuses.append(self.execute_instance(instances[0]))
+            statuses.append(execute(instances[0]))
         elif instances:
             with ThreadPoolExecutor(max_workers=min(len(instances), 8)) as pool:
-                statuses += list(pool.map(self.execute_instance, instances))
+                statuses += list(pool.map(execute, instances))
+        if not self.env.cancel.is_set():  # a run stopped whole ends cancelled whatever fail-fast did
+            statuses = group.counted(statuses)
         status = worst(statuses)
         if status == "skipped" and any(s != "skipped" for s in statuses):
             status = "success"
@@ -196,8 +204,10 @@ class RunContext:
             return f"needed job {need} did not succeed ({result})"
         return f"if: {' '.join(condition.split())}"
 
-    def execute_instance(self, inst: planner.JobInstance) -> str:
+    def execute_instance(self, inst: planner.JobInstance, group: MatrixGroup) -> str:
         job = inst.job
+        if group.reason is not None:  # still queued when another instance failed
+            return self.skip(inst.key, group.reason, status="cancelled")
         choice = self.env.select(job.container)
         if choice.warning and job.continue_on_error:
             # An optional job is not worth running outside its pinned image (no engine here).
@@ -218,15 +228,18 @@ class RunContext:
         except (ImageError, ExecutorError, BenchdError) as exc:
             return self._job_unavailable(inst, exc)
         image = ImageRef(spec.image, session.image_digest) if spec.image else None
-        sequence = StepSequence(self, inst, session)
+        sequence = StepSequence(self, inst, session, group)
+        group.opened(session)
         try:
             status, outputs = sequence.execute()
         finally:
+            group.closed(session)
             session.close()
         if sequence.skip_reason is not None:
             self.skip_origins[job.id] = (job.id, sequence.skip_reason)
             self.log.info("job skipped", job=inst.key, reason=sequence.skip_reason)
-        self.journal.emit(JobFinished(inst.key, status, outputs, image=image, skip_reason=sequence.skip_reason))
+        why = sequence.skip_reason or (group.reason if status == "cancelled" else None)
+        self.journal.emit(JobFinished(inst.key, status, outputs, image=image, skip_reason=why))
         return status
 
     def _job_unavailable(self, inst: planner.JobInstance, exc: Exception) -> str:
@@ -242,16 +255,21 @@ class RunContext:
 class StepSequence:
     """The steps of one job instance, in order, in one executor session."""
 
-    def __init__(self, run: RunContext, inst: planner.JobInstance, session: JobSession) -> None:
+    def __init__(self, run: RunContext, inst: planner.JobInstance, session: JobSession, group: MatrixGroup) -> None:
         self.run = run
         self.inst = inst
         self.session = session
+        self.group = group  # the job's other instances: a failure among them may stop this one (fail-fast)
         self.log = run.log.bind(job=inst.key)
         self.outputs: dict[str, dict[str, str]] = {}
         self.skip_reason: str | None = None  # set when a step ends the job as not applying (SKIP_EXIT)
 
+    def stopped(self) -> bool:
+        """No new step starts: the run is cancelled, the daemon stops, or another instance failed (fail-fast)."""
+        return self.run.env.cancel.is_set() or self.group.reason is not None
+
     def context(self, failed: bool = False) -> expr.Context:
-        cancelled = self.run.env.cancel.is_set()
+        cancelled = self.stopped()
         values = {"steps": {k: {"outputs": v} for k, v in self.outputs.items()}, "matrix": self.inst.matrix}
         return self.run.context(values, status=lambda name: {"success": not failed, "failure": failed,
                                                              "always": True, "cancelled": cancelled}[name])
@@ -263,7 +281,7 @@ class StepSequence:
         for step in job.steps:
             ctx = self.context(failed)
             skipped = StepRecord(step.id, step.name, "skipped")
-            if self.run.env.cancel.is_set():
+            if self.stopped():
                 job_status = "cancelled"
                 self.run.journal.emit(StepFinished(key, step.index, StepRecord(step.id, step.name, "cancelled")))
                 continue
@@ -319,7 +337,9 @@ class StepSequence:
         run.journal.emit(StepStarted(key, step.index, StepRecord(step.id, step.name, "running", log=log_rel)))
         self.log.info("step started", step=step.id)
         outcome = self.session.run_step(StepCommand(argv, env, cwd, log_path, timeout_s))
-        status = _status_of(outcome, run.env.cancel.is_set())
+        status = steps.status_of(outcome, self.stopped())
+        if status == "cancelled" and not run.env.cancel.is_set():
+            outcome.error = self.group.reason  # the local session says "benchd is stopping": it was fail-fast
         error = outcome.error or ("; ".join(outcome.errors) if outcome.errors else None)
         if status == "skipped":
             self.skip_reason = outcome.last_line or f"{step.id} found nothing to do for this input"
@@ -350,18 +370,6 @@ class StepSequence:
         if record.error is not None and record.status != "success":
             self.run.journal.emit(Log("error", f"{key}/{step.id}", record.error))
         return record.status
-
-
-def _status_of(outcome: Any, cancelled: bool) -> str:
-    if outcome.exit_code is None and not outcome.timed_out and cancelled:
-        return "cancelled"
-    if outcome.timed_out or outcome.exit_code is None:
-        return "error"
-    if outcome.exit_code == 0:
-        return "success"
-    if outcome.exit_code == SKIP_EXIT:
-        return "skipped"
-    return "error" if outcome.exit_code == BAD_INPUT_EXIT else "failure"
 
 
 def _as_expression(condition: str) -> str:
