@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.pipeline.loader import load_workflow
-from daemon.pipeline.runner import Runner, RunRequest
+from daemon.pipeline.request import RunRequest
+from daemon.pipeline.runner import Runner
 from daemon.record import Journal, RunFinished
 from daemon.reporters.files import FilesReporter
 from daemon.settings import Settings

@@ -12,7 +12,7 @@ from daemon import actions
 from daemon.errors import BenchdError
 from daemon.intake.intake import PipelineRef
 from daemon.pipeline.loader import find_workflow, load_workflow
-from daemon.pipeline.runner import ActionLauncher, BoardSource
+from daemon.pipeline.request import ActionLauncher, BoardSource
 from daemon.reporters.reporter import Reporter
 from daemon.settings import Settings
 from daemon.store import Store

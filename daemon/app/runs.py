@@ -19,7 +19,8 @@ from daemon.errors import BenchdError, ReportError
 from daemon.intake.intake import Intake
 from daemon.pipeline.loader import load_workflow
 from daemon.pipeline.model import Workflow
-from daemon.pipeline.runner import Runner, RunRequest
+from daemon.pipeline.request import RunRequest
+from daemon.pipeline.runner import Runner
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunFinished, RunRecord, RunStarted, Subscriber
 from daemon.record.layout import result_dir
 from daemon.record.status import STOPPED

@@ -59,9 +59,7 @@ class ExecutorSelector:
 
     def kill_all(self) -> None:
         for executor in self._cache.values():
-            kill = getattr(executor, "kill_all", None)
-            if kill is not None:
-                kill()
+            executor.kill_all()
 
     def _fallback(self, container: str) -> Choice:
         return Choice(

@@ -52,6 +52,11 @@ class JobSession(Protocol):
 
     def run_step(self, command: StepCommand) -> StepOutcome: ...
 
+    def cancel(self, force: bool = False) -> None:
+        """Stop the running step from another thread (its run was cancelled): SIGTERM then SIGKILL after a
+        grace period, or at once with force. The step returns with exit_code None; later steps do not run."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -59,3 +64,7 @@ class Executor(Protocol):
     name: str
 
     def open_job(self, spec: JobSpec) -> JobSession: ...
+
+    def kill_all(self) -> None:
+        """Stop every open job's running step (the daemon is stopping); their runs are queued again."""
+        ...

@@ -8,16 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from daemon.errors import BenchdError, ExecutorError, ImageError
-from daemon.executors.base import JobSpec, StepCommand
+from daemon.executors.base import JobSession, JobSpec, StepCommand
 from daemon.executors.safefs import UnsafePath
 from daemon.pipeline import environment, expr, planner, steps
+from daemon.pipeline.failfast import MatrixGroup
 from daemon.pipeline.model import Job, Step, Workflow
+from daemon.pipeline.request import BoardSource, RunEnv, RunRequest
 from daemon.pipeline.workspace import CONTROL, Workspace
 from daemon.record import (
-    SKIP_EXIT,
     ImageRef,
     JobFinished,
     JobRecord,
@@ -30,11 +31,7 @@ from daemon.record import (
     StepStarted,
 )
 
-if TYPE_CHECKING:
-    from daemon.pipeline.runner import Runner, RunRequest
-
 JOB_TIMEOUT_MINUTES = 120.0
-BAD_INPUT_EXIT = 2  # benchd, tvmc and actions exit 2 for input they cannot work with
 RANK = ("success", "skipped", "failure", "error", "cancelled")
 
 
@@ -45,9 +42,9 @@ def worst(statuses: list[str]) -> str:
 class RunContext:
     """The state of one run while its jobs execute: job results and outputs, for expressions."""
 
-    def __init__(self, runner: Runner, req: RunRequest, workspace: Workspace, out_dir: Path, journal: Journal,
+    def __init__(self, env: RunEnv, req: RunRequest, workspace: Workspace, out_dir: Path, journal: Journal,
                  log: Any) -> None:
-        self.r = runner
+        self.env = env
         self.req = req
         self.ws = workspace  # every host-side read and write in it goes through this (links refused)
         self.workspace = workspace.path
@@ -66,14 +63,13 @@ class RunContext:
             "boards": {},
         }
         self.base_values["env"] = steps.render_env(req.workflow.env, self.context())
-        if runner.boards is not None and _uses_boards(req.workflow):
-            self.base_values["boards"] = self._find_boards()
+        if env.boards is not None and _uses_boards(req.workflow):
+            self.base_values["boards"] = self._find_boards(env.boards)
 
-    def _find_boards(self) -> dict[str, list[str]]:
+    def _find_boards(self, source: BoardSource) -> dict[str, list[str]]:
         """boards.<kind> for expressions; the list for board steps; quarantined boards noted as skipped."""
-        assert self.r.boards is not None
-        boards = list(self.r.boards())
-        self.ws.write_control("boards.json", environment.boards_document(self.r.settings.boards, boards))
+        boards = list(source())
+        self.ws.write_control("boards.json", environment.boards_document(self.env.settings.boards, boards))
         kinds: dict[str, list[str]] = {}
         for board in boards:
             if board.quarantined:
@@ -82,7 +78,7 @@ class RunContext:
             else:
                 kind = board.chip.lower().replace("-", "")
                 kinds.setdefault(kind, []).append(board.id)
-                if getattr(board, "simulated", False):  # boards.esp32c3_sim: where a `virt` image may go
+                if board.simulated:  # boards.esp32c3_sim: where a `virt` image may go
                     kinds.setdefault(f"{kind}_sim", []).append(board.id)
         return kinds
 
@@ -132,10 +128,10 @@ class RunContext:
 
         def status_of(name: str) -> bool:
             return {"success": not failed and all(s == "success" for s in needs), "failure": failed,
-                    "always": True, "cancelled": self.r.cancel.is_set()}[name]
+                    "always": True, "cancelled": self.env.cancel.is_set()}[name]
 
-        if self.r.cancel.is_set():
-            why = getattr(self.r, "reason", None) or "cancelled: benchd is stopping"  # a user's cancel says who
+        if self.env.cancel.is_set():
+            why = self.env.reason or "cancelled: benchd is stopping"  # a user's cancel says who
             return self.skip(job.id, why, status="cancelled")
         condition = job.if_ or "success()"
         if _names_matrix(job.if_):  # weighed per matrix instance (beyond Actions, where `matrix` is not in a job's if)
@@ -168,11 +164,20 @@ class RunContext:
                 else:
                     statuses.append(self.skip(inst.key, self._why_not(job, condition, inst.matrix, status_of)))
             instances = kept
+        group = MatrixGroup(job.fail_fast and not job.continue_on_error)
+
+        def execute(inst: planner.JobInstance) -> str:
+            status = self.execute_instance(inst, group)
+            group.finished(inst.key, status)
+            return status
+
         if len(instances) == 1:
-            statuses.append(self.execute_instance(instances[0]))
+            statuses.append(execute(instances[0]))
         elif instances:
             with ThreadPoolExecutor(max_workers=min(len(instances), 8)) as pool:
-                statuses += list(pool.map(self.execute_instance, instances))
+                statuses += list(pool.map(execute, instances))
+        if not self.env.cancel.is_set():  # a run stopped whole ends cancelled whatever fail-fast did
+            statuses = group.counted(statuses)
         status = worst(statuses)
         if status == "skipped" and any(s != "skipped" for s in statuses):
             status = "success"
@@ -199,9 +204,11 @@ class RunContext:
             return f"needed job {need} did not succeed ({result})"
         return f"if: {' '.join(condition.split())}"
 
-    def execute_instance(self, inst: planner.JobInstance) -> str:
+    def execute_instance(self, inst: planner.JobInstance, group: MatrixGroup) -> str:
         job = inst.job
-        choice = self.r.selector.select(job.container)
+        if group.reason is not None:  # still queued when another instance failed
+            return self.skip(inst.key, group.reason, status="cancelled")
+        choice = self.env.select(job.container)
         if choice.warning and job.continue_on_error:
             # An optional job is not worth running outside its pinned image (no engine here).
             reason = choice.warning.split(":")[0] + f": {job.container} is needed and not available here"
@@ -221,15 +228,18 @@ class RunContext:
         except (ImageError, ExecutorError, BenchdError) as exc:
             return self._job_unavailable(inst, exc)
         image = ImageRef(spec.image, session.image_digest) if spec.image else None
-        sequence = StepSequence(self, inst, session)
+        sequence = StepSequence(self, inst, session, group)
+        group.opened(session)
         try:
             status, outputs = sequence.execute()
         finally:
+            group.closed(session)
             session.close()
         if sequence.skip_reason is not None:
             self.skip_origins[job.id] = (job.id, sequence.skip_reason)
             self.log.info("job skipped", job=inst.key, reason=sequence.skip_reason)
-        self.journal.emit(JobFinished(inst.key, status, outputs, image=image, skip_reason=sequence.skip_reason))
+        why = sequence.skip_reason or (group.reason if status == "cancelled" else None)
+        self.journal.emit(JobFinished(inst.key, status, outputs, image=image, skip_reason=why))
         return status
 
     def _job_unavailable(self, inst: planner.JobInstance, exc: Exception) -> str:
@@ -245,16 +255,21 @@ class RunContext:
 class StepSequence:
     """The steps of one job instance, in order, in one executor session."""
 
-    def __init__(self, run: RunContext, inst: planner.JobInstance, session: Any) -> None:
+    def __init__(self, run: RunContext, inst: planner.JobInstance, session: JobSession, group: MatrixGroup) -> None:
         self.run = run
         self.inst = inst
         self.session = session
+        self.group = group  # the job's other instances: a failure among them may stop this one (fail-fast)
         self.log = run.log.bind(job=inst.key)
         self.outputs: dict[str, dict[str, str]] = {}
         self.skip_reason: str | None = None  # set when a step ends the job as not applying (SKIP_EXIT)
 
+    def stopped(self) -> bool:
+        """No new step starts: the run is cancelled, the daemon stops, or another instance failed (fail-fast)."""
+        return self.run.env.cancel.is_set() or self.group.reason is not None
+
     def context(self, failed: bool = False) -> expr.Context:
-        cancelled = self.run.r.cancel.is_set()
+        cancelled = self.stopped()
         values = {"steps": {k: {"outputs": v} for k, v in self.outputs.items()}, "matrix": self.inst.matrix}
         return self.run.context(values, status=lambda name: {"success": not failed, "failure": failed,
                                                              "always": True, "cancelled": cancelled}[name])
@@ -266,7 +281,7 @@ class StepSequence:
         for step in job.steps:
             ctx = self.context(failed)
             skipped = StepRecord(step.id, step.name, "skipped")
-            if self.run.r.cancel.is_set():
+            if self.stopped():
                 job_status = "cancelled"
                 self.run.journal.emit(StepFinished(key, step.index, StepRecord(step.id, step.name, "cancelled")))
                 continue
@@ -298,13 +313,13 @@ class StepSequence:
         script: str | None = None
         if step.uses:
             try:
-                argv = run.r.actions(step.action or "")
+                argv = run.env.actions(step.action or "")
             except KeyError:
                 return self._finish(step, StepRecord(step.id, step.name, "error", error=f"unknown action {step.uses}"))
             extra = steps.action_inputs(step, ctx)
         else:
             script, extra = steps.script_for(step, ctx)
-        owner = getattr(self.session, "owner", None)  # a container's step user, when it is not the daemon's
+        owner = self.session.owner  # a container's step user, when it is not the daemon's
         try:
             # New files under new names: nothing an earlier step planted can stand in for them.
             files = run.ws.new_step_files(slug, owner)
@@ -314,15 +329,17 @@ class StepSequence:
         except (UnsafePath, OSError) as exc:
             where = "working-directory " if step.working_directory else ""
             return self._finish(step, StepRecord(step.id, step.name, "error", error=f"{where}{exc}"))
-        env = environment.step_environment(run.r.settings, run.req.run_id, run.req.model_path, run.workspace,
+        env = environment.step_environment(run.env.settings, run.req.run_id, run.req.model_path, run.workspace,
                                            key, step.id, files)
         env.update({**run.base_values["env"], **steps.render_env(job.env, ctx), **steps.render_env(step.env, ctx)})
         env.update(extra)
-        timeout_s = (step.timeout_minutes or run.r.settings.step_timeout_minutes) * 60
+        timeout_s = (step.timeout_minutes or run.env.settings.step_timeout_minutes) * 60
         run.journal.emit(StepStarted(key, step.index, StepRecord(step.id, step.name, "running", log=log_rel)))
         self.log.info("step started", step=step.id)
         outcome = self.session.run_step(StepCommand(argv, env, cwd, log_path, timeout_s))
-        status = _status_of(outcome, run.r.cancel.is_set())
+        status = steps.status_of(outcome, self.stopped())
+        if status == "cancelled" and not run.env.cancel.is_set():
+            outcome.error = self.group.reason  # the local session says "benchd is stopping": it was fail-fast
         error = outcome.error or ("; ".join(outcome.errors) if outcome.errors else None)
         if status == "skipped":
             self.skip_reason = outcome.last_line or f"{step.id} found nothing to do for this input"
@@ -353,18 +370,6 @@ class StepSequence:
         if record.error is not None and record.status != "success":
             self.run.journal.emit(Log("error", f"{key}/{step.id}", record.error))
         return record.status
-
-
-def _status_of(outcome: Any, cancelled: bool) -> str:
-    if outcome.exit_code is None and not outcome.timed_out and cancelled:
-        return "cancelled"
-    if outcome.timed_out or outcome.exit_code is None:
-        return "error"
-    if outcome.exit_code == 0:
-        return "success"
-    if outcome.exit_code == SKIP_EXIT:
-        return "skipped"
-    return "error" if outcome.exit_code == BAD_INPUT_EXIT else "failure"
 
 
 def _as_expression(condition: str) -> str:

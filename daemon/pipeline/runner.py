@@ -16,48 +16,19 @@ import dataclasses
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
 
 import structlog
 
 from daemon.executors import Choice, ExecutorSelector
-from daemon.executors.base import JobSession, JobSpec, StepCommand, StepOutcome
+from daemon.executors.base import Executor, JobSession, JobSpec, StepCommand, StepOutcome
 from daemon.pipeline.jobs import RunContext
-from daemon.pipeline.model import Workflow
+from daemon.pipeline.request import ActionLauncher, BoardSource, RunEnv, RunRequest
 from daemon.pipeline.workspace import Workspace
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunStarted
 from daemon.record.status import STOPPED
 from daemon.settings import Settings
 
 _log = structlog.get_logger("runner")
-
-
-class BoardInfo(Protocol):
-    """What the runner needs of an attached board (daemon.boards.discovery.Board has it)."""
-
-    id: str
-    chip: str
-    quarantined: bool
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-ActionLauncher = Callable[[str], tuple[str, ...]]  # action name -> argv of its step process (KeyError: unknown)
-BoardSource = Callable[[], Sequence[BoardInfo]]
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    run_id: str
-    model_path: Path  # the snapshot this run works on
-    model_name: str
-    sha256: str
-    size: int
-    workflow: Workflow
-    result_dir: Path  # results/<stem>/<run-id>/: logs and artifacts land here
 
 
 class Runner:
@@ -122,7 +93,7 @@ class Runner:
                                 PipelineInfo(wf.name, str(wf.file), wf.sha256), time.time()))
         log.info("run started", pipeline=wf.name)
         try:
-            status = RunContext(scope, req, workspace, out_dir, journal, log).execute_jobs()  # type: ignore[arg-type]
+            status = RunContext(scope, req, workspace, out_dir, journal, log).execute_jobs()
             for note in workspace.copy_artifacts(out_dir):  # links kept as links, never followed
                 journal.emit(Log("warning", "runner/artifacts", note))
         except Exception as exc:  # the run must end in a result whatever broke
@@ -141,16 +112,15 @@ class Runner:
         return status
 
 
-class RunScope:
-    """The runner as one run's jobs see it: the same settings, actions and boards, but a cancel flag of
-    the run's own and an executor choice whose sessions the run can stop."""
+class RunScope(RunEnv):
+    """The runner as one run's jobs see it (a RunEnv): the same settings, actions and boards, but a cancel
+    flag of the run's own and an executor choice whose sessions the run can stop."""
 
     def __init__(self, runner: Runner, run_id: str) -> None:
         self.settings, self.actions, self.boards = runner.settings, runner.actions, runner.boards
         self.run_id = run_id
         self.cancel = threading.Event()
         self.reason: str | None = None  # set when a user cancelled the run (not when the daemon stops)
-        self.selector = self  # jobs call selector.select(); sessions are tracked here
         self._select = runner.selector.select
         self._sessions: set[_ScopedSession] = set()
         self._lock = threading.Lock()
@@ -165,6 +135,10 @@ class RunScope:
         if self.reason is not None and not force:
             return  # already being cancelled (asked twice: a signal and the request it recorded)
         self.reason = self.reason or reason
+        self.halt(force)
+
+    def halt(self, force: bool = False) -> None:
+        """Stop the run's running steps; no new step starts."""
         self.cancel.set()
         with self._lock:
             sessions = list(self._sessions)
@@ -186,7 +160,7 @@ class RunScope:
 
 
 class _ScopedExecutor:
-    def __init__(self, inner: Any, scope: RunScope) -> None:
+    def __init__(self, inner: Executor, scope: RunScope) -> None:
         self.inner, self.scope, self.name = inner, scope, inner.name
 
     def open_job(self, spec: JobSpec) -> JobSession:
@@ -194,28 +168,26 @@ class _ScopedExecutor:
         self.scope.opened(session)
         return session
 
+    def kill_all(self) -> None:  # as the daemon stopping does, for this run only
+        self.scope.halt()
+
 
 class _ScopedSession:
     """A job session that the run's cancel can stop, and whose cancelled steps say why."""
 
-    def __init__(self, inner: Any, scope: RunScope) -> None:
+    def __init__(self, inner: JobSession, scope: RunScope) -> None:
         self.inner, self.scope = inner, scope
         self.image_digest: str | None = inner.image_digest
-        self.owner: tuple[int, int] | None = getattr(inner, "owner", None)
-
-    def __getattr__(self, name: str) -> Any:  # whatever else an executor's session offers
-        return getattr(self.inner, name)
+        self.owner: tuple[int, int] | None = inner.owner
 
     def run_step(self, command: StepCommand) -> StepOutcome:
-        outcome: StepOutcome = self.inner.run_step(command)
+        outcome = self.inner.run_step(command)
         if self.scope.reason is not None and outcome.exit_code is None and not outcome.timed_out:
             outcome.error = self.scope.reason
         return outcome
 
     def cancel(self, force: bool = False) -> None:
-        stop = getattr(self.inner, "cancel", None)
-        if stop is not None:
-            stop(force)
+        self.inner.cancel(force)
 
     def close(self) -> None:
         self.scope.closed(self)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from daemon.executors.base import StepOutcome
 from daemon.pipeline import expr
 from daemon.pipeline.model import Step
+from daemon.record import SKIP_EXIT
+
+BAD_INPUT_EXIT = 2  # benchd, tvmc and actions exit 2 for input they cannot work with
 
 
 def input_env_name(name: str) -> str:
@@ -71,3 +75,16 @@ def parse_metrics(text: str) -> list[dict[str, Any]]:
         if isinstance(item, dict):
             out.append(item)
     return out
+
+
+def status_of(outcome: StepOutcome, cancelled: bool) -> str:
+    """A step's status from how its process ended; `cancelled`: the run or the instance was being stopped."""
+    if outcome.exit_code is None and not outcome.timed_out and cancelled:
+        return "cancelled"
+    if outcome.timed_out or outcome.exit_code is None:
+        return "error"
+    if outcome.exit_code == 0:
+        return "success"
+    if outcome.exit_code == SKIP_EXIT:
+        return "skipped"
+    return "error" if outcome.exit_code == BAD_INPUT_EXIT else "failure"
