@@ -30,13 +30,9 @@ from daemon.record import (
     StepRecord,
     StepStarted,
 )
+from daemon.record.status import worst
 
 JOB_TIMEOUT_MINUTES = 120.0
-RANK = ("success", "skipped", "failure", "error", "cancelled")
-
-
-def worst(statuses: list[str]) -> str:
-    return max(statuses, key=RANK.index, default="success")
 
 
 class RunContext:
