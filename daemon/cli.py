@@ -225,8 +225,8 @@ def _cancel_arguments(sub: Any) -> None:
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 once the run ended cancelled, 1 if it ended otherwise first, 2 if there was nothing to cancel."""
     from daemon.foreground import cancel
-    from daemon.reporters.lookback import find_run
     from daemon.store import Store
+    from daemon.views.lookback import find_run
 
     store = Store(settings.db_path)
     return cancel(store, find_run(store, settings.results, args.run).row.id, sys.stdout, args.wait)
@@ -235,9 +235,9 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
     """The model of a past run (its snapshot), with the pipeline file it ran, as a new forced run, shown here
     as `benchd run` shows one (store/controls.py makes the same run for the dashboard's button)."""
-    from daemon.reporters.lookback import find_run
     from daemon.store import Store
     from daemon.store.controls import rerun
+    from daemon.views.lookback import find_run
 
     store = Store(settings.db_path)
     run = find_run(store, settings.results, args.run)
@@ -253,8 +253,8 @@ def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.lookback import format_runs, run_rows
     from daemon.store import Store
+    from daemon.views.lookback import format_runs, run_rows
 
     rows = run_rows(Store(settings.db_path), settings.results, args.model, args.limit)
     print(json.dumps(rows, indent=2) if args.json else format_runs(rows))
@@ -262,8 +262,8 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.lookback import find_run, show_json, show_text
     from daemon.store import Store
+    from daemon.views.lookback import find_run, show_json, show_text
 
     run = find_run(Store(settings.db_path), settings.results, args.run)
     sys.stdout.write(show_json(run) if args.json else show_text(run))
@@ -273,8 +273,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.lookback import find_run, follow, write_logs
     from daemon.store import Store
+    from daemon.views.lookback import find_run, follow, write_logs
 
     store = Store(settings.db_path)
     run = find_run(store, settings.results, args.run)
@@ -286,8 +286,8 @@ def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters import views
     from daemon.store import Store
+    from daemon.views import runs as views
 
     store = Store(settings.db_path)
     rows = views.recent_runs(store, args.limit)
@@ -308,8 +308,8 @@ def where_from(settings: Settings) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.dashboard.server import serve
     from daemon.store import Store
+    from daemon.web.server import serve
 
     serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
           args.port or settings.dashboard.port)

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from report_fixtures import make_run, sample_result
 
-from daemon.reporters.dashboard.server import DashboardServer
 from daemon.reporters.files import write_json
 from daemon.settings import DashboardSettings, Settings
 from daemon.store.db import Store
+from daemon.web.server import DashboardServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from report_fixtures import make_run, sample_result
 
-from daemon.reporters import views
 from daemon.reporters.files import write_json
 from daemon.store.db import Store
 from daemon.store.outbox import Outbox
+from daemon.views import runs as views
 
 
 def test_recent_runs_summarise_status_jobs_and_time(store: Store, tmp_path: Path) -> None:

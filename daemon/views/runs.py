@@ -1,4 +1,4 @@
-"""The read model: what `benchd status` prints and the dashboard shows, computed once, from the store.
+"""Runs as `benchd status` prints them and the dashboard shows them, computed once, from the store.
 
 Plain dicts of JSON types, so `status --json`, the dashboard API and tests share one shape.
 Live state (jobs, steps, step logs) comes from the store tables; the run record (result.json, or

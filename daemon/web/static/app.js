@@ -1,12 +1,7 @@
-"""The dashboard's script, kept as a string so it ships inside the wheel.
-
-It polls the JSON API about once a second (simpler than SSE, and nothing to hold open at shutdown) and
-builds the DOM with textContent only: model names, errors and logs are never parsed as HTML. Charts are
-SVG elements made with createElementNS, coloured by the stylesheet (the CSP forbids inline styles).
-The two controls POST with the CSRF token read once from `api/session`.
-"""
-
-APP_JS = r"""
+// The dashboard's script. It polls the JSON API about once a second (simpler than SSE, and nothing to hold
+// open at shutdown) and builds the DOM with textContent only: model names, errors and logs are never parsed
+// as HTML. Charts are SVG elements made with createElementNS, coloured by the stylesheet (the CSP forbids
+// inline styles). The two controls POST with the CSRF token read once from `api/session`.
 "use strict";
 const state = { selected: null, runs: [], log: { key: null, offset: 0, pinned: false }, shown: null, pick: [],
   csrf: null };
@@ -405,4 +400,3 @@ async function tick() {
 }
 window.addEventListener("hashchange", () => { ticks = 0; state.shown = null; window.scrollTo(0, 0); tick(); });
 tick();
-"""

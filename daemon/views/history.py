@@ -1,7 +1,7 @@
 """Looking across runs, for the dashboard: a model's runs and trend, a board's history, two runs side by side.
 
 The store says which runs there are and in what order; each run's typed record (result.json, or
-progress.json while it runs) gives the figures. Plain dicts of JSON types, like `views`.
+progress.json while it runs) gives the figures. Plain dicts of JSON types, like `views.runs`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from daemon.record import RunRecord, iso
-from daemon.reporters.views import elapsed, folder_of, record_of
 from daemon.store.db import Store
 from daemon.store.rows import RunRow
+from daemon.views.runs import elapsed, folder_of, record_of
 
 # The figures of a run, in the order the model page plots them: key, label, unit.
 FIGURES = (("latency_ms", "host latency", "ms"), ("max_abs_diff", "max |diff| vs TFLite", ""),
