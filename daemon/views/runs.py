@@ -14,6 +14,7 @@ from typing import Any
 
 from daemon.record import RunRecord, iso
 from daemon.reporters.files import result_dir
+from daemon.reporters.summary import brief
 from daemon.store import reads
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
@@ -108,7 +109,7 @@ def run_detail(store: Store, run_id: str, results: Path | None = None) -> dict[s
     jobs = [{"id": j.job_id, "status": j.status, "executor": j.executor, "image_ref": j.image_ref,
              "image_digest": j.image_digest, "started_at": iso(j.started_at),
              "duration_s": elapsed(j.started_at, j.finished_at, now), "steps": steps.get(j.job_id, []),
-             "skip_reason": None, "warning": None}
+             "skip_reason": None, "skip_brief": None, "warning": None}
             for j in store.jobs_of(run_id)]
     summary = _summary(row, reads.job_counts(store, [run_id]).get(run_id, {}), now)
     metrics: dict[str, Any] = {"host": {}, "boards": []}
@@ -137,7 +138,8 @@ def _in_pipeline_order(jobs: list[dict[str, Any]], record: RunRecord) -> list[di
             "steps": [{"idx": i, "id": s.id, "status": s.status, "exit_code": s.exit_code, "error": s.error,
                        "started_at": None, "duration_s": s.duration_s, "has_log": False}
                       for i, s in enumerate(job.steps)]}
-        ordered.append({**base, "skip_reason": job.skip_reason, "warning": job.warning})
+        ordered.append({**base, "skip_reason": job.skip_reason, "skip_brief": brief(job.skip_reason) or None,
+                        "warning": job.warning})
     return ordered + list(live.values())
 
 

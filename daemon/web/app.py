@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from daemon.store import controls
 from daemon.store.db import Store
-from daemon.views import history
+from daemon.views import history, models
 from daemon.views import runs as views
 from daemon.web.assets import MEDIA_TYPES, asset
 
@@ -110,6 +110,9 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
         limit = _int(request.query_params.get("limit"), 30, 1, 500)
         return JSONResponse(views.recent_runs(store, limit))
 
+    async def model_rows(request: Request) -> Response:
+        return JSONResponse(models.models(store, results))
+
     async def run(request: Request) -> Response:
         detail = views.run_detail(store, request.path_params["run_id"], results)
         return JSONResponse(detail) if detail else JSONResponse({"error": "no such run"}, status_code=404)
@@ -164,7 +167,7 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
     csrf = secrets.token_urlsafe(32)  # one per server process; the page reads it once
     routes = [
         Route("/", index), Route("/app.js", static), Route("/style.css", static),
-        Route("/api/runs", runs), Route("/api/runs/{run_id}", run),
+        Route("/api/models", model_rows), Route("/api/runs", runs), Route("/api/runs/{run_id}", run),
         Route("/api/runs/{run_id}/log", log),
         Route("/api/runs/{run_id}/rerun", rerun, methods=["POST"]),
         Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),
