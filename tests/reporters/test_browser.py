@@ -246,5 +246,9 @@ def test_run_page_at_1280_shows_every_metric_whole(page: Any, store: Store, tmp_
         assert not skip.locator(".full").is_visible()
         summary.click()
         assert skip.locator(".full").inner_text() == MLF_SKIP
+
+        page.goto(server.url + "/#board=sim-c3-0")  # its flash history names the long-named model too
+        page.wait_for_selector('#flashes tr >> text=person_detection', timeout=WAIT_MS)
+        assert page.evaluate(SIDEWAYS)["page"] == 0
     finally:
         server.stop()

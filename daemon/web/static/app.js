@@ -347,7 +347,7 @@ function renderBoard(b) {
     el("table", { id: "flashes" }, el("thead", {}, el("tr", {}, ...["finished", "run", "model", "result", "flash",
       "per inference", "bit-exact"].map((t) => el("th", {}, t)))),
       el("tbody", {}, ...(b.flashes.length ? b.flashes.map((f) => el("tr", { "data-run": f.run_id },
-        el("td", {}, short(f.finished_at)), el("td", {}, runLink(f.run_id)), el("td", {}, modelLink(f.model)),
+        el("td", {}, short(f.finished_at)), el("td", {}, runLink(f.run_id)), el("td", { class: "name" }, modelLink(f.model)),
         el("td", {}, pill(f.error || f.ok === false ? "failure" : f.run_status)),
         el("td", { class: "num" }, secs(f.flash_s)),
         el("td", { class: "num" }, perInference(f)),
