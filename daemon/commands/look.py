@@ -19,8 +19,8 @@ def status_arguments(sub: Any) -> None:
 
 
 def status(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters import views
     from daemon.store import Store
+    from daemon.views import runs as views
 
     store = Store(settings.db_path)
     rows = views.recent_runs(store, args.limit)
@@ -49,8 +49,8 @@ def runs_arguments(sub: Any) -> None:
 
 
 def runs(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.lookback import format_runs, run_rows
     from daemon.store import Store
+    from daemon.views.lookback import format_runs, run_rows
 
     rows = run_rows(Store(settings.db_path), settings.results, args.model, args.limit)
     print(json.dumps(rows, indent=2) if args.json else format_runs(rows))
@@ -66,8 +66,8 @@ def show_arguments(sub: Any) -> None:
 
 
 def show(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.lookback import find_run, show_json, show_text
     from daemon.store import Store
+    from daemon.views.lookback import find_run, show_json, show_text
 
     run = find_run(Store(settings.db_path), settings.results, args.run)
     sys.stdout.write(show_json(run) if args.json else show_text(run))
@@ -85,8 +85,8 @@ def logs_arguments(sub: Any) -> None:
 
 
 def logs(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.lookback import find_run, follow, write_logs
     from daemon.store import Store
+    from daemon.views.lookback import find_run, follow, write_logs
 
     store = Store(settings.db_path)
     run = find_run(store, settings.results, args.run)

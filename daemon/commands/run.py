@@ -43,9 +43,9 @@ def rerun_arguments(sub: Any) -> None:
 def rerun(args: argparse.Namespace, settings: Settings) -> int:
     """The model of a past run (its snapshot), with the pipeline file it ran, as a new forced run, shown here
     as `benchd run` shows one (store/controls.py makes the same run for the dashboard's button)."""
-    from daemon.reporters.lookback import find_run
     from daemon.store import Store
     from daemon.store.controls import rerun as queue_rerun
+    from daemon.views.lookback import find_run
 
     store = Store(settings.db_path)
     past = find_run(store, settings.results, args.run)
@@ -70,8 +70,8 @@ def cancel_arguments(sub: Any) -> None:
 def cancel(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 once the run ended cancelled, 1 if it ended otherwise first, 2 if there was nothing to cancel."""
     from daemon.commands.foreground import cancel_and_wait
-    from daemon.reporters.lookback import find_run
     from daemon.store import Store
+    from daemon.views.lookback import find_run
 
     store = Store(settings.db_path)
     return cancel_and_wait(store, find_run(store, settings.results, args.run).row.id, sys.stdout, args.wait)

@@ -19,8 +19,8 @@ def serve_arguments(sub: Any) -> None:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.reporters.dashboard.server import serve
     from daemon.store import Store
+    from daemon.web.server import serve
 
     serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
           args.port or settings.dashboard.port)

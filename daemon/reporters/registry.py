@@ -78,7 +78,7 @@ def start_background(settings: Settings, store: Store, env: Mapping[str, str] | 
     if worker is not None:
         started.append(worker.start())
     if settings.dashboard.enabled:
-        from daemon.reporters.dashboard.server import DashboardServer
+        from daemon.web.server import DashboardServer
 
         try:
             started.append(DashboardServer(settings, store, env=env).start())

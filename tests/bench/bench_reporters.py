@@ -24,13 +24,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reporters")]
 
 from report_fixtures import make_run, record_of, sample_result  # noqa: E402
 
-from daemon.reporters.dashboard.server import DashboardServer  # noqa: E402
 from daemon.reporters.files import write_json  # noqa: E402
 from daemon.reporters.reporter import RunInfo  # noqa: E402
 from daemon.reporters.webhook import DeliveryWorker, WebhookReporter  # noqa: E402
 from daemon.settings import DashboardSettings, Settings, WebhookSettings  # noqa: E402
 from daemon.store.db import Store  # noqa: E402
 from daemon.store.outbox import Outbox  # noqa: E402
+from daemon.web.server import DashboardServer  # noqa: E402
 
 N = 50 if "--quick" in sys.argv else 200
 ENV = {"BENCHD_WEBHOOK_SECRET": "bench"}

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from report_fixtures import make_run, sample_result
 
-from daemon.reporters.dashboard.server import DashboardServer
 from daemon.reporters.files import write_json
 from daemon.settings import DashboardSettings, Settings
 from daemon.store.db import Store
+from daemon.web.server import DashboardServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -50,9 +50,12 @@ def test_dashboard_shows_a_finished_run_and_follows_a_running_one(page: Any, sto
         page.goto(server.url)
         row = page.wait_for_selector(f'#runs tr[data-run="{done}"]', timeout=WAIT_MS)
         assert "kws.tflite" in row.inner_text() and "success" in row.inner_text()
-        page.wait_for_selector("#host-metrics >> text=latency_ms", timeout=WAIT_MS)
         page.wait_for_selector('#boards tr[data-board="A0B1C2"] >> text=123,456', timeout=WAIT_MS)
+        page.wait_for_selector('#models tr[data-model="kws.tflite"] >> text=100 %', timeout=WAIT_MS)
+        row.click()
+        page.wait_for_selector('#host-metrics tr[data-key="latency_ms"] >> text=1.250 ms', timeout=WAIT_MS)
         assert "compile-host" in page.inner_text("#detail")
+        page.click("header a")  # back to the index
 
         # a new run starts while the page is open: it appears, and its step log streams in
         live, folder = make_run(store, settings.results, finished=False, model="wake_word.tflite")
@@ -75,7 +78,7 @@ def test_dashboard_shows_a_finished_run_and_follows_a_running_one(page: Any, sto
         store.set_job(live, "compile-host", status="success", finished_at=time.time())
         write_json(folder / "result.json", sample_result(live))
         store.finish_run(live, "success", None, folder)
-        page.wait_for_selector(f'#runs tr[data-run="{live}"] [data-status="success"]', timeout=WAIT_MS)
+        page.wait_for_selector(f'#detail [data-status="success"] + code#run-id:text("{live}")', timeout=WAIT_MS)
         assert "live" in page.inner_text("#live")
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACT), full_page=True)
@@ -146,7 +149,7 @@ def test_model_page_trend_run_page_compare_and_rerun(page: Any, store: Store, tm
         page.wait_for_selector("#notice >> text=queued", timeout=WAIT_MS)
         rerun = next(r for r in store.recent_runs(10) if r.status == "queued")
         assert rerun.model_path == str(snapshot) and rerun.force == 1
-        page.wait_for_selector(f'#runs tr[data-run="{rerun.id}"].selected', timeout=WAIT_MS)
+        page.wait_for_selector(f'code#run-id:text("{rerun.id}")', timeout=WAIT_MS)
         page.wait_for_selector("#cancel", timeout=WAIT_MS).click()
         page.wait_for_selector("#notice >> text=cancel requested", timeout=WAIT_MS)
 
@@ -154,5 +157,98 @@ def test_model_page_trend_run_page_compare_and_rerun(page: Any, store: Store, tm
         page.wait_for_selector(f'#flashes tr[data-run="{ids[-1]}"]', timeout=WAIT_MS)
         page.wait_for_selector("#last-good >> text=123,456", timeout=WAIT_MS)
         page.screenshot(path=str(shots / "dashboard-board.png"), full_page=True)
+    finally:
+        server.stop()
+
+
+# -- the dashboard as a lab engineer looks at it: 1280 × 800, a lab's models (lab_fixtures.py) -----------
+SIDEWAYS = """() => {
+  const doc = document.scrollingElement;
+  const scrollers = [...document.querySelectorAll("*")].filter((e) => e.offsetParent !== null
+    && ["auto", "scroll"].includes(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth + 1);
+  return { page: doc.scrollWidth - doc.clientWidth, scrollers: scrollers.map((e) => e.id || e.tagName) };
+}"""
+CLIPPED = """() => [...document.querySelectorAll("#detail table.figures td")].filter((td) => td.offsetParent !== null)
+  .flatMap((td) => {
+    const r = td.getBoundingClientRect(), why = [];
+    if (td.scrollWidth > td.clientWidth + 1) why.push("wider than its cell");
+    if (r.left < 0 || r.right > document.documentElement.clientWidth) why.push("outside the window");
+    for (let a = td.parentElement; a && a !== document.body; a = a.parentElement) {
+      const box = a.getBoundingClientRect();
+      if (getComputedStyle(a).overflowX !== "visible" && (r.right > box.right + 1 || r.left < box.left - 1))
+        why.push("cut off by " + (a.id || a.tagName));
+    }
+    return why.length ? [td.closest("tr").innerText.replace(/\\s+/g, " ") + ": " + why.join(", ")] : [];
+  })"""
+
+
+def test_index_at_1280_is_a_table_of_models_without_sideways_scroll(page: Any, store: Store, tmp_path: Path) -> None:
+    from lab_fixtures import lab
+
+    settings = Settings(results=tmp_path / "results", dashboard=DashboardSettings(port=0))
+    runs = lab(store, settings.results)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    server = DashboardServer(settings, store, env={}).start()
+    try:
+        page.goto(server.url)
+        page.wait_for_selector(f'#runs tr[data-run="{runs["kws_s.tflite"][-1]}"]', timeout=WAIT_MS)
+        page.wait_for_timeout(1500)  # a poll more: every table of the index is drawn
+        sideways = page.evaluate(SIDEWAYS)
+        assert sideways == {"page": 0, "scrollers": []}, "the index scrolls sideways at 1280 px"
+        assert not page.is_visible("#log-pane"), "no empty log pane on the index"
+
+        rows = page.locator("#models tbody tr")
+        assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.model)")) == sorted(runs), "one row a model"
+        kws = page.locator('#models tr[data-model="kws_s.tflite"]').inner_text()
+        for figure in ("100 %", "9", "1,297,431", "23.4 KiB", "59.9 KiB", "2/2"):  # the newest run's figures
+            assert figure in kws
+        line = page.locator('#models tr[data-model="kws_s.tflite"] svg.spark polyline').get_attribute("points")
+        assert len(line.split()) == 5, "a point for each of the model's five runs"
+        assert page.locator('#models tr[data-model="unsupported_op.tflite"] [data-status="error"]').count() == 1
+        page.screenshot(path=str(ARTIFACT.parent / "dashboard-index-1280.png"))
+        page.click('#models tr[data-model="kws_xs.tflite"] td.num >> nth=0')
+        page.wait_for_selector('figure[data-series="instructions"]', timeout=WAIT_MS)
+    finally:
+        server.stop()
+
+
+def test_run_page_at_1280_shows_every_metric_whole(page: Any, store: Store, tmp_path: Path) -> None:
+    """Every figure of a run readable without scrolling sideways; a long skip reason in one line, the rest
+    behind a disclosure; the validation thresholds as rows; instructions for a simulated board, cycles for a
+    real one."""
+    from lab_fixtures import MLF_SKIP, lab
+
+    settings = Settings(results=tmp_path / "results", dashboard=DashboardSettings(port=0))
+    run_id = lab(store, settings.results)["kws_s.tflite"][-1]
+    page.set_viewport_size({"width": 1280, "height": 800})
+    server = DashboardServer(settings, store, env={}).start()
+    try:
+        page.goto(server.url + f"/#run={run_id}")
+        page.wait_for_selector("#virtual >> text=1,297,431", timeout=WAIT_MS)
+        assert page.evaluate(CLIPPED) == [], "a figure's value is cut off"
+        assert page.evaluate(SIDEWAYS)["page"] == 0
+        page.screenshot(path=str(ARTIFACT.parent / "dashboard-run-1280.png"), full_page=True)
+
+        host = page.inner_text("#host-metrics")
+        assert "{" not in host, "thresholds as rows, not JSON"
+        assert "128" in page.inner_text('#host-metrics tr[data-key="thresholds.max_abs_diff"]')
+        assert "0.8" in page.inner_text('#host-metrics tr[data-key="thresholds.min_top1"]')
+        assert "12.2.0-14+deb12u1+11+b2" in page.inner_text('#virtual tr[data-key="toolchain.gcc-riscv64-unknown-elf"]')
+
+        assert "1,298,635 instructions" in page.inner_text('#run-boards tr[data-board="sim-c3-0"]')
+        assert "cycles" not in page.inner_text('#run-boards tr[data-board="sim-c3-0"]')
+        assert "2,871,204 cycles" in page.inner_text('#run-boards tr[data-board="7C:DF:A1:0E:22:40"]')
+
+        skip = page.locator('.job[data-job="compile-mlf"] details.skip')
+        summary = skip.locator("summary")
+        assert summary.bounding_box()["height"] < 30, "the reason in one line"
+        assert "benchd images build tvm-legacy" in summary.inner_text()
+        assert not skip.locator(".full").is_visible()
+        summary.click()
+        assert skip.locator(".full").inner_text() == MLF_SKIP
+
+        page.goto(server.url + "/#board=sim-c3-0")  # its flash history names the long-named model too
+        page.wait_for_selector('#flashes tr >> text=person_detection', timeout=WAIT_MS)
+        assert page.evaluate(SIDEWAYS)["page"] == 0
     finally:
         server.stop()

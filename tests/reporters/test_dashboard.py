@@ -10,9 +10,9 @@ import pytest
 from report_fixtures import make_run
 
 from daemon.errors import BenchdError, ConfigError
-from daemon.reporters.dashboard.server import DashboardServer, is_loopback
 from daemon.settings import DashboardSettings, Settings
 from daemon.store.db import Store
+from daemon.web.server import DashboardServer, is_loopback
 
 
 @pytest.fixture

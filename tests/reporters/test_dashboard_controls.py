@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from daemon.reporters.dashboard.server import DashboardServer
 from daemon.settings import DashboardSettings, Settings
 from daemon.store import controls
 from daemon.store.db import Store
 from daemon.store.snapshots import snapshot_pipeline
+from daemon.web.server import DashboardServer
 
 MODEL = b"TFL3" + bytes(range(200))
 

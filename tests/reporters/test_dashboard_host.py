@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from daemon.reporters.dashboard.app import host_allowed
-from daemon.reporters.dashboard.server import DashboardServer
 from daemon.settings import DashboardSettings, Settings
 from daemon.store.db import Store
+from daemon.web.app import host_allowed
+from daemon.web.server import DashboardServer
 
 
 def serve(tmp_path: Path, store: Store, env: dict[str, str] | None = None, **dashboard: str) -> DashboardServer:

@@ -10,9 +10,10 @@ from typing import Any
 from report_fixtures import make_run, sample_result
 
 from daemon.boards.health import BoardHealth
-from daemon.reporters import history, views
 from daemon.reporters.files import write_json
 from daemon.store.db import Store
+from daemon.views import history
+from daemon.views import runs as views
 
 
 def metrics(latency: float, diff: int, instructions: int | None = None, arena: int | None = None,

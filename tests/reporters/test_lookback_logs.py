@@ -8,8 +8,8 @@ import pytest
 
 from daemon.errors import BenchdError
 from daemon.record import JobRecord, RunRecord, StepRecord
-from daemon.reporters.lookback import RunFiles, log_files
 from daemon.store.rows import RunRow
+from daemon.views.lookback import RunFiles, log_files
 
 
 def _run(folder: Path) -> RunFiles:

@@ -66,7 +66,7 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     script = textwrap.dedent("""
         import sys
         from pathlib import Path
-        from daemon.reporters.dashboard.server import serve
+        from daemon.web.server import serve
         from daemon.settings import Settings
         from daemon.store.db import Store
         serve(Settings(), Store(Path(sys.argv[1])), "127.0.0.1", 0, env={})

@@ -1,20 +1,20 @@
 """Looking across runs, for the dashboard: a model's runs and trend, a board's history, two runs side by side.
 
 The store says which runs there are and in what order; each run's typed record (result.json, or
-progress.json while it runs) gives the figures. Plain dicts of JSON types, like `views`.
+progress.json while it runs) gives the figures. Plain dicts of JSON types, like `views.runs`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from daemon.record import RunRecord, iso
-from daemon.reporters.views import elapsed, folder_of, record_of
+from daemon.store import reads
 from daemon.store.db import Store
 from daemon.store.rows import RunRow
+from daemon.views.runs import elapsed, folder_of, record_of
 
 # The figures of a run, in the order the model page plots them: key, label, unit.
 FIGURES = (("latency_ms", "host latency", "ms"), ("max_abs_diff", "max |diff| vs TFLite", ""),
@@ -42,15 +42,11 @@ def _run_line(row: RunRow, record: RunRecord | None, now: float) -> dict[str, An
             "reference_c": m.reference_c.to_dict() if m and m.reference_c else None}
 
 
-def _rows(store: Store, where: str, args: tuple[Any, ...]) -> list[RunRow]:
-    return [RunRow(**r) for r in store.query("SELECT * FROM runs " + where, args)]
-
-
 def model_history(store: Store, model_name: str, results: Path | None = None,
                   limit: int = 200) -> dict[str, Any] | None:
     """Every run of a model name (newest first) and, oldest first, the series each figure has values for.
     A duplicate drop ran nothing: it is listed, and left out of the trend."""
-    rows = _rows(store, "WHERE model_name = ? ORDER BY created_at DESC, id DESC LIMIT ?", (model_name, limit))
+    rows = reads.runs_of_model(store, model_name, limit)
     if not rows:
         return None
     now = time.time()
@@ -68,8 +64,7 @@ def board_history(store: Store, board_id: str, results: Path | None = None,
                   runs: int = 200) -> dict[str, Any] | None:
     """A board's flashes and results across the last `runs` finished runs, its last good run, its health."""
     flashes: list[dict[str, Any]] = []
-    for run in _rows(store, "WHERE result_dir IS NOT NULL AND duplicate_of IS NULL ORDER BY finished_at DESC "
-                     "LIMIT ?", (runs,)):
+    for run in reads.finished_runs(store, runs, originals_only=True):
         record = record_of(folder_of(run, results))
         for board in record.metrics.boards if record else ():
             if str(board.id) == board_id:
@@ -84,20 +79,14 @@ def board_history(store: Store, board_id: str, results: Path | None = None,
 
 
 def _health(store: Store, board_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None]:
-    """What boards/health.py keeps in the same SQLite file; no tables when no board was ever used."""
-    try:
-        health = store.query("SELECT * FROM board_health WHERE board_id = ?", (board_id,))
-        events = store.query("SELECT run_id, kind, ok, message, at FROM board_events WHERE board_id = ? "
-                             "ORDER BY id DESC LIMIT 50", (board_id,))
-        seen = store.query("SELECT port, chip, mac, present, first_seen, last_seen FROM board_seen "
-                           "WHERE board_id = ?", (board_id,))
-    except sqlite3.OperationalError:
-        return None, [], None
+    """What boards/health.py keeps in the same SQLite file, with times as ISO text."""
+    health, events, seen = reads.board_records(store, board_id)
     for e in events:
         e["ok"], e["at"] = bool(e["ok"]), iso(e["at"])
-    for s in seen:
-        s["present"], s["first_seen"], s["last_seen"] = bool(s["present"]), iso(s["first_seen"]), iso(s["last_seen"])
-    return (health[0] if health else None), events, (seen[0] if seen else None)
+    if seen is not None:
+        seen = {**seen, "present": bool(seen["present"]), "first_seen": iso(seen["first_seen"]),
+                "last_seen": iso(seen["last_seen"])}
+    return health, events, seen
 
 
 # -- two runs side by side --------------------------------------------------------------------------

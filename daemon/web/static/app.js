@@ -1,12 +1,7 @@
-"""The dashboard's script, kept as a string so it ships inside the wheel.
-
-It polls the JSON API about once a second (simpler than SSE, and nothing to hold open at shutdown) and
-builds the DOM with textContent only: model names, errors and logs are never parsed as HTML. Charts are
-SVG elements made with createElementNS, coloured by the stylesheet (the CSP forbids inline styles).
-The two controls POST with the CSRF token read once from `api/session`.
-"""
-
-APP_JS = r"""
+// The dashboard's script. It polls the JSON API about once a second (simpler than SSE, and nothing to hold
+// open at shutdown) and builds the DOM with textContent only: model names, errors and logs are never parsed
+// as HTML. Charts are SVG elements made with createElementNS, coloured by the stylesheet (the CSP forbids
+// inline styles). The two controls POST with the CSRF token read once from `api/session`.
 "use strict";
 const state = { selected: null, runs: [], log: { key: null, offset: 0, pinned: false }, shown: null, pick: [],
   csrf: null };
@@ -63,54 +58,121 @@ async function post(path) {
 function notice(text, kind) {
   $("notice").replaceChildren(el("span", { class: "pill " + (kind || "") }, text));
 }
-function view() {  // which page the address names
+function view() {  // which page the address names; none: the index (models, recent runs, boards)
   const h = location.hash.replace(/^#/, "");
   const m = /^(run|model|board|compare)=(.*)$/.exec(h);
-  return m ? { kind: m[1], arg: decodeURIComponent(m[2]) } : { kind: "run", arg: null };
+  return m ? { kind: m[1], arg: decodeURIComponent(m[2]) } : { kind: "index", arg: null };
 }
 function renderRuns(runs) {
   const body = $("runs").tBodies[0];
-  body.replaceChildren(...runs.map((r) => {
-    const model = el("td", {}, modelLink(r.model));
-    const tr = el("tr", { "data-run": r.id, class: r.id === state.selected ? "selected" : "" },
-      el("td", {}, pill(r.status)), model, el("td", {}, r.pipeline),
-      el("td", {}, r.jobs.success + "/" + r.jobs.total), el("td", {}, secs(r.duration_s)),
+  body.replaceChildren(...(runs.length ? runs.map((r) => {
+    const tr = el("tr", { "data-run": r.id },
+      el("td", {}, pill(r.status)), el("td", { class: "name" }, modelLink(r.model)), el("td", {}, runLink(r.id)),
+      el("td", {}, r.pipeline), el("td", {}, r.jobs.success + "/" + r.jobs.total),
+      el("td", { class: "num" }, secs(r.duration_s)),
       el("td", { title: when(r.started_at || r.created_at) }, short(r.started_at || r.created_at)));
     tr.onclick = (e) => { if (e.target.tagName !== "A") location.hash = "run=" + encodeURIComponent(r.id); };
     return tr;
-  }));
+  }) : [el("tr", {}, el("td", { colspan: "7", class: "muted" },
+    "no runs yet: drop a .tflite into the inbox, or run `benchd run MODEL`"))]));
 }
-function table(rows, attrs) {  // rows: [label, value] pairs; absent values are left out
+const isSimulated = (b) => b.instructions != null && b.cycles_per_inference == null;  // executed under QEMU
+function perInference(b) {  // a simulated board counts instructions, a real one cycles
+  if (b.cycles_per_inference != null) return fmt(b.cycles_per_inference) + " cycles";
+  if (b.instructions != null) return fmt(b.instructions) + " instructions";
+  return "—";
+}
+function spark(s) {  // a model's last runs as a small line, oldest on the left; the newest point is marked
+  const pts = s.points || [];
+  if (!pts.length) return el("span", { class: "muted" }, "—");
+  const W = 100, H = 22, P = 3, vals = pts.map((p) => p.value);
+  const lo = Math.min(...vals), hi = Math.max(...vals), n = pts.length;
+  const x = (i) => (n === 1 ? W / 2 : P + i * (W - 2 * P) / (n - 1));
+  const y = (v) => (hi === lo ? H / 2 : P + (hi - v) * (H - 2 * P) / (hi - lo));
+  const label = (s.key === "instructions" ? "instructions / inference" : "max diff") + " over the last " + n +
+    " runs: " + vals.map((v) => fmt(v)).join(" → ");
+  return svg("svg", { class: "spark", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label,
+    "data-series": s.key }, svg("title", {}, label),
+  svg("polyline", { class: "line", points: pts.map((p, i) => x(i) + "," + y(p.value)).join(" ") }),
+  svg("circle", { class: "last", cx: x(n - 1), cy: y(vals[n - 1]), r: 2.5 }));
+}
+function renderModels(models) {
+  $("models").tBodies[0].replaceChildren(...(models.length ? models.map((m) => {
+    const boards = m.boards_total ? el("span", { class: m.boards_ok < m.boards_total ? "err" : "" },
+      m.boards_ok + "/" + m.boards_total) : "—";
+    const tr = el("tr", { "data-model": m.model },
+      el("td", { class: "name" }, modelLink(m.model)), el("td", {}, pill(m.status)),
+      el("td", { class: "num" }, m.top1_agreement == null ? "—" : (100 * m.top1_agreement).toFixed(0) + " %"),
+      el("td", { class: "num" }, fmt(m.max_abs_diff)), el("td", { class: "num" }, fmt(m.instructions)),
+      el("td", { class: "num" }, fmt(m.arena_bytes, "B")), el("td", { class: "num" }, fmt(m.rom_bytes, "B")),
+      el("td", { class: "num" }, boards), el("td", {}, spark(m.spark)),
+      el("td", { title: when(m.at) }, runLink(m.run_id), " · " + short(m.at)));
+    tr.onclick = (e) => { if (e.target.tagName !== "A") location.hash = "model=" + encodeURIComponent(m.model); };
+    return tr;
+  }) : [el("tr", {}, el("td", { colspan: "10", class: "muted" }, "no models yet"))]));
+}
+const HOST = { latency_ms: ["latency (median)", "ms"], latency_p95_ms: ["latency (p95)", "ms"],
+  max_abs_diff: ["max |diff| vs TFLite", ""], top1_agreement: ["top-1 agreement", "%"],
+  reference_latency_ms: ["TFLite latency", "ms"], samples: ["samples", ""] };
+const THRESHOLD = { max_abs_diff: "passes if max |diff| ≤", min_top1: "passes if top-1 ≥" };
+function hostRows(host) {  // [label, value, key]: one row a figure; thresholds (and any other object) a row each
+  return Object.entries(host).flatMap(([key, v]) => {
+    if (v != null && typeof v === "object")
+      return Object.entries(v).map(([k, t]) => [(key === "thresholds" && THRESHOLD[k]) || key + " " + k,
+        typeof t === "number" ? String(t) : JSON.stringify(t), key + "." + k]);
+    const [label, unit] = HOST[key] || [key, key.endsWith("_ms") ? "ms" : ""];
+    return [[label, unit === "%" && typeof v === "number" ? (100 * v).toFixed(1) + " %" : fmt(v, unit), key]];
+  });
+}
+function boardsTable(boards) {
+  const head = ["board", "kind", "backend", "result", "per inference", "bit-exact", "ROM", "RAM", "flash"];
+  const rows = boards.flatMap((b) => {
+    const ok = !b.error && b.ok !== false && [null, undefined, "ok", "success"].includes(b.status);
+    const row = el("tr", { "data-board": String(b.id) }, el("td", {}, boardLink(String(b.id))),
+      el("td", {}, isSimulated(b) ? "simulated" : "board"), el("td", {}, b.backend || "—"),
+      el("td", {}, pill(ok ? "ok" : "failure")), el("td", { class: "num" }, perInference(b)),
+      el("td", { class: "num" }, b.bit_exact != null ? b.bit_exact + (b.vectors != null ? " of " + b.vectors : "") : "—"),
+      el("td", { class: "num" }, fmt(b.rom_bytes, "B")), el("td", { class: "num" }, fmt(b.ram_bytes, "B")),
+      el("td", { class: "num" }, secs(b.flash_s)));
+    return b.error ? [row, el("tr", {}, el("td", { colspan: "9", class: "err wrap" }, b.error))] : [row];
+  });
+  return el("table", { id: "run-boards", class: "figures boards" },
+    el("thead", {}, el("tr", {}, ...head.map((t, i) => el("th", { class: i >= 4 ? "num" : null }, t)))),
+    el("tbody", {}, ...rows));
+}
+function skipNote(j) {  // one line; the whole reason behind a disclosure when it says more
+  const line = "skipped: " + (j.skip_brief || j.skip_reason);
+  if (!j.skip_brief || j.skip_brief === j.skip_reason) return el("div", { class: "skip wrap" }, line);
+  return el("details", { class: "skip" }, el("summary", { title: j.skip_reason }, line),
+    el("div", { class: "full" }, j.skip_reason));
+}
+function table(rows, attrs) {  // rows: [label, value, key?]; absent values are left out
   const kept = rows.filter(([, v]) => v != null && v !== "");
-  return kept.length ? el("table", attrs || { class: "figures" }, ...kept.map(([k, v]) =>
-    el("tr", {}, el("td", {}, k), el("td", { class: "num" }, v instanceof Node ? v : String(v)))))
+  return kept.length ? el("table", attrs || { class: "figures" }, ...kept.map(([k, v, key]) =>
+    el("tr", { "data-key": key || null }, el("td", {}, k),
+      el("td", { class: "num" }, v instanceof Node ? v : String(v)))))
     : el("p", { class: "muted" }, "none yet");
 }
-function figuresOf(m) {
-  const parts = [el("h3", {}, "Host"), table(Object.entries(m.host || {}).map(([k, v]) =>
-    [k, typeof v === "object" ? JSON.stringify(v) : fmt(v, k.endsWith("_ms") ? "ms" : "")]),
-    { id: "host-metrics", class: "figures" })];
+function figuresOf(m) {  // cards: host, reference C, virtual core; the boards below at full width
+  const host = m.host || {};
+  const cards = [el("div", {}, el("h3", {}, "Host (compiled module vs TFLite)"), table(hostRows(host),
+    { id: "host-metrics", class: "figures" }))];
   const ref = m.reference_c;
-  if (ref) parts.push(el("h3", {}, "Reference C backend"), table([
+  if (ref) cards.push(el("div", {}, el("h3", {}, "Reference C backend"), table([
     ["arena", fmt(ref.arena_bytes, "B")], ["arena lower bound", fmt(ref.arena_lower_bound_bytes, "B")],
     ["constants", fmt(ref.constants_bytes, "B")], ["operators", fmt(ref.operators)]],
-    { id: "reference-c", class: "figures" }));
+  { id: "reference-c", class: "figures" })));
   const v = m.virtual;
-  if (v) parts.push(el("h3", {}, "Virtual ESP32-C3 (" + (v.backend || "?") + ")"), table([
+  if (v) cards.push(el("div", {}, el("h3", {}, "Virtual ESP32-C3 (" + (v.backend || "?") + ")"), table([
     ["instructions / inference", fmt(v.instructions)], ["ROM", fmt(v.rom_bytes, "B")], ["RAM", fmt(v.ram_bytes, "B")],
     ["arena", fmt(v.arena_bytes, "B")],
     ["bit-exact", v.bit_exact != null ? v.bit_exact + " of " + (v.vectors ?? "?") + " vectors" : null],
-    ["toolchain", v.toolchain == null ? null
-      : typeof v.toolchain === "object" ? Object.values(v.toolchain).join(", ") : v.toolchain]],
-    { id: "virtual", class: "figures" }));
-  if ((m.boards || []).length) parts.push(el("h3", {}, "Boards"), table(m.boards.map((b) => [boardLink(String(b.id)),
-    [b.backend || null, b.cycles_per_inference != null ? fmt(b.cycles_per_inference) + " cycles" : null,
-      b.instructions != null ? fmt(b.instructions) + " instr." : null,
-      b.bit_exact != null ? "bit-exact " + b.bit_exact + (b.vectors != null ? " of " + b.vectors : "") : null,
-      b.rom_bytes != null ? "ROM " + fmt(b.rom_bytes, "B") : null,
-      b.ram_bytes != null ? "RAM " + fmt(b.ram_bytes, "B") : null,
-      b.error || null].filter(Boolean).join(" · ") || "—"]),
-    { id: "run-boards", class: "figures" }));
+    ...(v.toolchain != null && typeof v.toolchain === "object"  // which compiler and QEMU made the figures
+      ? Object.entries(v.toolchain).map(([name, version]) => [name, version, "toolchain." + name])
+      : [["toolchain", v.toolchain]])],
+  { id: "virtual", class: "figures" })));
+  const parts = [el("div", { class: "cards" }, ...cards)];
+  if ((m.boards || []).length) parts.push(el("h3", {}, "Boards"), boardsTable(m.boards));
   return parts;
 }
 function controls(d) {
@@ -145,13 +207,12 @@ function controls(d) {
   return box;
 }
 function renderDetail(d) {
-  $("log-pane").hidden = false;
   $("detail-title").replaceChildren(modelLink(d.model), " · " + d.pipeline);
   const longest = Math.max(1, ...d.jobs.flatMap((j) => j.steps.map((s) => s.duration_s || 0)));
   const jobs = d.jobs.map((j) => el("div", { class: "job", "data-job": j.id },
     el("h3", {}, pill(j.status), " ", j.id, " ", el("span", { class: "muted" },
       (j.executor || "") + (j.image_ref ? " · " + j.image_ref : "") + " · " + secs(j.duration_s))),
-    ...(j.skip_reason ? [el("div", { class: "skip wrap" }, "skipped: " + j.skip_reason)] : []),
+    ...(j.skip_reason ? [skipNote(j)] : []),
     ...(j.warning ? [el("div", { class: "warn wrap" }, "warning: " + j.warning)] : []),
     el("table", {}, ...j.steps.map((s) => {
       const tr = el("tr", { class: "step", "data-step": s.id },
@@ -166,15 +227,14 @@ function renderDetail(d) {
   const deliveries = d.deliveries.map((w) => el("li", {}, pill(w.state), " ", w.endpoint,
     " · " + w.attempts + " attempt(s)", w.last_error ? " · " + w.last_error : ""));
   $("detail").replaceChildren(
-    el("p", {}, pill(d.status), " run ", el("code", {}, d.id), " · " + secs(d.duration_s) + " · sha256 ",
-      el("code", {}, (d.sha256 || "").slice(0, 12))),
+    el("p", {}, pill(d.status), " run ", el("code", { id: "run-id" }, d.id), " · " + secs(d.duration_s) +
+      " · sha256 ", el("code", {}, (d.sha256 || "").slice(0, 12))),
     ...(d.duplicate_of ? [el("p", { class: "dup", id: "duplicate" }, "Same content and pipeline as run ",
       runLink(d.duplicate_of), ": not run again. Its figures are that run's.")] : []),
     controls(d),
     ...(d.errors.length ? [el("h3", {}, "Errors"), notes(d.errors, "err")] : []),
     ...(d.warnings.length ? [el("h3", {}, "Warnings"), notes(d.warnings, "warn")] : []),
-    ...jobs, el("div", { class: "grid2" }, el("div", {}, ...figuresOf(d.metrics).slice(0, 2)),
-      el("div", {}, ...figuresOf(d.metrics).slice(2))),
+    ...figuresOf(d.metrics), el("h3", {}, "Jobs"), ...jobs,
     ...(deliveries.length ? [el("h3", {}, "Webhook deliveries"), el("ul", {}, ...deliveries)] : []));
   if (!state.log.pinned) {
     const running = d.jobs.flatMap((j) => j.steps.filter((s) => s.status === "running").map((s) => [j, s]))[0];
@@ -182,6 +242,7 @@ function renderDetail(d) {
     const pick = running || last;
     if (pick) followLog(d.id, pick[0].id, pick[1].idx, pick[1].id, false);
   }
+  $("log-pane").hidden = !state.log.key;  // no empty log pane: it shows once there is a step to follow
 }
 function tickLabel(v, unit) {  // three significant digits: axis labels only place the line
   const r = Number(v.toPrecision(3));
@@ -279,19 +340,19 @@ function renderBoard(b) {
         b.health ? "" : el("p", { class: "muted" }, "no health record yet: flash results come from result.json only")),
       el("div", {}, el("h3", {}, "Last good run"), b.last_good ? table([["run", runLink(b.last_good.run_id)],
         ["model", modelLink(b.last_good.model)], ["finished", when(b.last_good.finished_at)],
-        ["cycles / inference", fmt(b.last_good.cycles_per_inference)], ["instructions", fmt(b.last_good.instructions)],
+        ["per inference", perInference(b.last_good)],
         ["flash", secs(b.last_good.flash_s)]], { id: "last-good", class: "figures" })
         : el("p", { class: "muted", id: "last-good" }, "no good run yet"))),
     el("h3", {}, "Flash history"),
     el("table", { id: "flashes" }, el("thead", {}, el("tr", {}, ...["finished", "run", "model", "result", "flash",
-      "cycles/inf.", "instr./inf.", "bit-exact"].map((t) => el("th", {}, t)))),
+      "per inference", "bit-exact"].map((t) => el("th", {}, t)))),
       el("tbody", {}, ...(b.flashes.length ? b.flashes.map((f) => el("tr", { "data-run": f.run_id },
-        el("td", {}, short(f.finished_at)), el("td", {}, runLink(f.run_id)), el("td", {}, modelLink(f.model)),
+        el("td", {}, short(f.finished_at)), el("td", {}, runLink(f.run_id)), el("td", { class: "name" }, modelLink(f.model)),
         el("td", {}, pill(f.error || f.ok === false ? "failure" : f.run_status)),
         el("td", { class: "num" }, secs(f.flash_s)),
-        el("td", { class: "num" }, fmt(f.cycles_per_inference)), el("td", { class: "num" }, fmt(f.instructions)),
+        el("td", { class: "num" }, perInference(f)),
         el("td", { class: "num" }, f.bit_exact ?? "—")))
-        : [el("tr", {}, el("td", { colspan: "8", class: "muted" }, "no flashes recorded"))]))),
+        : [el("tr", {}, el("td", { colspan: "7", class: "muted" }, "no flashes recorded"))]))),
     ...(b.events.length ? [el("h3", {}, "Health events"), el("ul", {}, ...b.events.map((e) => el("li",
       { class: e.ok ? "" : "err wrap" }, when(e.at) + " · " + e.kind + (e.ok ? " ok" : " failed") +
       (e.message ? ": " + e.message : ""), e.run_id ? el("span", {}, " · ", runLink(e.run_id)) : "")))] : []));
@@ -330,6 +391,7 @@ function renderCompare(c) {
 function followLog(run, job, idx, name, pinned) {
   const key = run + "\u0000" + job + "\u0000" + idx;
   if (pinned) state.log.pinned = true;
+  $("log-pane").hidden = false;
   if (state.log.key === key) return;
   Object.assign(state.log, { key, run, job, idx, offset: 0 });
   $("log-name").textContent = job + " / " + name;
@@ -350,10 +412,12 @@ async function pollLog() {
 }
 function renderBoards(boards) {
   $("boards").tBodies[0].replaceChildren(...(boards.length ? boards.map((b) => el("tr", { "data-board": b.id },
-    el("td", {}, boardLink(b.id)), el("td", {}, b.chip || "—"), el("td", {}, b.port || "—"),
+    el("td", {}, boardLink(b.id)), el("td", {}, isSimulated(b) ? "simulated" : "board"), el("td", {}, b.chip || "—"),
+    el("td", {}, b.port || "—"),
     el("td", {}, pill(b.error || b.ok === false ? "failure" : (b.run_status || "success"))),
-    el("td", {}, fmt(b.cycles_per_inference)), el("td", {}, secs(b.flash_s)), el("td", {}, runLink(b.run_id))))
-    : [el("tr", {}, el("td", { colspan: "7", class: "muted" }, "no board results yet"))]));
+    el("td", { class: "num" }, perInference(b)), el("td", { class: "num" }, secs(b.flash_s)),
+    el("td", {}, runLink(b.run_id))))
+    : [el("tr", {}, el("td", { colspan: "8", class: "muted" }, "no board results yet"))]));
 }
 async function show(v) {  // fetch the view's data; redraw only when it changed (keeps focus and picks)
   let path, draw;
@@ -382,17 +446,22 @@ async function tick() {
   busy = true;
   clearTimeout(timer);
   try {
-    const v = view();
+    const v = view(), index = v.kind === "index";
+    for (const pane of document.querySelectorAll("section.index")) pane.hidden = !index;
+    $("detail-pane").hidden = index;
     state.runs = await get("api/runs");
-    const chosen = v.kind === "run" ? (v.arg || (state.runs[0] && state.runs[0].id)) : null;
+    const chosen = v.kind === "run" ? v.arg : null;
     if (chosen !== state.selected) { state.selected = chosen; state.log = { key: null, offset: 0, pinned: false }; }
-    renderRuns(state.runs);
-    document.querySelector("main").className = v.kind === "run" ? "" : "wide";
-    await show(v);
-    if (v.kind === "run") await pollLog();
-    const seen = state.runs.map((r) => r.id + r.status).join();
-    if (ticks++ % 5 === 0 || seen !== state.seen) renderBoards(await get("api/boards"));  // a run ended
-    state.seen = seen;
+    if (index) {
+      renderRuns(state.runs.slice(0, 15));
+      renderModels(await get("api/models"));
+      const seen = state.runs.map((r) => r.id + r.status).join();
+      if (ticks++ % 5 === 0 || seen !== state.seen) renderBoards(await get("api/boards"));  // a run ended
+      state.seen = seen;
+    } else {
+      await show(v);
+      if (v.kind === "run") await pollLog();
+    }
     $("live").textContent = "live · " + new Date().toLocaleTimeString();
     $("live").className = "pill success";
   } catch (e) {
@@ -405,4 +474,3 @@ async function tick() {
 }
 window.addEventListener("hashchange", () => { ticks = 0; state.shown = null; window.scrollTo(0, 0); tick(); });
 tick();
-"""

@@ -21,9 +21,9 @@ import uvicorn
 
 from daemon.errors import BenchdError, ConfigError
 from daemon.log import get_logger
-from daemon.reporters.dashboard.app import build_app
 from daemon.settings import Settings
 from daemon.store.db import Store
+from daemon.web.app import build_app
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5  # the page's polls are short; nothing holds a connection open longer

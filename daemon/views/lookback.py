@@ -1,4 +1,4 @@
-"""Looking back from the terminal: `benchd runs`, `show`, `logs` (read here) and `rerun` (in cli.py).
+"""Looking back from the terminal: `benchd runs`, `show`, `logs` (read here; `rerun` is a command).
 
 Everything is read from the store (which runs exist, where their folders are) and the results folder
 (result.json, or progress.json while a run goes on, and logs/<job>/<n>-<step>.log).

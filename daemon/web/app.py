@@ -1,4 +1,4 @@
-"""The dashboard's ASGI app (Starlette): one static page, a JSON API over `views` and `history`, and two
+"""The dashboard's ASGI app (Starlette): one static page, a JSON API over `daemon.views`, and two
 controls (re-run, cancel: POST, through `store.controls`).
 
 Endpoints are `async` on purpose: their work is short SQLite reads (WAL readers never wait for the
@@ -27,10 +27,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from daemon.reporters import history, views
-from daemon.reporters.dashboard.page import APP_JS, INDEX_HTML, STYLE_CSS
 from daemon.store import controls
 from daemon.store.db import Store
+from daemon.views import history, models
+from daemon.views import runs as views
+from daemon.web.assets import MEDIA_TYPES, asset
 
 COOKIE = "benchd_token"
 CSRF_HEADER = "x-csrf-token"
@@ -99,17 +100,18 @@ class _TokenGate(BaseHTTPMiddleware):
 def build_app(store: Store, results: Path | None, token: str | None, hosts: Collection[str] = ()) -> Starlette:
     """`hosts`: names besides the served address and `localhost` that the Host header may carry."""
     async def index(request: Request) -> Response:
-        return HTMLResponse(INDEX_HTML)
+        return HTMLResponse(asset("index.html"))
 
-    async def script(request: Request) -> Response:
-        return Response(APP_JS, media_type="text/javascript")
-
-    async def style(request: Request) -> Response:
-        return Response(STYLE_CSS, media_type="text/css")
+    async def static(request: Request) -> Response:
+        name = request.url.path.lstrip("/")
+        return Response(asset(name), media_type=MEDIA_TYPES[name])
 
     async def runs(request: Request) -> Response:
         limit = _int(request.query_params.get("limit"), 30, 1, 500)
         return JSONResponse(views.recent_runs(store, limit))
+
+    async def model_rows(request: Request) -> Response:
+        return JSONResponse(models.models(store, results))
 
     async def run(request: Request) -> Response:
         detail = views.run_detail(store, request.path_params["run_id"], results)
@@ -164,8 +166,8 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
 
     csrf = secrets.token_urlsafe(32)  # one per server process; the page reads it once
     routes = [
-        Route("/", index), Route("/app.js", script), Route("/style.css", style),
-        Route("/api/runs", runs), Route("/api/runs/{run_id}", run),
+        Route("/", index), Route("/app.js", static), Route("/style.css", static),
+        Route("/api/models", model_rows), Route("/api/runs", runs), Route("/api/runs/{run_id}", run),
         Route("/api/runs/{run_id}/log", log),
         Route("/api/runs/{run_id}/rerun", rerun, methods=["POST"]),
         Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),

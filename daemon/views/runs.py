@@ -1,4 +1,4 @@
-"""The read model: what `benchd status` prints and the dashboard shows, computed once, from the store.
+"""Runs as `benchd status` prints them and the dashboard shows them, computed once, from the store.
 
 Plain dicts of JSON types, so `status --json`, the dashboard API and tests share one shape.
 Live state (jobs, steps, step logs) comes from the store tables; the run record (result.json, or
@@ -7,7 +7,6 @@ progress.json while the run is still going) gives the jobs' pipeline order, skip
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 from daemon.record import RunRecord, iso
 from daemon.record.layout import result_dir
+from daemon.reporters.summary import brief
+from daemon.store import reads
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
 
@@ -31,15 +32,6 @@ def _pipeline_name(path: str) -> str:
     return Path(path).stem if path else ""
 
 
-def _job_counts(store: Store, ids: list[str]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    if ids:
-        for row in store.query(f"SELECT run_id, status, COUNT(*) AS n FROM jobs WHERE run_id IN "
-                               f"({', '.join('?' * len(ids))}) GROUP BY run_id, status", tuple(ids)):
-            counts.setdefault(row["run_id"], {})[row["status"]] = row["n"]
-    return counts
-
-
 def _summary(r: RunRow, jobs: dict[str, int], now: float) -> dict[str, Any]:
     """One run as a status row: the single definition shared by `benchd status` and the dashboard."""
     return {
@@ -54,7 +46,7 @@ def _summary(r: RunRow, jobs: dict[str, int], now: float) -> dict[str, Any]:
 
 def recent_runs(store: Store, limit: int = 20) -> list[dict[str, Any]]:
     runs = store.recent_runs(limit)
-    counts = _job_counts(store, [r.id for r in runs])
+    counts = reads.job_counts(store, [r.id for r in runs])
     now = time.time()
     return [_summary(r, counts.get(r.id, {}), now) for r in runs]
 
@@ -117,9 +109,9 @@ def run_detail(store: Store, run_id: str, results: Path | None = None) -> dict[s
     jobs = [{"id": j.job_id, "status": j.status, "executor": j.executor, "image_ref": j.image_ref,
              "image_digest": j.image_digest, "started_at": iso(j.started_at),
              "duration_s": elapsed(j.started_at, j.finished_at, now), "steps": steps.get(j.job_id, []),
-             "skip_reason": None, "warning": None}
+             "skip_reason": None, "skip_brief": None, "warning": None}
             for j in store.jobs_of(run_id)]
-    summary = _summary(row, _job_counts(store, [run_id]).get(run_id, {}), now)
+    summary = _summary(row, reads.job_counts(store, [run_id]).get(run_id, {}), now)
     metrics: dict[str, Any] = {"host": {}, "boards": []}
     errors: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
@@ -146,30 +138,25 @@ def _in_pipeline_order(jobs: list[dict[str, Any]], record: RunRecord) -> list[di
             "steps": [{"idx": i, "id": s.id, "status": s.status, "exit_code": s.exit_code, "error": s.error,
                        "started_at": None, "duration_s": s.duration_s, "has_log": False}
                       for i, s in enumerate(job.steps)]}
-        ordered.append({**base, "skip_reason": job.skip_reason, "warning": job.warning})
+        ordered.append({**base, "skip_reason": job.skip_reason, "skip_brief": brief(job.skip_reason) or None,
+                        "warning": job.warning})
     return ordered + list(live.values())
 
 
 def deliveries(store: Store, run_id: str) -> list[dict[str, Any]]:
-    try:
-        rows = store.query("SELECT endpoint, state, attempts, last_status, last_error, done_at FROM outbox "
-                           "WHERE run_id = ? ORDER BY id", (run_id,))
-    except sqlite3.OperationalError:
-        return []  # no webhook ever configured: the outbox table does not exist
     from daemon.reporters.webhook import redact
 
     return [{"endpoint": redact(r["endpoint"]), "state": r["state"], "attempts": r["attempts"],
              "last_status": r["last_status"], "last_error": r["last_error"], "done_at": iso(r["done_at"])}
-            for r in rows]
+            for r in reads.deliveries(store, run_id)]
 
 
 def log_tail(store: Store, run_id: str, job_id: str, idx: int, offset: int = 0) -> dict[str, Any] | None:
     """New text of a step's log from `offset`; paths come only from the store, never from the request."""
-    rows = store.query("SELECT log_path, status FROM steps WHERE run_id = ? AND job_id = ? AND idx = ?",
-                       (run_id, job_id, idx))
-    if not rows or not rows[0]["log_path"]:
+    step = reads.step_log(store, run_id, job_id, idx)
+    if step is None or not step["log_path"]:
         return None
-    path = Path(rows[0]["log_path"])
+    path = Path(step["log_path"])
     try:
         size = path.stat().st_size
     except OSError:
@@ -188,18 +175,17 @@ def log_tail(store: Store, run_id: str, job_id: str, idx: int, offset: int = 0) 
         if exc.reason == "unexpected end of data":
             data = data[: exc.start]  # a character still being written: send it with the next poll
     return {"text": data.decode("utf-8", errors="replace"), "offset": start + len(data),
-            "status": rows[0]["status"], "truncated": offset == 0 and start > 0}
+            "status": step["status"], "truncated": offset == 0 and start > 0}
 
 
 def boards(store: Store, runs: int = 50) -> list[dict[str, Any]]:
     """Each board seen in the last `runs` finished runs, with its latest result."""
     latest: dict[str, dict[str, Any]] = {}
-    for row in store.query("SELECT id, result_dir, finished_at FROM runs WHERE result_dir IS NOT NULL "
-                           "ORDER BY finished_at DESC LIMIT ?", (runs,)):
-        record = record_of(Path(row["result_dir"]))
+    for row in reads.finished_runs(store, runs):
+        record = record_of(Path(row.result_dir or ""))
         for board in record.metrics.boards if record is not None else ():
             key = str(board.id)
             if key not in latest:
-                latest[key] = {**board.to_dict(), "run_id": row["id"], "run_status": record.status if record else None,
-                               "finished_at": iso(row["finished_at"])}
+                latest[key] = {**board.to_dict(), "run_id": row.id, "run_status": record.status if record else None,
+                               "finished_at": iso(row.finished_at)}
     return sorted(latest.values(), key=lambda b: str(b.get("id")))
