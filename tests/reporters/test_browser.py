@@ -15,6 +15,7 @@ from report_fixtures import make_run, sample_result
 from daemon.reporters.files import write_json
 from daemon.settings import DashboardSettings, Settings
 from daemon.store.db import Store
+from daemon.store.snapshots import snapshot_pipeline
 from daemon.web.server import DashboardServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -109,9 +110,10 @@ def test_model_page_trend_run_page_compare_and_rerun(page: Any, store: Store, tm
     snapshot.parent.mkdir(parents=True)
     snapshot.write_bytes(b"TFL3")
     (tmp_path / "microkws.yml").write_text("name: microkws\n")
-    with store.transaction() as db:  # as intake records it: the content-addressed snapshot, the pipeline file
-        db.execute("UPDATE runs SET model_path = ?, pipeline = ? WHERE id = ?",
-                   (str(snapshot), str(tmp_path / "microkws.yml"), ids[-1]))
+    _, pipeline_sha = snapshot_pipeline(store.path.parent, b"name: microkws\n")
+    with store.transaction() as db:  # as intake records it: the content-addressed snapshots, the pipeline file
+        db.execute("UPDATE runs SET model_path = ?, pipeline = ?, pipeline_sha256 = ? WHERE id = ?",
+                   (str(snapshot), str(tmp_path / "microkws.yml"), pipeline_sha, ids[-1]))
     dup = store.add_run(model_name="kws.tflite", model_path="", drop_path="/inbox/kws.tflite", sha256="ab" * 32,
                         size=1, pipeline="pipelines/microkws.yml", status="success", duplicate_of=ids[-1])
     shots = ARTIFACT.parent
