@@ -16,25 +16,6 @@ from typing import Any
 
 from daemon.store.db import Store
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order = delivery order per endpoint
-    endpoint TEXT NOT NULL,                -- the URL (secrets stay in the environment)
-    run_id TEXT NOT NULL,                  -- also the receiver's idempotency key
-    body BLOB NOT NULL,                    -- exactly the bytes that are signed and posted
-    state TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | gave_up
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    next_at REAL NOT NULL,                 -- not before this time (backoff)
-    lease_until REAL NOT NULL DEFAULT 0,   -- a worker is posting it until then
-    last_status INTEGER,                   -- HTTP status of the last attempt, if any
-    last_error TEXT,
-    done_at REAL,
-    UNIQUE (endpoint, run_id)
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, endpoint, id);
-"""
-
 _HEAD = "id = (SELECT MIN(id) FROM outbox o WHERE o.endpoint = outbox.endpoint AND o.state = 'pending')"
 
 # Wake-ups inside one process: enqueue() sets the events of the workers watching the same file.
@@ -66,10 +47,6 @@ class Outbox:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._key = str(store.path.resolve())
-        with store.transaction() as db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
 
     # -- wake-ups ---------------------------------------------------------------------------------
     def subscribe(self, event: threading.Event) -> None:
