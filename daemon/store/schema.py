@@ -136,6 +136,42 @@ def _v1_tables(db: sqlite3.Connection) -> None:
                    "WHERE status IN ('success', 'failure', 'error', 'cancelled')")
 
 
+# -- version 2: the outbox carries any HTTP delivery (webhooks, GitHub statuses) ------------------------------
+OUTBOX_V2 = """
+CREATE TABLE outbox_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order = delivery order per endpoint
+    endpoint TEXT NOT NULL,                -- the lane: a webhook's URL, or 'github:' and the API's URL
+    run_id TEXT NOT NULL,                  -- also a webhook receiver's idempotency key
+    event TEXT NOT NULL,                   -- what it says: 'run.finished', 'status.pending', 'status.final'
+    method TEXT NOT NULL DEFAULT 'POST',
+    url TEXT NOT NULL,                     -- where it goes
+    headers TEXT NOT NULL DEFAULT '{}',    -- JSON; never a secret: those come from the environment when sent
+    body BLOB NOT NULL,                    -- exactly the bytes that are signed and sent
+    state TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | gave_up
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    next_at REAL NOT NULL,                 -- not before this time (backoff)
+    lease_until REAL NOT NULL DEFAULT 0,   -- a worker is sending it until then
+    last_status INTEGER,                   -- HTTP status of the last attempt, if any
+    last_error TEXT,
+    done_at REAL,
+    UNIQUE (endpoint, run_id, event)
+)"""
+
+
+def _v2_outbox(db: sqlite3.Connection) -> None:
+    """SQLite cannot change a UNIQUE constraint in place: a new table, the rows copied (a webhook row posts
+    its body to its endpoint), the old one dropped."""
+    db.execute(OUTBOX_V2)
+    db.execute("INSERT INTO outbox_v2 (id, endpoint, run_id, event, method, url, headers, body, state, attempts, "
+               "created_at, next_at, lease_until, last_status, last_error, done_at) "
+               "SELECT id, endpoint, run_id, 'run.finished', 'POST', endpoint, '{}', body, state, attempts, "
+               "created_at, next_at, lease_until, last_status, last_error, done_at FROM outbox")
+    db.execute("DROP TABLE outbox")
+    db.execute("ALTER TABLE outbox_v2 RENAME TO outbox")
+    db.execute(OUTBOX_INDEX)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int  # the file's version once applied
@@ -146,6 +182,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, jobs, steps, outbox, run_cancels and the board tables (as benchd made them unversioned)",
               _v1_tables),
+    Migration(2, "the outbox carries method, URL, headers and an event per run", _v2_outbox),
 )
 LATEST = MIGRATIONS[-1].version
 TABLES = ("runs", "jobs", "steps", "outbox", "run_cancels", "board_health", "board_events", "board_seen")

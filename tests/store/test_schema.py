@@ -69,6 +69,12 @@ def test_a_file_made_before_versions_is_migrated_and_keeps_its_rows(tmp_path: Pa
         (delivery,) = Outbox(store).all()
         assert (delivery.endpoint, delivery.run_id, delivery.body, delivery.state) == (
             "http://hook/x", "r-done", b"{}", "pending")
+        # migration 2: a webhook row posts its body to its endpoint, as before
+        assert (delivery.event, delivery.method, delivery.url, delivery.stored_headers()) == (
+            "run.finished", "POST", "http://hook/x", {})
+        assert Outbox(store).enqueue("http://hook/x", "r-done", b"{}", event="status.final"), "one row per event"
+        assert not Outbox(store).enqueue("http://hook/x", "r-done", b"{}"), "the same event is queued once"
+        assert Outbox(store).enqueue("http://hook/x", "r-next", b"{}") and Outbox(store).all()[-1].id > delivery.id
         assert store.cancel_requests() == [("r-running", "cli")]
     finally:
         store.close()
