@@ -3,14 +3,12 @@ daemon.store.controls: polled and handed to whoever runs the run."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 
 import structlog
 
 from daemon.store import Store
-from daemon.store.controls import cancel_handled
 
 _log = structlog.get_logger("daemon")
 CANCEL_POLL_S = 0.5
@@ -47,11 +45,7 @@ class CancelWatch:
 
 def cancel_requests(store: Store) -> list[tuple[str, str]]:
     """(run id, who asked) of every cancel request not handled yet."""
-    try:
-        rows = store.query("SELECT run_id, source FROM run_cancels WHERE handled_at IS NULL ORDER BY requested_at")
-    except sqlite3.OperationalError:
-        return []  # nobody ever asked: the table does not exist
-    return [(r["run_id"], r["source"]) for r in rows]
+    return store.cancel_requests()
 
 
 def cancel_reason(store: Store, run_id: str) -> str | None:
@@ -63,5 +57,4 @@ def cancel_reason(store: Store, run_id: str) -> str | None:
 
 
 def cancel_handled_if_asked(store: Store, run_id: str) -> None:
-    if any(pending == run_id for pending, _ in cancel_requests(store)):
-        cancel_handled(store, run_id)
+    store.cancel_handled(run_id)  # a no-op unless a request is pending

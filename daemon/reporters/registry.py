@@ -49,7 +49,7 @@ def _github(settings: Settings, store: Store, env: Mapping[str, str]) -> list[Re
         return []
     from daemon.reporters.github import GithubReporter
 
-    return [GithubReporter(settings.report.github, env, dashboard_url(settings))]
+    return [GithubReporter(settings.report.github, store, env, dashboard_url(settings))]
 
 
 REPORTERS: dict[str, Factory] = {"junit": _junit, "webhook": _webhook, "github": _github}
@@ -61,13 +61,17 @@ def build_reporters(settings: Settings, store: Store, env: Mapping[str, str] | N
 
 
 def delivery_worker(settings: Settings, store: Store, env: Mapping[str, str] | None = None) -> Any | None:
-    """The webhook DeliveryWorker for the configured endpoints (not started), or None without webhooks."""
-    endpoints = [ep for ep in settings.report.webhook if ep.url]
-    if not endpoints:
-        return None
-    from daemon.reporters.webhook import DeliveryWorker
+    """The DeliveryWorker of the outbox (not started): a lane per webhook endpoint and one for GitHub
+    statuses; None when neither is configured. Secrets are read from `env` when each delivery is sent."""
+    from daemon.reporters.delivery import DeliveryWorker, Lane
+    from daemon.reporters.github import GithubLane
+    from daemon.reporters.webhook import webhook_lanes
 
-    return DeliveryWorker(store, endpoints, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    lanes: list[Lane] = [*webhook_lanes(settings.report.webhook, env)]
+    if settings.report.github is not None:
+        lanes.append(GithubLane(settings.report.github, env))
+    return DeliveryWorker(store, lanes) if lanes else None
 
 
 def start_background(settings: Settings, store: Store, env: Mapping[str, str] | None = None) -> list[Stoppable]:
@@ -91,7 +95,8 @@ def start_background(settings: Settings, store: Store, env: Mapping[str, str] | 
 
 def flush_deliveries(settings: Settings, store: Store, timeout_s: float = 15.0,
                      env: Mapping[str, str] | None = None) -> int:
-    """For `benchd run`: try the due webhook deliveries now; returns how many stay pending for `watch`."""
+    """For `benchd run`: try the due deliveries (webhooks, GitHub statuses) now; returns how many stay pending
+    for `watch`."""
     worker = delivery_worker(settings, store, env)
     if worker is None:
         return 0

@@ -15,8 +15,6 @@ or beside it as `benchd serve`; a `benchd rerun`/`benchd cancel` command may cal
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +22,6 @@ from daemon.errors import BenchdError
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
 from daemon.store.snapshots import pipeline_snapshot
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_cancels (
-    run_id TEXT PRIMARY KEY,
-    requested_at REAL NOT NULL,
-    source TEXT NOT NULL,              -- who asked: 'dashboard', 'cli'
-    handled_at REAL
-);
-"""
 
 
 class ControlError(BenchdError):
@@ -81,36 +70,18 @@ def request_cancel(store: Store, run_id: str, source: str = "dashboard") -> RunR
         raise ControlError(f"no run {run_id}")
     if row.status in RUN_DONE:
         raise ControlError(f"run {run_id} already ended ({row.status}): nothing to cancel")
-    _tables(store)
-    with store.transaction() as db:
-        db.execute("INSERT OR IGNORE INTO run_cancels (run_id, requested_at, source) VALUES (?, ?, ?)",
-                   (run_id, time.time(), source))
+    store.request_cancel(run_id, source)
     return row
 
 
 def cancel_requested(store: Store, run_id: str) -> bool:
     """For the daemon: has someone asked to cancel this run (and it is not handled yet)?"""
-    try:
-        rows = store.query("SELECT 1 FROM run_cancels WHERE run_id = ? AND handled_at IS NULL", (run_id,))
-    except sqlite3.OperationalError:
-        return False  # nobody ever asked: the table does not exist
-    return bool(rows)
+    return any(pending == run_id for pending, _ in store.cancel_requests())
 
 
 def pending_cancels(store: Store) -> list[str]:
-    try:
-        return [r["run_id"] for r in store.query("SELECT run_id FROM run_cancels WHERE handled_at IS NULL "
-                                                 "ORDER BY requested_at")]
-    except sqlite3.OperationalError:
-        return []
+    return [run_id for run_id, _ in store.cancel_requests()]
 
 
 def cancel_handled(store: Store, run_id: str) -> None:
-    _tables(store)
-    with store.transaction() as db:
-        db.execute("UPDATE run_cancels SET handled_at = ? WHERE run_id = ?", (time.time(), run_id))
-
-
-def _tables(store: Store) -> None:
-    with store.transaction() as db:
-        db.execute(SCHEMA)
+    store.cancel_handled(run_id)

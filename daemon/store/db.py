@@ -18,62 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from daemon.record.status import RUN_DONE
+from daemon.store.connection import connect, immediate, open_database
 from daemon.store.rows import JobRow, RunRow, StepRow, as_dict, typed
 
 __all__ = ["RUN_DONE", "Store", "new_run_id"]  # RUN_DONE: store users import it here
 CACHED = ("success", "failure", "error")  # a cancelled run is no answer for the same content
 MAX_ATTEMPTS = 2  # the first try and one re-run after an interruption
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    model_name TEXT NOT NULL,
-    model_path TEXT NOT NULL,          -- the snapshot the run works on
-    drop_path TEXT NOT NULL,           -- where the file was dropped
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    pipeline TEXT NOT NULL,
-    pipeline_sha256 TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    force INTEGER NOT NULL DEFAULT 0,
-    duplicate_of TEXT,
-    sidecar TEXT,                      -- MODEL.tflite.json beside the drop, as JSON text
-    error TEXT,
-    result_dir TEXT,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    filed_at REAL                      -- the drop left the inbox (or there was nothing to move)
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
-CREATE INDEX IF NOT EXISTS runs_sha ON runs(sha256);
-CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
-CREATE TABLE IF NOT EXISTS jobs (
-    run_id TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    executor TEXT,
-    image_ref TEXT,
-    image_digest TEXT,
-    started_at REAL,
-    finished_at REAL,
-    PRIMARY KEY (run_id, job_id)
-);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    step_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    exit_code INTEGER,
-    error TEXT,
-    log_path TEXT,
-    started_at REAL,
-    finished_at REAL,
-    PRIMARY KEY (run_id, job_id, idx)
-);
-"""
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -86,37 +36,19 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._connection().executescript(SCHEMA)  # executescript manages its own transaction
-        columns = {r["name"] for r in self.query("PRAGMA table_info(runs)")}
-        if "filed_at" not in columns:  # a store from before filing was recorded: its runs count as filed
-            with self.transaction() as db:
-                db.execute("ALTER TABLE runs ADD COLUMN filed_at REAL")
-                db.execute("UPDATE runs SET filed_at = finished_at WHERE status IN ('success', 'failure', "
-                           "'error', 'cancelled')")
+        self._local.conn = open_database(path)  # every table, at the newest schema version (store/schema.py)
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+            conn = self._local.conn = connect(self.path)
         return conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._connection()) as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Ad-hoc reads (status counts, the dashboard): plain dicts, never sqlite3.Row."""
@@ -278,6 +210,23 @@ class Store:
     def pipelines_in_use(self) -> set[str]:
         """The sha256 of every pipeline snapshot some remaining run was decided under."""
         return {r["pipeline_sha256"] for r in self.query("SELECT DISTINCT pipeline_sha256 FROM runs")}
+
+    # -- cancel requests (store/controls.py records them, the daemon honours them) -------------------
+    def request_cancel(self, run_id: str, source: str) -> None:
+        """Record who asked; asking again keeps the first request."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO run_cancels (run_id, requested_at, source) VALUES (?, ?, ?)",
+                       (run_id, time.time(), source))
+
+    def cancel_requests(self) -> list[tuple[str, str]]:
+        """(run id, who asked) of every request not handled yet, oldest first."""
+        return [(r["run_id"], r["source"]) for r in self.query(
+            "SELECT run_id, source FROM run_cancels WHERE handled_at IS NULL ORDER BY requested_at, run_id")]
+
+    def cancel_handled(self, run_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE run_cancels SET handled_at = ? WHERE run_id = ? AND handled_at IS NULL",
+                       (time.time(), run_id))
 
     # -- jobs and steps ---------------------------------------------------------------------------
     def set_job(self, run_id: str, job_id: str, **fields: Any) -> None:

@@ -1,39 +1,22 @@
-"""The durable webhook outbox: one row per (endpoint, run), in the same SQLite file as the runs.
+"""The durable outbox of HTTP deliveries (webhooks, GitHub statuses): one row per (endpoint, run, event), in
+the same SQLite file as the runs (table in store/schema.py).
 
-A delivery is `pending` until an endpoint answers 2xx (`delivered`) or it is older than the endpoint's
-max age (`gave_up`). Only the oldest pending row of an endpoint (its head) may be attempted, so results
+A delivery is `pending` until its endpoint accepts it (`delivered`), refuses it for good or it is older than
+the endpoint's max age (`gave_up`). Only the oldest pending row of an endpoint (its head) may be attempted, so results
 arrive in order per endpoint. A worker claims a head with a short lease before posting, so two processes
 (`benchd watch` and `benchd run`) never post the same row at once; a lease left by a killed process expires.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from daemon.store.db import Store
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order = delivery order per endpoint
-    endpoint TEXT NOT NULL,                -- the URL (secrets stay in the environment)
-    run_id TEXT NOT NULL,                  -- also the receiver's idempotency key
-    body BLOB NOT NULL,                    -- exactly the bytes that are signed and posted
-    state TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | gave_up
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    next_at REAL NOT NULL,                 -- not before this time (backoff)
-    lease_until REAL NOT NULL DEFAULT 0,   -- a worker is posting it until then
-    last_status INTEGER,                   -- HTTP status of the last attempt, if any
-    last_error TEXT,
-    done_at REAL,
-    UNIQUE (endpoint, run_id)
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, endpoint, id);
-"""
 
 _HEAD = "id = (SELECT MIN(id) FROM outbox o WHERE o.endpoint = outbox.endpoint AND o.state = 'pending')"
 
@@ -45,8 +28,12 @@ _listeners_lock = threading.Lock()
 @dataclass(frozen=True)
 class Delivery:
     id: int
-    endpoint: str
+    endpoint: str  # the lane that sends it: a webhook's URL, or 'github:' and the API's URL
     run_id: str
+    event: str  # 'run.finished' (webhooks), 'status.pending' / 'status.final' (GitHub)
+    method: str
+    url: str
+    headers: str  # JSON object of the headers that are no secret
     body: bytes
     state: str
     attempts: int
@@ -57,6 +44,9 @@ class Delivery:
     last_error: str | None
     done_at: float | None
 
+    def stored_headers(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in json.loads(self.headers).items()}
+
     @classmethod
     def from_row(cls, row: Any) -> Delivery:
         return cls(**{k: row[k] for k in row.keys()})
@@ -66,10 +56,6 @@ class Outbox:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._key = str(store.path.resolve())
-        with store.transaction() as db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
 
     # -- wake-ups ---------------------------------------------------------------------------------
     def subscribe(self, event: threading.Event) -> None:
@@ -87,13 +73,17 @@ class Outbox:
             event.set()
 
     # -- writes -----------------------------------------------------------------------------------
-    def enqueue(self, endpoint: str, run_id: str, body: bytes, now: float | None = None) -> bool:
-        """Queue one delivery durably; False if this run was already queued for this endpoint."""
+    def enqueue(self, endpoint: str, run_id: str, body: bytes, now: float | None = None, *,
+                event: str = "run.finished", method: str = "POST", url: str | None = None,
+                headers: Mapping[str, str] | None = None) -> bool:
+        """Queue one delivery durably (to `url`, by default the endpoint itself); False if this event of this
+        run was already queued for this endpoint. `headers` must hold no secret: they are stored as given."""
         now = time.time() if now is None else now
         with self.store.transaction() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO outbox (endpoint, run_id, body, created_at, next_at) VALUES (?, ?, ?, ?, ?)",
-                (endpoint, run_id, body, now, now),
+                "INSERT OR IGNORE INTO outbox (endpoint, run_id, event, method, url, headers, body, created_at, "
+                "next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (endpoint, run_id, event, method, url or endpoint, json.dumps(dict(headers or {})), body, now, now),
             )
         self._notify()
         return cur.rowcount == 1
@@ -126,12 +116,13 @@ class Outbox:
                 (next_at, error, status, delivery_id),
             )
 
-    def give_up(self, delivery_id: int, error: str, now: float | None = None) -> None:
+    def give_up(self, delivery_id: int, error: str, now: float | None = None, status: int | None = None) -> None:
+        """No more attempts; `status` is the HTTP status of a refusal that retrying cannot change."""
         with self.store.transaction() as db:
             db.execute(
-                "UPDATE outbox SET state = 'gave_up', last_error = ?, done_at = ?, lease_until = 0 "
-                "WHERE id = ? AND state = 'pending'",
-                (error, time.time() if now is None else now, delivery_id),
+                "UPDATE outbox SET state = 'gave_up', last_error = ?, last_status = COALESCE(?, last_status), "
+                "done_at = ?, lease_until = 0 WHERE id = ? AND state = 'pending'",
+                (error, status, time.time() if now is None else now, delivery_id),
             )
 
     # -- reads ------------------------------------------------------------------------------------

@@ -24,9 +24,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reporters")]
 
 from report_fixtures import make_run, record_of, sample_result  # noqa: E402
 
+from daemon.reporters.delivery import DeliveryWorker  # noqa: E402
 from daemon.reporters.files import write_json  # noqa: E402
 from daemon.reporters.reporter import RunInfo  # noqa: E402
-from daemon.reporters.webhook import DeliveryWorker, WebhookReporter  # noqa: E402
+from daemon.reporters.webhook import WebhookReporter, webhook_lanes  # noqa: E402
 from daemon.settings import DashboardSettings, Settings, WebhookSettings  # noqa: E402
 from daemon.store.db import Store  # noqa: E402
 from daemon.store.outbox import Outbox  # noqa: E402
@@ -75,7 +76,7 @@ def main() -> None:
         files.append(time.perf_counter() - t)
     print(f"report() enqueue p50 {p50(enqueue):.2f} ms = {p50(enqueue) / p50(files):.1f}x writing result.json")
 
-    worker = DeliveryWorker(store, [WebhookSettings(url=url)], ENV)
+    worker = DeliveryWorker(store, webhook_lanes([WebhookSettings(url=url)], ENV))
     t = time.perf_counter()
     worker.drain(60)
     outbox_s = (time.perf_counter() - t) / N
@@ -104,7 +105,7 @@ def main() -> None:
             print(f"dashboard GET {path.replace(run_id, '<id>')} p50 {p50(samples):.2f} ms")
     dash.stop()
 
-    idle = DeliveryWorker(store, [WebhookSettings(url=url)], ENV).start()
+    idle = DeliveryWorker(store, webhook_lanes([WebhookSettings(url=url)], ENV)).start()
     t_cpu, t_wall = time.process_time(), time.perf_counter()
     time.sleep(3)
     used = (time.process_time() - t_cpu) / (time.perf_counter() - t_wall)

@@ -11,8 +11,9 @@ from report_fixtures import SECRET, Receiver, free_port, record_of, sample_resul
 from structlog.testing import capture_logs
 
 from daemon.errors import ReportError
+from daemon.reporters.delivery import DeliveryWorker
 from daemon.reporters.reporter import RunInfo
-from daemon.reporters.webhook import DeliveryWorker, WebhookReporter, sign
+from daemon.reporters.webhook import WebhookReporter, sign, webhook_lanes
 from daemon.settings import WebhookSettings
 from daemon.store.db import Store
 from daemon.store.outbox import Outbox
@@ -38,7 +39,7 @@ def workers() -> Iterator[list[DeliveryWorker]]:
 
 
 def start(workers: list[DeliveryWorker], store: Store, settings: WebhookSettings, **kw: float) -> DeliveryWorker:
-    worker = DeliveryWorker(store, [settings], ENV, **{**FAST, **kw}).start()
+    worker = DeliveryWorker(store, webhook_lanes([settings], ENV), **{**FAST, **kw}).start()
     workers.append(worker)
     return worker
 
@@ -149,7 +150,7 @@ def test_secret_never_logged(store: Store, receiver: Receiver, workers, tmp_path
 def test_drain_delivers_in_the_callers_thread(store: Store, receiver: Receiver, tmp_path: Path) -> None:
     settings = WebhookSettings(url=receiver.url)
     report(store, settings, "run-1", tmp_path)
-    worker = DeliveryWorker(store, [settings], ENV, **FAST)
+    worker = DeliveryWorker(store, webhook_lanes([settings], ENV), **FAST)
     try:
         assert worker.drain(timeout_s=5) == 0
     finally:

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from daemon.reporters.webhook import DeliveryWorker
+from daemon.reporters.delivery import DeliveryWorker
+from daemon.reporters.webhook import webhook_lanes
 from daemon.settings import WebhookSettings
 from daemon.store.db import Store
 from daemon.store.outbox import Outbox
@@ -141,7 +142,7 @@ def test_a_slow_receiver_does_not_delay_a_fast_one_and_is_cut_at_the_deadline(st
     outbox.enqueue(slow.url, "run-1", body("run-1"))  # the slow endpoint's row is the oldest
     for run_id in ("run-1", "run-2"):
         outbox.enqueue(fast.url, run_id, body(run_id))
-    worker = DeliveryWorker(store, [slow, fast], ENV, backoff_s=0.3, max_backoff_s=1.0)
+    worker = DeliveryWorker(store, webhook_lanes([slow, fast], ENV), backoff_s=0.3, max_backoff_s=1.0)
     with capture_logs() as logs:
         started = time.monotonic()
         worker.start()
@@ -172,7 +173,7 @@ def test_drain_serves_the_fast_endpoint_while_the_slow_one_drips(store: Store, p
     fast = WebhookSettings(url=fast_peer.url)
     Outbox(store).enqueue(slow.url, "run-1", body("run-1"))
     Outbox(store).enqueue(fast.url, "run-1", body("run-1"))
-    worker = DeliveryWorker(store, [slow, fast], ENV, backoff_s=30.0)  # no second try within the drain
+    worker = DeliveryWorker(store, webhook_lanes([slow, fast], ENV), backoff_s=30.0)  # no retry within the drain
     started = time.monotonic()
     try:
         pending = worker.drain(timeout_s=1.0)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from report_fixtures import SECRET, Receiver, free_port, wait_for
 
-from daemon.reporters.webhook import DeliveryWorker
+from daemon.reporters.delivery import DeliveryWorker
+from daemon.reporters.webhook import webhook_lanes
 from daemon.settings import WebhookSettings
 from daemon.store.db import Store
 from daemon.store.outbox import Outbox
@@ -24,13 +25,14 @@ DAEMON = textwrap.dedent("""
     from pathlib import Path
     from daemon.record import RunRecord
     from daemon.reporters.reporter import RunInfo
-    from daemon.reporters.webhook import DeliveryWorker, WebhookReporter
+    from daemon.reporters.delivery import DeliveryWorker
+    from daemon.reporters.webhook import WebhookReporter, webhook_lanes
     from daemon.settings import WebhookSettings
     from daemon.store.db import Store
     db, url = Path(sys.argv[1]), sys.argv[2]
     env = {"BENCHD_WEBHOOK_SECRET": sys.argv[3]}
     store, settings = Store(db), WebhookSettings(url=url, timeout_s=1.0)
-    DeliveryWorker(store, [settings], env, backoff_s=0.05, max_backoff_s=0.2).start()
+    DeliveryWorker(store, webhook_lanes([settings], env), backoff_s=0.05, max_backoff_s=0.2).start()
     reporter = WebhookReporter(settings, store, env)
     for run_id in ("run-1", "run-2"):
         info = RunInfo(run_id, "kws.tflite", "ab" * 32, db.parent / run_id)
@@ -62,7 +64,7 @@ def test_killed_with_deliveries_pending_delivered_after_restart(tmp_path: Path) 
     assert [d.state for d in Outbox(store).all()] == ["pending", "pending"]
 
     receiver = Receiver().start(port)
-    worker = DeliveryWorker(store, [WebhookSettings(url=url)], {"BENCHD_WEBHOOK_SECRET": SECRET},
+    worker = DeliveryWorker(store, webhook_lanes([WebhookSettings(url=url)], {"BENCHD_WEBHOOK_SECRET": SECRET}),
                             backoff_s=0.05, max_backoff_s=0.2).start()  # the restarted daemon
     try:
         wait_for(lambda: len(receiver.accepted()) == 2, what="both delivered after the restart")
