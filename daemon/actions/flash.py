@@ -7,7 +7,7 @@ firmware was built from; its record is then boards/<id>/flash-<backend>.json, so
 keep apart). The record carries ROM and RAM from the build's map file and the inputs the firmware runs
 (benchd-vectors.bin, written by benchd-build-firmware), for benchd/monitor.
 Outputs: flash_s, baud, mac. A failure is recorded in the board's health and in metrics.boards[].
-A `virt` bundle (daemon/boards/virtimage.py) goes only to simulated boards: for a real one the step fails
+A `virt` bundle (daemon/firmware/virtimage.py) goes only to simulated boards: for a real one the step fails
 with the reason before anything is written, and the board's health is left alone (not its fault).
 """
 
@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 
 from daemon.actions.context import ActionContext, ActionError
-from daemon.boards.bundle import load_bundle
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
 from daemon.boards.lease import BoardLease
 from daemon.boards.mapfile import memory_usage
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
-from daemon.boards.virtimage import is_virt_bundle, read_bundle_info
 from daemon.errors import BoardError
+from daemon.firmware.bundle import load_bundle
+from daemon.firmware.virtimage import is_virt_bundle, read_bundle_info
 
 VECTORS = "benchd-vectors.bin"  # raw int8 inputs beside flasher_args.json (docker/espidf/benchd-build-firmware)
 

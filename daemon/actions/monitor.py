@@ -5,7 +5,7 @@ timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-tim
 benchd/flash was given: reads its flash-<backend>.json and writes monitor-<backend>.log, so the two firmwares of
 one board stay apart in metrics.boards[]).
 The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines (version 1
-or 2, daemon/boards/resultline.py) become this board's entry in metrics.boards[] (merged with what
+or 2, daemon/firmware/resultline.py) become this board's entry in metrics.boards[] (merged with what
 benchd/flash measured): cycles (real board) or instructions (a virtual core) per inference, and the outputs.
 A board flashed with a `virt` image runs it (daemon/boards/sim/virtapp.py): its outputs are checked against the
 TFLite reference kernels on the vectors the bundle was built with, as benchd/virtual-core checks its own
@@ -28,9 +28,9 @@ from daemon.boards.console import ConsoleJudge, ConsoleResult, watch
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
 from daemon.boards.lease import BoardLease
-from daemon.boards.resultline import InferenceResult, ResultLineError, parse_result
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
 from daemon.errors import BoardError
+from daemon.firmware.resultline import InferenceResult, ResultLineError, parse_result
 from daemon.modelfile import describe_model
 from daemon.virtcore.reference import (  # the interpreter loads only when called
     decode_output,

@@ -45,7 +45,7 @@ class Board:
     flash_size: str | None = None
     usb: dict[str, Any] | None = None  # {vid, pid, serial, bridge}; None for socket:// and fixed ports
     quarantined: bool = False
-    simulated: bool = False  # shows benchd's simulator mark (daemon/boards/virtimage.py): may run `virt` images
+    simulated: bool = False  # shows benchd's simulator mark (daemon/firmware/virtimage.py): may run `virt` images
     error: str | None = None  # why the board could not be probed (busy, no answer)
     health: dict[str, Any] = field(default_factory=dict)
 

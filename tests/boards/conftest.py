@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.boards.bundle import write_bundle
 from daemon.boards.sim.host import BoardSimulator
+from daemon.firmware.bundle import write_bundle
 
 MODEL_SHA = hashlib.sha256(b"benchd test model").hexdigest()
 
