@@ -93,12 +93,6 @@ def read_session(state: Path, board_id: str) -> SessionOwner | None:
         return None
 
 
-def in_session(state: Path, board_id: str) -> bool:
-    """True if a live job holds the board between its steps (probing it would disturb that job)."""
-    holder = read_session(state, board_id)
-    return holder is not None and holder.alive()
-
-
 @dataclass
 class BoardSession:
     state: Path

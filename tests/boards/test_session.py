@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.boards.session import BoardSession, NotInSession, SessionBusy, SessionOwner, in_session, process_start
+from daemon.boards.session import BoardSession, NotInSession, SessionBusy, SessionOwner, process_start, read_session
 
 BOARD = "58cf79b00000"
 
@@ -19,6 +19,11 @@ def owner(workspace: Path, run: str = "run-a", job: str = f"bench ({BOARD})", pi
     workspace.mkdir(parents=True, exist_ok=True)
     daemon = os.getpid() if pid is None else pid
     return SessionOwner(run, job, daemon, process_start(daemon), str(workspace))
+
+
+def in_session(state: Path) -> bool:
+    holder = read_session(state, BOARD)
+    return holder is not None and holder.alive()
 
 
 def session(state: Path, who: SessionOwner) -> BoardSession:
@@ -30,7 +35,7 @@ def test_one_job_flashes_and_reads_then_the_next_job_may_flash(tmp_path: Path) -
     mine, theirs = owner(tmp_path / "a"), owner(tmp_path / "b", run="run-b")
     with session(state, mine).open(wait_s=0):
         pass
-    assert in_session(state, BOARD)
+    assert in_session(state)
     with session(state, mine).open(wait_s=0):  # the same job flashes again (its second firmware)
         pass
     with pytest.raises(SessionBusy, match="session of run run-a, job bench .*waited 0 s"):
@@ -40,7 +45,7 @@ def test_one_job_flashes_and_reads_then_the_next_job_may_flash(tmp_path: Path) -
     reader = session(state, mine)
     with reader.join(wait_s=0):
         reader.end()
-    assert not in_session(state, BOARD)
+    assert not in_session(state)
     with pytest.raises(NotInSession, match="no job holds its session: flash it"):
         session(state, mine).join(wait_s=0)  # its session ended with the last line read
     with session(state, theirs).open(wait_s=0):
@@ -78,7 +83,7 @@ def test_a_session_whose_daemon_died_or_whose_run_ended_is_taken_over(tmp_path: 
         pass
     proc.kill()
     proc.wait()
-    assert not in_session(state, BOARD)
+    assert not in_session(state)
     taker = session(state, owner(tmp_path / "b", run="run-b"))
     with taker.open(wait_s=0):
         taker.end()
