@@ -1,13 +1,16 @@
-"""`benchd/flash`: write the firmware job's images to one board, verified, under that board's lease.
+"""`benchd/flash`: write the firmware job's images to one board, verified, in this job's session of the board.
+
+The session (daemon/boards/session.py) is held from here to the end of benchd/monitor in the same job: another
+run's flash waits (lock-timeout) instead of reflashing the board in between.
 
 Inputs (`with:`): board (an id from `boards.esp32c3`, or a port), firmware (folder with
 flasher_args.json; default $BENCHD_WORKSPACE/firmware), baud (top of the fallback ladder, 2000000),
-lock-timeout (seconds to wait for a board another run holds, 300), backend (reference-c | tvm: whose archive the
+lock-timeout (seconds to wait for a board another job holds, 300), backend (reference-c | tvm: whose archive the
 firmware was built from; its record is then boards/<id>/flash-<backend>.json, so two firmwares on one board
 keep apart). The record carries ROM and RAM from the build's map file and the inputs the firmware runs
 (benchd-vectors.bin, written by benchd-build-firmware), for benchd/monitor.
 Outputs: flash_s, baud, mac. A failure is recorded in the board's health and in metrics.boards[].
-A `virt` bundle (daemon/boards/virtimage.py) goes only to simulated boards: for a real one the step fails
+A `virt` bundle (daemon/firmware/virtimage.py) goes only to simulated boards: for a real one the step fails
 with the reason before anything is written, and the board's health is left alone (not its fault).
 """
 
@@ -19,14 +22,15 @@ import time
 from pathlib import Path
 
 from daemon.actions.context import ActionContext, ActionError
-from daemon.boards.bundle import load_bundle
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
-from daemon.boards.lease import BoardLease
+from daemon.boards.lease import LeaseBusy
 from daemon.boards.mapfile import memory_usage
+from daemon.boards.session import BoardSession, SessionOwner
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
-from daemon.boards.virtimage import is_virt_bundle, read_bundle_info
 from daemon.errors import BoardError
+from daemon.firmware.bundle import load_bundle
+from daemon.firmware.virtimage import is_virt_bundle, read_bundle_info
 
 VECTORS = "benchd-vectors.bin"  # raw int8 inputs beside flasher_args.json (docker/espidf/benchd-build-firmware)
 
@@ -63,16 +67,24 @@ def run(ctx: ActionContext) -> None:
     # Whether the board may take a virt image is asked of the board itself, on the wire, by the flasher
     # (NotSimulated): discovery's record can be stale (a leased board is listed from its last sighting).
     virt = is_virt_bundle([image.data for image in bundle.images])
+    session = BoardSession(state, board.id, SessionOwner.of_step(ctx.env, ctx.workspace), settings.lease_s)
     start = time.monotonic()
     try:
-        with BoardLease(state, board.id, settings.lease_s, wait_s=ctx.get_float("lock-timeout", 300.0),
-                        purpose="flash", run_id=run_id) as lease:
+        with session.open(wait_s=ctx.get_float("lock-timeout", 300.0)) as lease:
             if lease.recovered_from:
                 print(f"::warning::board {board.id}: took over the lease of pid {lease.recovered_from}, "
                       "which died while holding it", flush=True)
-            report = flash_with_retries(board.port, bundle, bauds, expect_mac=board.mac or None)
-    except NotSimulated as exc:
-        ctx.add_metrics("boards", [{**entry, "status": "refused", "error": str(exc)}])
+            if session.taken_over:
+                print(f"::warning::board {board.id}: took over the session of {session.taken_over.describe()}, "
+                      "which is no longer running", flush=True)
+            try:
+                report = flash_with_retries(board.port, bundle, bauds, expect_mac=board.mac or None)
+            except BoardError:
+                session.end()  # nothing of this job's is on the board to keep
+                raise
+    except (NotSimulated, LeaseBusy) as exc:  # not the board's fault: its health is left alone
+        status = "refused" if isinstance(exc, NotSimulated) else "busy"
+        ctx.add_metrics("boards", [{**entry, "status": status, "error": str(exc)}])
         raise ActionError(f"benchd/flash: board {board.id}: {exc}") from exc
     except BoardError as exc:
         health.record(board.id, "flash", False, str(exc), run_id)

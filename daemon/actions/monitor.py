@@ -4,8 +4,10 @@ Inputs (`with:`): board, expect (regex, default BENCHD_RESULT), count (matches n
 timeout-seconds (30), boot-loop-after (ROM resets that make a loop, 3), lock-timeout (300), backend (the label
 benchd/flash was given: reads its flash-<backend>.json and writes monitor-<backend>.log, so the two firmwares of
 one board stay apart in metrics.boards[]).
+Only the job that flashed the board reads it (its session, daemon/boards/session.py, ends with the last line
+read); result lines that carry another model's sha256 than the run's fail the step.
 The full console goes to $BENCHD_WORKSPACE/boards/<id>/monitor.log; `BENCHD_RESULT {json}` lines (version 1
-or 2, daemon/boards/resultline.py) become this board's entry in metrics.boards[] (merged with what
+or 2, daemon/firmware/resultline.py) become this board's entry in metrics.boards[] (merged with what
 benchd/flash measured): cycles (real board) or instructions (a virtual core) per inference, and the outputs.
 A board flashed with a `virt` image runs it (daemon/boards/sim/virtapp.py): its outputs are checked against the
 TFLite reference kernels on the vectors the bundle was built with, as benchd/virtual-core checks its own
@@ -15,6 +17,7 @@ TFLite reference kernels on the vectors the bundle was built with, as benchd/vir
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 from pathlib import Path
@@ -27,10 +30,11 @@ from daemon.actions.flash import flash_record
 from daemon.boards.console import ConsoleJudge, ConsoleResult, watch
 from daemon.boards.discovery import find_board
 from daemon.boards.health import BoardHealth
-from daemon.boards.lease import BoardLease
-from daemon.boards.resultline import InferenceResult, ResultLineError, parse_result
+from daemon.boards.lease import LeaseBusy
+from daemon.boards.session import BoardSession, NotInSession, SessionOwner
 from daemon.boards.stepenv import board_dir, board_settings, state_dir
 from daemon.errors import BoardError
+from daemon.firmware.resultline import InferenceResult, ResultLineError, parse_result
 from daemon.modelfile import describe_model
 from daemon.virtcore.reference import (  # the interpreter loads only when called
     decode_output,
@@ -100,16 +104,24 @@ def run(ctx: ActionContext) -> None:
     log_path = folder / (f"monitor-{backend}.log" if backend else "monitor.log")
     usb_jtag = (board.usb or {}).get("pid") == "1001"
     health = BoardHealth(state / "benchd.sqlite3", settings.quarantine_after)
+    session = BoardSession(state, board.id, SessionOwner.of_step(ctx.env, ctx.workspace), settings.lease_s)
     try:
-        with BoardLease(state, board.id, settings.lease_s, wait_s=ctx.get_float("lock-timeout", 300.0),
-                        purpose="monitor", run_id=run_id) as lease:
-            outcome = watch(board.port, log_path, lambda ser: reset_to_app(ser, board.port, usb_jtag),
-                            timeout_s, judge, heartbeat=lease.renew)
+        with session.join(wait_s=ctx.get_float("lock-timeout", 300.0)) as lease:
+            try:
+                outcome = watch(board.port, log_path, lambda ser: reset_to_app(ser, board.port, usb_jtag),
+                                timeout_s, judge, heartbeat=lease.renew)
+            finally:
+                session.end()  # the last line is read: the board is free for the next job
+    except (NotInSession, LeaseBusy) as exc:  # not the board's fault: its health is left alone
+        raise ActionError(f"benchd/monitor: {exc}") from exc
     except BoardError as exc:
         health.record(board.id, "run", False, str(exc), run_id)
         ctx.add_metrics("boards", [{**flashed, "status": "error", "error": str(exc), "log": str(log_path)}])
         raise ActionError(f"benchd/monitor: board {board.id}: {exc}") from exc
     entry = board_entry(flashed, outcome, str(log_path), _expected(ctx, flashed))
+    if (foreign := _foreign_model(ctx.model, entry["model_sha256"])) is not None:
+        ctx.add_metrics("boards", [{**entry, "status": "wrong-model", "error": foreign}])
+        raise ActionError(f"benchd/monitor: board {board.id}: {foreign}; see {log_path}")
     failed = not outcome.ok or not entry["all_ok"] and bool(outcome.results)
     inexact = (entry["bit_exact"] is not None and flashed.get("backend") == "reference-c"
                and (entry["bit_exact"] < entry["vectors"] or entry["inferences"] < entry["vectors"]))
@@ -140,6 +152,19 @@ def run(ctx: ActionContext) -> None:
         raise ActionError(f"benchd/monitor: board {board.id}: {entry['bit_exact']} of {entry['vectors']} outputs "
                           "equal the TFLite reference kernels' (the reference backend must be bit-exact); see "
                           f"metrics.boards[].outputs and {flashed.get('vectors')}")
+
+
+def _foreign_model(model: Path, reported: str | list[str] | None) -> str | None:
+    """Why the result lines are not this run's, when they carry another model's sha256 (ARCHITECTURE §7);
+    None when they are, or when there is no model to compare with (a step run by hand without BENCHD_MODEL)."""
+    if not reported or not model.is_file():
+        return None
+    own = hashlib.sha256(model.read_bytes()).hexdigest()
+    others = [sha for sha in ([reported] if isinstance(reported, str) else reported) if sha != own]
+    if not others:
+        return None
+    return (f"its BENCHD_RESULT lines carry model {', '.join(sha[:12] for sha in others)}…, not this run's model "
+            f"{own[:12]}… ({model.name}): the board runs another model's firmware; its figures are not recorded")
 
 
 def _expected(ctx: ActionContext, flashed: dict[str, Any]) -> list[np.ndarray] | None:

@@ -5,7 +5,7 @@ picks $BENCHD_WORKSPACE/virtcore/<backend>/firmware.elf, where benchd/virtual-co
 explicitly), vectors (default $BENCHD_WORKSPACE/artifacts/vectors/inputs.npy: the vectors compiled into the
 ELF), output (default $BENCHD_WORKSPACE/virt-firmware). Step output: firmware (the bundle folder), for
 `benchd/flash` (`firmware:` under `with:`); then `benchd/monitor` checks the boards' outputs against the
-TFLite reference on those vectors. Format and routing: daemon/boards/virtimage.py.
+TFLite reference on those vectors. Format and routing: daemon/firmware/virtimage.py.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from daemon.actions.context import ActionContext, ActionError
-from daemon.boards.virtimage import IMAGE_NAME, write_virt_bundle
 from daemon.errors import FlashError
+from daemon.firmware.virtimage import IMAGE_NAME, write_virt_bundle
 
 DEFAULT_OUTPUT = "virt-firmware"
 VECTORS = Path("artifacts") / "vectors" / "inputs.npy"  # benchd/virtual-core keeps them there

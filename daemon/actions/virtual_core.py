@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from daemon.actions.context import ActionContext, ActionError
-from daemon.boards.resultline import InferenceResult
+from daemon.firmware.resultline import InferenceResult
 from daemon.modelfile import describe_model
 from daemon.virtcore import VirtCoreError, build_firmware, elf_size, run_firmware, vectors_for
 from daemon.virtcore.reference import decode_output, exact_flags, reference_outputs

@@ -18,7 +18,7 @@ import structlog
 from serial.tools import list_ports
 
 from daemon.boards.health import BoardHealth
-from daemon.boards.lease import is_leased
+from daemon.boards.lease import BoardLease, LeaseBusy, exclusive
 from daemon.errors import BoardError, FlashError
 from daemon.settings import BoardSettings
 
@@ -45,7 +45,7 @@ class Board:
     flash_size: str | None = None
     usb: dict[str, Any] | None = None  # {vid, pid, serial, bridge}; None for socket:// and fixed ports
     quarantined: bool = False
-    simulated: bool = False  # shows benchd's simulator mark (daemon/boards/virtimage.py): may run `virt` images
+    simulated: bool = False  # shows benchd's simulator mark (daemon/firmware/virtimage.py): may run `virt` images
     error: str | None = None  # why the board could not be probed (busy, no answer)
     health: dict[str, Any] = field(default_factory=dict)
 
@@ -101,6 +101,22 @@ def _probe_one(port: str, usb: dict[str, Any] | None, probe: Callable[[str], Any
                  mac=info.mac, flash_size=info.flash_size, usb=usb, simulated=bool(getattr(info, "simulated", False)))
 
 
+def _probe_free(port: str, usb: dict[str, Any] | None, last: dict[str, Any] | None, probe: Callable[[str], Any],
+                state: Path | None) -> Board:
+    """Probe a board under its lease; one a step is working on is listed as last seen, not opened."""
+    if state is None or last is None:
+        return _probe_one(port, usb, probe)
+    try:
+        lease = BoardLease(state, last["board_id"], purpose="discovery").acquire()
+    except LeaseBusy:
+        return Board(id=last["board_id"], port=port, chip=last["chip"] or "unknown", mac=last["mac"] or "", usb=usb,
+                     error="in use by a running job (leased); details from the last discovery")
+    try:
+        return _probe_one(port, usb, probe)
+    finally:
+        lease.release()
+
+
 def discover(settings: BoardSettings, state: Path | None = None,
              probe: Callable[[str], Any] | None = None) -> list[Board]:
     """Boards attached now. With `state`, leased boards are left alone and quarantine is applied."""
@@ -108,21 +124,25 @@ def discover(settings: BoardSettings, state: Path | None = None,
         from daemon.boards.flasher import probe as esptool_probe  # esptool loads only when boards are probed
 
         probe = esptool_probe
+    if state is None:
+        return _discover(settings, None, probe)
+    # One discovery at a time: two runs starting together would open one port twice, and one of them would
+    # find the board busy and list it as unknown.
+    with exclusive(state / "locks" / "discovery.lock"):
+        return _discover(settings, state, probe)
+
+
+def _discover(settings: BoardSettings, state: Path | None, probe: Callable[[str], Any]) -> list[Board]:
     health = BoardHealth(state / "benchd.sqlite3", settings.quarantine_after) if state is not None else None
     known = {row["port"]: row for row in health.last_seen()} if health else {}
     todo, boards = [], []
     for port, usb in candidate_ports(settings):
         if _listed(settings.deny, (usb or {}).get("serial")):
             continue  # denied by USB serial: never even opened
-        last = known.get(port)
-        if state is not None and last and is_leased(state, last["board_id"]):
-            boards.append(Board(id=last["board_id"], port=port, chip=last["chip"] or "unknown", mac=last["mac"] or "",
-                                usb=usb, error="in use by a running job (leased); details from the last discovery"))
-            continue
-        todo.append((port, usb))
+        todo.append((port, usb, known.get(port)))
     if todo:
         with ThreadPoolExecutor(max_workers=min(8, len(todo)), thread_name_prefix="benchd-probe") as pool:
-            boards += list(pool.map(lambda item: _probe_one(item[0], item[1], probe), todo))
+            boards += list(pool.map(lambda item: _probe_free(item[0], item[1], item[2], probe, state), todo))
     kept = []
     for board in boards:
         serial_no = (board.usb or {}).get("serial")

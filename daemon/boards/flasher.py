@@ -25,9 +25,9 @@ from esptool.reset import HardReset
 from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError
 
-from daemon.boards.bundle import FirmwareBundle
-from daemon.boards.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK, is_virt_bundle
 from daemon.errors import FlashError
+from daemon.firmware.bundle import FirmwareBundle
+from daemon.firmware.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK, is_virt_bundle
 
 BAUDS = (2_000_000, 921_600, 460_800, 115_200)  # fastest first; each failed transfer steps down one
 ROM_BAUD = 115_200

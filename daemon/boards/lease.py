@@ -1,4 +1,5 @@
-"""One exclusive lease per board: two runs never flash or monitor one board at once.
+"""One exclusive lease per board: two steps never work on one board at once (a job's hold from its flash to
+its monitor, across steps, is its session: session.py).
 
 The lock is an flock on `$BENCHD_STATE/locks/<board>.lock`: the kernel drops it the moment its holder
 dies (SIGKILL, OOM, power cut of the daemon), so a dead holder's lease is recovered without any sweep.
@@ -13,6 +14,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,22 +121,20 @@ class BoardLease:
             self._fd = None
 
     def __enter__(self) -> BoardLease:
-        return self.acquire()
+        return self if self._fd is not None else self.acquire()  # a lease handed over already held
 
     def __exit__(self, *exc: object) -> None:
         self.release()
 
 
-def is_leased(state: Path, board_id: str) -> bool:
-    """True if a live process holds the board right now (probing it would disturb that run)."""
-    path = lock_path(state, board_id)
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDWR)
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an flock on `path` (created) for the block, waiting for whoever holds it; the kernel drops it when
+    its holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        os.close(fd)  # closing drops our probe lock, if we got it
-    return False
+        os.close(fd)  # closing drops the lock

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.boards.resultline import InferenceResult, ResultLineError, parse_line
 from daemon.errors import VirtCoreError
+from daemon.firmware.resultline import InferenceResult, ResultLineError, parse_line
 
 QEMU = "qemu-system-riscv32"
 CPU = "rv32,a=false,f=false,d=false"  # the ESP32-C3 is RV32IMC (+Zicsr for its counters)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.boards.resultline import InferenceResult
+from daemon.firmware.resultline import InferenceResult
 
 
 def reference_outputs(model: Path, vectors: np.ndarray) -> list[np.ndarray]:

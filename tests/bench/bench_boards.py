@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from daemon import log  # noqa: E402
-from daemon.boards.bundle import write_bundle  # noqa: E402
 from daemon.boards.discovery import discover  # noqa: E402
+from daemon.firmware.bundle import write_bundle  # noqa: E402
 from daemon.settings import BoardSettings  # noqa: E402
 
 log.configure("warning", json=False)  # figures only: esptool's debug notes (routed into structlog) stay out
@@ -33,7 +33,7 @@ FLASH_ONE = """
 import sys, time
 from pathlib import Path
 from daemon.boards.flasher import flash_with_retries
-from daemon.boards.bundle import load_bundle
+from daemon.firmware.bundle import load_bundle
 bundle = load_bundle(Path(sys.argv[2]))
 start = time.monotonic()
 report = flash_with_retries(sys.argv[1], bundle)

@@ -3,6 +3,7 @@ found by discovery, and their result lines land in result.json (metrics.boards).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from daemon_once import run_inbox
 
 from daemon.settings import BoardSettings, Settings
+from tests.boards.conftest import make_firmware
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(180)]
 
@@ -31,6 +33,13 @@ jobs:
       - uses: benchd/monitor
         with: { board: "${{ matrix.board }}", expect: "BENCHD_RESULT", timeout-seconds: 30 }
 """
+
+
+@pytest.fixture
+def firmware(samples: dict[str, Path], tmp_path: Path) -> Path:
+    """Firmware for the model the test drops: the boards print its sha256, as the monitor requires."""
+    sha = hashlib.sha256(samples["kws_xs.tflite"].read_bytes()).hexdigest()
+    return make_firmware(tmp_path / "firmware", model_sha=sha)
 
 
 def run_bench(tmp_path: Path, samples: dict[str, Path], firmware: Path, ports: list[str]) -> dict:

@@ -13,12 +13,12 @@ import pytest
 import serial
 
 from daemon.boards import flasher
-from daemon.boards.bundle import load_bundle
 from daemon.boards.console import ConsoleJudge, watch
 from daemon.boards.discovery import discover
 from daemon.boards.lease import BoardLease, LeaseBusy, read_holder
 from daemon.boards.sim.host import BoardSimulator
-from daemon.boards.sim.simulator import BoardSpec
+from daemon.boards.sim.spec import BoardSpec
+from daemon.firmware.bundle import load_bundle
 from daemon.settings import BoardSettings
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(45)]

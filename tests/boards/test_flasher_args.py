@@ -14,9 +14,9 @@ import pytest
 from esptool.bin_image import ELFSection, ESP32C3FirmwareImage
 from esptool.targets import CHIP_DEFS
 
-from daemon.boards.bundle import load_bundle, write_bundle
 from daemon.boards.flasher import WrongChip, flash_with_retries
 from daemon.errors import FlashError
+from daemon.firmware.bundle import load_bundle, write_bundle
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(90)]
 C3 = CHIP_DEFS["esp32c3"]

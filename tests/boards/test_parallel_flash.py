@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.boards.bundle import load_bundle
 from daemon.boards.discovery import discover
+from daemon.firmware.bundle import load_bundle
 from daemon.pipeline.environment import write_boards_file
 from daemon.settings import BoardSettings
 from tests.boards.conftest import MODEL_SHA

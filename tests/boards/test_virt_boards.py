@@ -17,13 +17,20 @@ from test_actions import setup as setup_boards
 
 from daemon.actions import flash
 from daemon.actions.context import ActionError
-from daemon.boards.bundle import load_bundle
 from daemon.boards.console import ConsoleJudge, watch
 from daemon.boards.flasher import NotSimulated, flash_with_retries, probe, reset_to_app
 from daemon.boards.health import BoardHealth
 from daemon.boards.sim.virtapp import VirtApp
-from daemon.boards.virtimage import APP_OFFSET, EFUSE_USR_DATA0, SIMULATOR_MARK, find_elf, pack_image, write_virt_bundle
 from daemon.errors import FlashError
+from daemon.firmware.bundle import load_bundle
+from daemon.firmware.virtimage import (
+    APP_OFFSET,
+    EFUSE_USR_DATA0,
+    SIMULATOR_MARK,
+    find_elf,
+    pack_image,
+    write_virt_bundle,
+)
 
 pytestmark = [pytest.mark.board, pytest.mark.timeout(120)]
 TOOLS = ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")
@@ -139,7 +146,7 @@ def test_a_flashed_virt_image_runs_on_reset_and_its_uart_is_the_console(simulato
     assert console.startswith("ESP-ROM:esp32c3") and "benchd: virt, model" in console
     assert "I (128) cpu_start" not in console  # nothing canned
     direct = run_firmware(elf)  # the same ELF straight under QEMU: the board printed exactly this
-    from daemon.boards.resultline import parse_result
+    from daemon.firmware.resultline import parse_result
 
     on_board = [parse_result(value) for value in outcome.results]
     assert [r.out for r in on_board] == [r.out for r in direct.results]

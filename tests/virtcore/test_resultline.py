@@ -6,7 +6,7 @@ import pytest
 
 from daemon.actions.monitor import board_entry
 from daemon.boards.console import ConsoleJudge, ConsoleResult
-from daemon.boards.resultline import ResultLineError, parse_line
+from daemon.firmware.resultline import ResultLineError, parse_line
 
 SHA = "ab" * 32
 V1 = f'BENCHD_RESULT {{"model_sha256": "{SHA}", "cycles": 123456, "top": [[3, 125], [1, -125]], "ok": true}}'

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from daemon.boards.sim.simulator import BoardSpec
+from daemon.boards.sim.spec import BoardSpec
 
 IMAGE_MAGIC = 0xE9
 LOOP_PERIOD_S = 0.15  # a reset loop repeats this often; real chips take 0.1-0.5 s

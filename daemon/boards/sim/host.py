@@ -16,8 +16,9 @@ import time
 import tty
 from collections.abc import Sequence
 
-from daemon.boards.sim.simulator import BoardSpec, SimulatedBoard
+from daemon.boards.sim.simulator import SimulatedBoard
 from daemon.boards.sim.slip import SlipDecoder
+from daemon.boards.sim.spec import BoardSpec
 
 POLL_S = 0.02
 WDT_DELAY_S = 0.05  # esptool arms the watchdog with ~2000 slow-clock ticks before it fires

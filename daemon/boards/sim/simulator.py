@@ -19,12 +19,9 @@ from daemon.boards.sim import bootlog
 from daemon.boards.sim.flashchip import SPI_CMD, SPI_CMD_USR, FlashChip, run_user_command
 from daemon.boards.sim.ramapp import RamApp
 from daemon.boards.sim.slip import encode
+from daemon.boards.sim.spec import BoardSpec
 from daemon.boards.sim.virtapp import VirtApp
-from daemon.boards.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK  # identifies a simulated board
-from daemon.errors import BoardError
-
-FAULTS = ("unplug", "unplug-once", "bad-md5", "silent", "boot-loop", "panic", "wrong-chip")
-CHIPS = ("esp32c3", "esp32")
+from daemon.firmware.virtimage import EFUSE_USR_DATA0, SIMULATOR_MARK  # identifies a simulated board
 
 WDT_CONFIG0 = 0x60008090  # RTC watchdog: esptool's watchdog-reset, the one reset a socket can carry
 EFUSE_MAC0 = 0x60008844
@@ -38,29 +35,6 @@ READ_SLOW_BLOCK = 64  # the ROM's READ_FLASH_SLOW always answers 64 bytes
 # Where esptool's flasher stubs (v1 and v2) put their code: an image the ROM runs from there is the stub,
 # which greets with OHAI; anything else loaded to RAM runs as a program (sim/ramapp.py).
 STUB_TEXT = {"esp32c3": (0x40380000,), "esp32": (0x400BE000, 0x400A8000)}
-
-
-@dataclass
-class BoardSpec:
-    """What a simulated board is: its identity, its flash and the faults it suffers."""
-
-    index: int = 0
-    chip: str = "esp32c3"
-    mac: bytes = b""
-    flash_size: int = 4 << 20
-    faults: frozenset[str] = frozenset()
-    boot_lines: tuple[str, ...] = ()  # extra app log lines; BENCHD_RESULT lines come from bootlog
-    results: int = 3  # BENCHD_RESULT lines printed after each boot
-    mac_base: int = 0xB0  # fourth MAC byte: simulators in different processes get different MACs
-
-    def __post_init__(self) -> None:
-        if not self.mac:
-            self.mac = bytes([0x58, 0xCF, 0x79, self.mac_base & 0xFF, (self.index >> 8) & 0xFF, self.index & 0xFF])
-        unknown = set(self.faults) - set(FAULTS)
-        if unknown or self.chip not in CHIPS:
-            raise BoardError(f"unknown fault {sorted(unknown)} or chip {self.chip!r}; faults: {', '.join(FAULTS)}")
-        if "wrong-chip" in self.faults:
-            self.chip = "esp32"
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The application a simulated board runs after a reset, when what it was flashed with can run.
 
-A `virt` image (daemon/boards/virtimage.py) at the app partition is booted under `qemu-system-riscv32 -M virt`
+A `virt` image (daemon/firmware/virtimage.py) at the app partition is booted under `qemu-system-riscv32 -M virt`
 (the virtual core's own argv, daemon/virtcore/qemu.py), and QEMU's UART is the board's console: the ROM
 banner a C3 prints on power-on, then every byte the firmware writes. Anything else flashed there, and the
 injected boot faults (silence, boot loop, panic), keep their canned timelines (bootlog.py).
@@ -24,7 +24,7 @@ from pathlib import Path
 import structlog
 
 from daemon.boards.sim.bootlog import ROM_BANNER
-from daemon.boards.virtimage import find_elf
+from daemon.firmware.virtimage import find_elf
 from daemon.virtcore.qemu import QEMU, qemu_argv
 
 CANNED_FAULTS = frozenset({"silent", "boot-loop", "panic"})  # the faults that tell their own boot story

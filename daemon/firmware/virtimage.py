@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.boards.bundle import write_bundle
 from daemon.errors import FlashError
+from daemon.firmware.bundle import write_bundle
 
 MAGIC = b"benchd virt elf\0"
 VERSION = 1
