@@ -6,6 +6,7 @@ Step processes get plain variables and files; they never rebuild benchd's settin
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ def step_environment(settings: Settings, run_id: str, model: Path, workspace: Pa
         "BENCHD_STATE": str(settings.state.resolve()), "BENCHD_JOB": job_key, "BENCHD_STEP": step_id,
         "BENCHD_OUTPUT": str(files["output"]), "BENCHD_METRICS": str(files["metrics"]),
         "BENCHD_SUMMARY": str(files["summary"]),
+        "BENCHD_DAEMON_PID": str(os.getpid()),  # who owns a board session a step opens (boards/session.py)
     }
 
 
