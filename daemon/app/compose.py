@@ -3,7 +3,7 @@ every package; the layers below (intake, pipeline, executors, record) get plain 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -105,9 +105,22 @@ def sweep_processes(settings: Settings) -> None:
 
 
 
-def background(settings: Settings, store: Store) -> list[Any]:
-    """For `benchd watch`: the webhook delivery worker (it also sends what an earlier process left pending)
-    and, when `[dashboard] enabled`, the dashboard; each started, stopped with `.stop()`."""
-    from daemon.reporters.registry import start_background
+def background(settings: Settings, store: Store, env: Mapping[str, str] | None = None) -> list[Any]:
+    """For `benchd watch`: the delivery worker (webhooks, GitHub statuses; it also sends what an earlier process
+    left pending) and, when `[dashboard] enabled`, the dashboard; each started, stopped with `.stop()`."""
+    from daemon.reporters.registry import delivery_worker
 
-    return list(start_background(settings, store))
+    started: list[Any] = []
+    worker = delivery_worker(settings, store, env)
+    if worker is not None:
+        started.append(worker.start())
+    if settings.dashboard.enabled:
+        from daemon.web.server import DashboardServer
+
+        try:
+            started.append(DashboardServer(settings, store, env=env).start())
+        except BaseException:
+            for item in started:
+                item.stop()
+            raise
+    return started

@@ -1,5 +1,5 @@
 """Reporters: result files, JUnit, webhook, GitHub status, dashboard. REPORTERS is the seam."""
 
-from daemon.reporters.registry import REPORTERS, build_reporters, start_background
+from daemon.reporters.registry import REPORTERS, build_reporters
 
-__all__ = ["REPORTERS", "build_reporters", "start_background"]
+__all__ = ["REPORTERS", "build_reporters"]

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from daemon.reporters.reporter import Reporter
 from daemon.settings import Settings
 from daemon.store.db import Store
 
 Factory = Callable[[Settings, Store, Mapping[str, str]], list[Reporter]]
-
-
-class Stoppable(Protocol):
-    def stop(self) -> None: ...
 
 
 def dashboard_url(settings: Settings) -> str | None:
@@ -72,25 +68,6 @@ def delivery_worker(settings: Settings, store: Store, env: Mapping[str, str] | N
     if settings.report.github is not None:
         lanes.append(GithubLane(settings.report.github, env))
     return DeliveryWorker(store, lanes) if lanes else None
-
-
-def start_background(settings: Settings, store: Store, env: Mapping[str, str] | None = None) -> list[Stoppable]:
-    """For `benchd watch`: the delivery worker (it also sends what an earlier process left pending)
-    and, when `[dashboard] enabled`, the dashboard. Stop each with `.stop()`."""
-    started: list[Stoppable] = []
-    worker = delivery_worker(settings, store, env)
-    if worker is not None:
-        started.append(worker.start())
-    if settings.dashboard.enabled:
-        from daemon.web.server import DashboardServer
-
-        try:
-            started.append(DashboardServer(settings, store, env=env).start())
-        except BaseException:
-            for item in started:
-                item.stop()
-            raise
-    return started
 
 
 def flush_deliveries(settings: Settings, store: Store, timeout_s: float = 15.0,

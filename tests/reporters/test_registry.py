@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 from report_fixtures import SECRET, Receiver, free_port, record_of, sample_result, wait_for
 
-from daemon.reporters.registry import REPORTERS, build_reporters, flush_deliveries, start_background
+from daemon.app.compose import background as start_background
+from daemon.reporters.registry import REPORTERS, build_reporters, flush_deliveries
 from daemon.reporters.reporter import RunInfo
 from daemon.settings import DashboardSettings, GithubSettings, ReportSettings, Settings, WebhookSettings
 from daemon.store.db import Store
