@@ -23,9 +23,15 @@ def configure(level: str = "info", json: bool | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_current_stderr,
         cache_logger_on_first_use=False,
     )
+
+
+def _current_stderr(*args: object) -> structlog.PrintLogger:
+    """A logger on sys.stderr as it is when a line is logged, not as it was at configure(): a stream replaced
+    since (a test's capture, a service manager's redirect) is never written after it closed."""
+    return structlog.PrintLogger(sys.stderr)
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

@@ -43,12 +43,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     report = outcome.get_result()
     in_ci = os.environ.get("CI", "").lower() == "true"
-    # Markers only: item.keywords also holds folder names (tests/docker), which are not tiers.
+    # Markers only: item.keywords also holds folder names (tests/boards), which are not tiers.
     tier = [m for m in TIER_MARKERS if item.get_closest_marker(m) is not None]
     tier += [tool for tool in CI_TOOLS if report.skipped and tool in str(report.longrepr)]
     if in_ci and tier and report.skipped and item.get_closest_marker("hardware") is None:
         report.outcome = "failed"
         report.longrepr = f"CI=true: a {'/'.join(tier)} test skipped instead of running: {report.longrepr}"
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found():
+    """A test that runs a command (cli.main configures structlog: level, renderer) leaves logging as it found
+    it, so a later test's capture_logs sees every level."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +79,7 @@ def no_leaked_threads():
 # -- shared fixtures -------------------------------------------------------------------------------
 # `samples` (the project's own sample models), `compiled_xs` (kws_xs through tvmc), `real_models`
 # (../shared/models) and `riscv_tools`, for every module.
-pytest_plugins = ["models_fixture"]
+pytest_plugins = ["models_fixture", "docker_fixtures", "report_fixtures"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,6 @@
 """Hostile steps for the containment tests (issue 12, item 1): a step plants links where the daemon reads or
 writes, pointing at host files outside the workspace; the daemon, root on a bench, must neither read them
-into the results nor write through them. Shared by tests/core (local executor) and tests/docker."""
+into the results nor write through them. Shared by tests/app (local executor) and tests/executors (containers)."""
 
 from __future__ import annotations
 

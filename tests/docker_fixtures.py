@@ -1,4 +1,5 @@
-"""Fixtures for the docker tier: a real engine, the bootstrapped base image, and a throwaway second engine.
+"""Fixtures for the docker-tier tests, whatever package they test: a real engine, the bootstrapped base image,
+and a throwaway second engine.
 
 A docker test skips (with the reason and what to run) when its engine or image is missing; the root
 conftest turns such a skip into a failure when CI=true.

@@ -1,5 +1,5 @@
 """No orphans (issue 12, item 7): host step processes never outlive their step or the daemon, and what a
-crash left is reaped at the next start. Containers: tests/docker/test_docker_containment.py."""
+crash left is reaped at the next start. Containers: tests/executors/test_docker_containment.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Containment (issue 12, item 1) with host steps: whatever links a step plants in its workspace, the daemon
 neither reads a host file into the results nor writes one through them. The same attacks from inside a
-container are in tests/docker/test_docker_containment.py."""
+container are in tests/executors/test_docker_containment.py."""
 
 from __future__ import annotations
 

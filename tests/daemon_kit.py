@@ -1,4 +1,4 @@
-"""Helpers for the daemon tests of tests/core: a tiny local pipeline, settings, a real `benchd watch`."""
+"""Helpers for the daemon tests (tests/app and others): a tiny local pipeline, settings, a real `benchd watch`."""
 
 from __future__ import annotations
 

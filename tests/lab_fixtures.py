@@ -20,7 +20,7 @@ from report_fixtures import make_run
 
 from daemon.store.db import Store
 
-REAL_RESULT = Path(__file__).parent / "data" / "kws_s.result.json"
+REAL_RESULT = Path(__file__).parent / "report_data" / "kws_s.result.json"
 TOOLCHAIN = {"gcc-riscv64-unknown-elf": "12.2.0-14+deb12u1+11+b2", "picolibc-riscv64-unknown-elf": "1.8-1",
              "qemu-system-misc": "1:7.2+dfsg-7+deb12u18+b3"}  # /opt/benchd/riscv-versions.json in benchd/riscv
 MLF_SKIP = ("image benchd/tvm-legacy is not on this machine, could not be pulled (pull access denied for "

@@ -11,7 +11,7 @@ import pytest
 from model_tools import tvm_available
 
 pytestmark = [pytest.mark.tvm, tvm_available]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def benchd_run(model: Path, tmp_path: Path, *extra: str) -> tuple[int, dict, str]:

@@ -14,7 +14,7 @@ import pytest
 from daemon.app.service import Daemon
 from daemon.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = """\
 name: quick
 on:
