@@ -11,10 +11,14 @@ ends) nor the daemon (daemon.executors.reaper).
 from __future__ import annotations
 
 import os
+import select
+import selectors
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from daemon.executors import reaper
@@ -27,9 +31,9 @@ PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "
 KILL_GRACE_S = 5.0  # SIGTERM, then SIGKILL this long after
 
 
-def host_env(extra: dict[str, str], base: dict[str, str] | None = None) -> dict[str, str]:
+def host_env(extra: dict[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The controlled environment of a host step: a few basics plus what the runner gives."""
-    base = dict(os.environ) if base is None else base
+    base = os.environ if base is None else base  # read, not copied: this runs for every step
     env = {k: base[k] for k in PASSED_THROUGH if k in base}
     env.setdefault("LANG", "C.UTF-8")
     env["PATH"] = f"{Path(sys.executable).parent}:{SYSTEM_PATH}"
@@ -58,17 +62,31 @@ def kill_leftovers(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _exited(proc: subprocess.Popen[bytes], deadline: float) -> bool:
-    """Wait until the leader has exited, without reaping it (WNOWAIT); False at the deadline."""
+def _exited(proc: subprocess.Popen[bytes], deadline: float, exit_fd: int | None = None) -> bool:
+    """Wait until the leader has exited, without reaping it (WNOWAIT); False at the deadline. With the
+    leader's pidfd the kernel wakes us as it exits; without one, a 10 ms poll (which, right after a step's
+    output closed, cost a 10 ms sleep a step: its exit lags the close of its output by a little)."""
     while True:
         try:
             if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
                 return True
         except ChildProcessError:  # already reaped
             return True
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return False
-        time.sleep(0.01)
+        if exit_fd is not None:
+            select.select([exit_fd], [], [], left)
+        else:
+            time.sleep(min(left, 0.01))
+
+
+def _exit_fd(proc: subprocess.Popen[bytes]) -> int | None:
+    """A pidfd of the leader (Linux 5.3+): readable once it has exited. None where there is none."""
+    try:
+        return os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return None
 
 
 class LocalJob:
@@ -89,31 +107,40 @@ class LocalJob:
         which = "step" if command.timeout_s <= job_left else "job"
         tag = reaper.new_tag()
         with LogSink(command.log_path) as sink:
+            env = host_env({**command.env, reaper.TAG_VAR: tag})
+            argv, preexec = reaper.launch(command.argv)
             try:
+                if not _found(command.argv[0], env["PATH"], command.cwd):  # setpriv would exit 127 instead
+                    raise FileNotFoundError(f"{command.argv[0]} is not on the step's PATH")
+                # No preexec_fn (setpriv sets the parent-death signal): CPython vforks rather than forking
+                # the whole daemon.
                 proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell string
-                    list(command.argv),
+                    argv,
                     cwd=command.cwd,
-                    env=host_env({**command.env, reaper.TAG_VAR: tag}),
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=reaper.die_with_parent(),  # one prctl call, resolved before the fork
+                    preexec_fn=preexec,
                 )
             except (OSError, subprocess.SubprocessError) as exc:
                 return StepOutcome(None, time.monotonic() - start, error=f"cannot start {command.argv[0]}: {exc}")
             self._groups.record(tag, proc.pid)
             self._live.add(proc)
             self._mine.add(proc)
+            exit_fd = _exit_fd(proc)
             try:
-                timed_out = _pump(proc, sink, timeout)
+                timed_out = _pump(proc, sink, timeout, exit_fd)
                 # Output closed, but the process may still be running.
-                timed_out = timed_out or not _exited(proc, start + max(timeout, 0.01))
+                timed_out = timed_out or not _exited(proc, start + max(timeout, 0.01), exit_fd)
                 if timed_out:
                     kill_group(proc)
                 else:
                     kill_leftovers(proc)  # what the step left running in the background ends with it
             finally:
+                if exit_fd is not None:
+                    os.close(exit_fd)
                 self._live.discard(proc)
                 self._mine.discard(proc)
                 self._groups.forget(tag, proc.pid)
@@ -153,22 +180,31 @@ class LocalJob:
         pass
 
 
-def _pump(proc: subprocess.Popen[bytes], sink: LogSink, timeout: float) -> bool:
-    """Copy output into the sink until the process ends; True when the timeout ran out first. The step ends
-    with its first process: background children that still hold the pipe do not keep it running."""
-    import selectors
+def _found(program: str, path: str, cwd: Path) -> bool:
+    """Whether exec would find the step's program (its PATH, or a path relative to its working folder)."""
+    if "/" in program:
+        return os.access(cwd / program, os.X_OK)
+    return shutil.which(program, path=path) is not None
 
+
+def _pump(proc: subprocess.Popen[bytes], sink: LogSink, timeout: float, exit_fd: int | None = None) -> bool:
+    """Copy output into the sink until the process ends; True when the timeout ran out first. The step ends
+    with its first process: background children that still hold the pipe do not keep it running (with the
+    leader's pidfd, its exit wakes the loop at once; without, within 0.2 s)."""
     assert proc.stdout is not None
     deadline = time.monotonic() + max(timeout, 0)
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
+        if exit_fd is not None:
+            sel.register(exit_fd, selectors.EVENT_READ)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return True
-            if not sel.select(timeout=min(left, 0.2)):
+            ready = {key.fd for key, _ in sel.select(timeout=min(left, 0.2))}
+            if fd not in ready:
                 if _exited(proc, 0):  # quiet, and the leader is gone: what it left is killed next
                     return False
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -185,3 +186,50 @@ def test_the_tag_scan_reads_only_processes_newer_than_the_step_unless_pids_wrapp
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+# A parent that runs one step through LocalExecutor and then hangs in it; `fallback` takes the preexec_fn path
+# (no setpriv), the other the setpriv path.
+PARENT = """
+import sys
+from pathlib import Path
+from daemon.executors import reaper
+from daemon.executors.base import JobSpec, StepCommand
+from daemon.executors.local import LocalExecutor
+if sys.argv[2] == "fallback":
+    reaper._setpriv = lambda: None
+tmp = Path(sys.argv[1])
+job = LocalExecutor().open_job(JobSpec("r", "j", tmp, tmp / "m.tflite"))
+job.run_step(StepCommand(("bash", "-c", f"echo $$ > {tmp}/leader; exec sleep 300"), {}, tmp, tmp / "log", 600))
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("launch", ["setpriv", "fallback"])
+def test_a_step_dies_with_the_process_that_spawned_it_even_without_the_guard(tmp_path, launch):
+    if launch == "setpriv" and reaper.launch(["true"])[1] is not None:
+        pytest.skip("no setpriv with --pdeathsig here (util-linux 2.33+): the fallback is tested")
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path), launch],
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        leader = read_markers(tmp_path, ("leader",))["leader"]
+        guard = _guard_of(parent.pid)
+        os.kill(guard, signal.SIGKILL)  # only PR_SET_PDEATHSIG is left to take the step along
+        assert wait_dead([guard], 5) == []
+        assert alive(leader)
+        parent.kill()  # kill -9
+        parent.wait()
+        assert wait_dead([leader], 5) == []
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_the_spawn_needs_no_preexec_fn_where_setpriv_exists():
+    """A preexec_fn makes CPython fork the whole daemon and run Python in the child (+6 ms a step, measured),
+    where without one it vforks: setpriv sets the parent-death signal instead."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("no setpriv here: the preexec_fn fallback is used")
+    argv, preexec = reaper.launch(["bash", "-e", "script"])
+    assert preexec is None
+    assert argv[-4:] == ["--", "bash", "-e", "script"] and "--pdeathsig" in argv

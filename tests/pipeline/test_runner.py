@@ -187,3 +187,17 @@ def test_step_log_is_bounded(tmp_path):
     assert log.stat().st_size < limit + 200
     assert log.read_text().endswith("the step kept running]\n")
     assert outcome.errors == ["late"]  # error lines are still seen after the cut
+
+
+def test_a_program_that_is_not_there_is_an_error_not_an_exit_code(tmp_path):
+    """The step is spawned through setpriv, which would exit 127 for a missing program: the executor says so
+    itself, as a spawn that failed."""
+    session = LocalExecutor().open_job(JobSpec("r", "j", tmp_path, tmp_path / "m"))
+    for program in ("benchd-no-such-program", "./no-such-script.sh"):
+        outcome = session.run_step(StepCommand((program,), {}, tmp_path, tmp_path / "log", 60))
+        assert outcome.exit_code is None
+        assert outcome.error is not None and outcome.error.startswith(f"cannot start {program}")
+    (tmp_path / "here.sh").write_text("#!/bin/sh\necho from here\n")
+    (tmp_path / "here.sh").chmod(0o755)
+    outcome = session.run_step(StepCommand(("./here.sh",), {}, tmp_path, tmp_path / "log", 60))
+    assert outcome.exit_code == 0 and (tmp_path / "log").read_text() == "from here\n"
