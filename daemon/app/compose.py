@@ -10,40 +10,10 @@ import structlog
 
 from daemon import actions
 from daemon.errors import BenchdError
-from daemon.intake.intake import PipelineRef
-from daemon.pipeline.loader import find_workflow, load_workflow
 from daemon.pipeline.request import ActionLauncher, BoardSource
 from daemon.reporters.reporter import Reporter
 from daemon.settings import Settings
 from daemon.store import Store
-from daemon.store.snapshots import snapshot_pipeline
-
-
-def pipeline_ref(settings: Settings) -> Callable[[], PipelineRef]:
-    """For intake, at each drop: the pipeline as it is now, snapshotted (its bytes read once, kept under
-    their hash), so the run executes what its row's hash names."""
-
-    def current() -> PipelineRef:
-        try:
-            file = find_workflow(settings.pipeline, settings.pipelines_dir)
-            try:
-                raw = file.read_bytes()
-            except OSError as exc:
-                raise BenchdError(f"{file}: cannot read the workflow: {exc.strerror}") from exc
-            snapshot, sha = snapshot_pipeline(settings.state, raw)
-            load_workflow(snapshot, actions.ACTIONS, shown_as=file)  # a broken pipeline: an error result
-        except BenchdError as exc:  # a broken pipeline still gets every drop an error result
-            return PipelineRef(settings.pipeline, "", str(exc))
-        return PipelineRef(str(file), sha)
-
-    return current
-
-
-def patterns(settings: Settings) -> tuple[str, ...]:
-    try:
-        return load_workflow(find_workflow(settings.pipeline, settings.pipelines_dir)).paths
-    except BenchdError:
-        return ("*.tflite",)  # a broken pipeline still gets every drop an error result
 
 
 def actions_launcher() -> ActionLauncher:

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from daemon import actions
 from daemon.app.cancels import cancel_reason
 from daemon.app.filing import file_away, requeue
+from daemon.app.pipelines import Pipelines
 from daemon.errors import BenchdError, ReportError
 from daemon.intake.intake import Intake
-from daemon.pipeline.loader import load_workflow
 from daemon.pipeline.model import Workflow
 from daemon.pipeline.request import RunRequest
 from daemon.pipeline.runner import Runner
@@ -30,13 +29,13 @@ from daemon.settings import Settings
 from daemon.store import Store
 from daemon.store.recorder import StoreRecorder
 from daemon.store.rows import RunRow
-from daemon.store.snapshots import pipeline_snapshot
 
 
 class Runs:
-    def __init__(self, settings: Settings, store: Store, intake: Intake, runner: Runner,
+    def __init__(self, settings: Settings, store: Store, intake: Intake, runner: Runner, pipelines: Pipelines,
                  reporters: Sequence[Reporter], progress: Subscriber | None = None) -> None:
         self.settings, self.store, self.intake, self.runner = settings, store, intake, runner
+        self.pipelines = pipelines
         self.reporters = reporters
         self.progress = progress  # `benchd run` draws its live display from the journal too
 
@@ -74,12 +73,7 @@ class Runs:
         return self.runner.execute(request, journal)
 
     def workflow_of(self, row: RunRow) -> Workflow:
-        """The pipeline the run was decided under: its snapshot, named as its source file."""
-        snapshot = pipeline_snapshot(self.settings.state, row.pipeline_sha256)
-        if not row.pipeline_sha256 or not snapshot.is_file():
-            raise BenchdError(f"the snapshot of pipeline {row.pipeline} this run was queued with is gone from the "
-                              "state folder: drop the model again to run it with the current pipeline")
-        return load_workflow(snapshot, actions.ACTIONS, shown_as=Path(row.pipeline))
+        return self.pipelines.of_run(row.pipeline, row.pipeline_sha256)
 
     def _tell_decided(self, row: RunRow, journal: Journal, cancelled: str | None) -> str:
         """A run with nothing to run (rejected, a duplicate, cancelled before it started): its story told;

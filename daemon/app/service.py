@@ -17,6 +17,7 @@ import structlog
 
 from daemon.app import compose
 from daemon.app.cancels import CancelWatch
+from daemon.app.pipelines import Pipelines
 from daemon.app.recovery import recover
 from daemon.app.retention import prune
 from daemon.app.runs import Runs
@@ -27,11 +28,14 @@ from daemon.pipeline.runner import Runner
 from daemon.record import RunRecord, Subscriber
 from daemon.settings import Settings
 from daemon.store import Store
+from daemon.store.changes import StoreChanges
 from daemon.store.lock import StateLock
 from daemon.store.rows import RunRow
 
 _log = structlog.get_logger("daemon")
-QUEUE_POLL_S = 1.0  # a run queued by another process (the dashboard's re-run) is claimed within this
+# Workers and the cancel watch wake when the store changes (daemon.store.changes: any process's commit);
+# this timeout is only the safety net where file events are not delivered (a network file system).
+QUEUE_POLL_S = 30.0
 
 
 class Daemon:
@@ -40,13 +44,15 @@ class Daemon:
         """`background`: also deliver webhooks and serve the dashboard (`benchd watch`), not only run runs."""
         self.settings = settings
         self.store = store or Store(settings.db_path)
-        self.intake = Intake(settings, self.store, compose.pipeline_ref(settings), compose.image_digest(settings))
+        self.pipelines = Pipelines(settings)
+        self.intake = Intake(settings, self.store, self.pipelines.current, compose.image_digest(settings))
         self.runner = Runner(settings, actions=compose.actions_launcher(), boards=compose.boards(settings))
-        self.runs = Runs(settings, self.store, self.intake, self.runner, compose.reporters(settings, self.store),
-                         progress)
+        self.runs = Runs(settings, self.store, self.intake, self.runner, self.pipelines,
+                         compose.reporters(settings, self.store), progress)
         self.drops = DropQueue(lambda path: None if self.drop(path) else None)
-        self.watcher = InboxWatcher(settings.inbox, self.drops.put, compose.patterns(settings), settings.stable_s)
+        self.watcher = InboxWatcher(settings.inbox, self.drops.put, self.pipelines.patterns(), settings.stable_s)
         self.cancels = CancelWatch(self.store, self.cancel)
+        self.changes = StoreChanges(self.store.path, self._store_changed)
         self.lock = StateLock(settings.state)
         self.background = background
         self._wake, self._stopping, self._watching = threading.Condition(), False, False
@@ -67,7 +73,7 @@ class Daemon:
         for worker in self._workers:
             worker.start()
         self.drops.start()
-        self.cancels.start()
+        self.start_controls()
         if watch:
             self.watcher.start()
         self._watching = watch
@@ -81,7 +87,7 @@ class Daemon:
         if self._watching:
             self.watcher.stop()
         self.drops.stop()
-        self.cancels.stop()
+        self.stop_controls()
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
@@ -98,6 +104,20 @@ class Daemon:
         self._extras = []
         self.lock.release()
         _log.info("stopped")
+
+    def start_controls(self) -> None:
+        """Re-runs and cancels asked by other processes reach this one (`benchd run` starts them too)."""
+        self.changes.start()
+        self.cancels.start()
+
+    def stop_controls(self) -> None:
+        self.changes.stop()
+        self.cancels.stop()
+
+    def _store_changed(self) -> None:
+        self.cancels.poke()
+        with self._wake:  # never rate-limited: a claim that finds nothing writes nothing, so no echo
+            self._wake.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """For tests and benchmarks: True once nothing is queued or running."""

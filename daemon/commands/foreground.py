@@ -50,7 +50,7 @@ def run_interruptibly(daemon: Any, row: RunRow, out: IO[str] = sys.stderr) -> Ru
 
     worker = threading.Thread(target=execute, name="benchd-run", daemon=True)
     with interrupts(on_interrupt):
-        daemon.cancels.start()  # `benchd cancel` from another terminal reaches this run too
+        daemon.start_controls()  # `benchd cancel` from another terminal reaches this run too
         try:
             worker.start()
             while worker.is_alive():
@@ -58,7 +58,7 @@ def run_interruptibly(daemon: Any, row: RunRow, out: IO[str] = sys.stderr) -> Ru
                 if forced_at is not None and time.monotonic() - forced_at > FORCE_WAIT_S:
                     _give_up(daemon.store, row)
         finally:
-            daemon.cancels.stop()
+            daemon.stop_controls()
     if "error" in done:
         raise done["error"]
     record: RunRecord = done["record"]

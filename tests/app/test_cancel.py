@@ -129,6 +129,24 @@ def test_benchd_cancel_stops_a_daemons_run_and_the_next_drop_runs(tmp_path, samp
         kill_orphans(tmp_path)
 
 
+def test_benchd_cancel_from_another_terminal_reaches_a_foreground_benchd_run(tmp_path, samples):
+    """The foreground run has no poll loop: the cancel request's commit wakes it (daemon.store.changes)."""
+    settings = make_settings(tmp_path, sleep=587)
+    proc = start_run(settings, samples["kws_xs.tflite"])
+    try:
+        wait_started(settings)
+        run_id = Store(settings.db_path).recent_runs()[0].id
+        out = benchd("cancel", run_id, settings=settings)
+        assert out.returncode == 0, out.stderr + out.stdout
+        stdout, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    result = json.loads(stdout)
+    assert result["status"] == "cancelled" and "benchd cancel" in result["errors"][-1]["message"]
+    assert kill_orphans(tmp_path) == 0
+
+
 def test_a_run_cancelled_while_the_daemon_was_down_is_never_resumed(tmp_path, samples):
     settings = make_settings(tmp_path, sleep=587)
     daemon = start_watch(settings)

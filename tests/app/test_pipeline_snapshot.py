@@ -76,8 +76,9 @@ def test_a_queued_run_whose_snapshot_is_gone_ends_error_saying_so(tmp_path: Path
     queued = daemon.drop(drop)
     assert isinstance(queued, Queued)
     (settings.state / "pipelines" / f"{sha}.yml").unlink()
-    row = daemon.store.claim_run(queued.run_id)
+    restarted = Daemon(settings)  # a new process: nothing parsed in memory, only what the state folder holds
+    row = restarted.store.claim_run(queued.run_id)
     assert row is not None
-    record = daemon.execute(row)
+    record = restarted.execute(row)
     assert record.status == "error" and not marks.exists()
     assert "snapshot of pipeline" in record.errors[0].message and "drop the model again" in record.errors[0].message
