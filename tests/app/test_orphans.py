@@ -62,7 +62,9 @@ def read_markers(folder: Path, names: tuple[str, ...] = ("leader", "child", "esc
 def test_what_a_step_leaves_running_ends_with_it(tmp_path):
     markers = tmp_path / "m"
     markers.mkdir()
-    script = HANG.replace("wait\n", "exit 0\n").format(m=markers)
+    # The leader leaves once its children have started (a step ends the moment its first process does).
+    script = HANG.replace("wait\n", "until [ -s {m}/escaped ] && [ -s {m}/child ]; do sleep 0.01; done\nexit 0\n")
+    script = script.format(m=markers)
     session = LocalExecutor(tmp_path / "state").open_job(JobSpec("r", "j", tmp_path, tmp_path / "m.tflite"))
     outcome = session.run_step(StepCommand(("bash", "-c", script), {}, tmp_path, tmp_path / "log", 60))
     assert outcome.exit_code == 0 and outcome.duration_s < 5  # the children holding its output do not keep it
