@@ -29,6 +29,7 @@ from daemon.record import (
     StepFinished,
     StepRecord,
     StepStarted,
+    layout,
 )
 from daemon.record.status import worst
 
@@ -303,8 +304,8 @@ class StepSequence:
 
     def execute_step(self, step: Step, ctx: expr.Context) -> str:
         run, key, job = self.run, self.inst.key, self.inst.job
-        slug = f"{_slug(key)}-{step.index + 1}-{_slug(step.id)}"
-        log_path = run.out_dir / "logs" / _slug(key) / f"{step.index + 1}-{_slug(step.id)}.log"
+        slug = f"{layout.slug(key)}-{step.index + 1}-{layout.slug(step.id)}"
+        log_path = layout.step_log(run.out_dir, key, step.index + 1, step.id)
         log_rel = str(log_path.relative_to(run.out_dir))
         script: str | None = None
         if step.uses:
@@ -370,10 +371,6 @@ class StepSequence:
 
 def _as_expression(condition: str) -> str:
     return condition if "${{" in condition else "${{ " + condition + " }}"
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
 
 
 def _names_matrix(condition: str | None) -> bool:

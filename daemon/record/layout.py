@@ -12,6 +12,7 @@ look-back, the dashboard) finds them with the same functions, so a folder name i
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from daemon.record.values import RunRecord
@@ -52,11 +53,24 @@ def step_log(out: Path, job_key: str, step_number: int, step_id: str) -> Path:
     return job_logs(out, job_key) / f"{step_number}-{slug(step_id)}.log"
 
 
-def read_record(folder: Path) -> RunRecord | None:
-    """The run's record: result.json once it finished, progress.json while it runs; None when neither reads."""
+def read_record(folder: Path | None) -> RunRecord | None:
+    """The run's record: result.json once it finished, progress.json while it runs; None before its first job.
+    Parsed once per version of the file (the dashboard asks every second)."""
+    if folder is None:
+        return None
     for name in (RESULT, PROGRESS):
+        path = folder / name
         try:
-            return RunRecord.from_json((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            st = path.stat()
+        except OSError:
             continue
+        return _parsed(str(path), st.st_mtime_ns, st.st_size)
     return None
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: str, mtime_ns: int, size: int) -> RunRecord | None:
+    try:
+        return RunRecord.from_json(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError):
+        return None  # being replaced right now, or not ours: the next read sees the new one

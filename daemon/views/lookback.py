@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from daemon.errors import BenchdError
-from daemon.record import RunRecord, iso
-from daemon.record.layout import result_dir
+from daemon.record import RunRecord, iso, layout
 from daemon.store.db import RUN_DONE, Store
 from daemon.store.rows import RunRow
 
@@ -35,17 +34,7 @@ class RunFiles:
 
     def record(self) -> RunRecord | None:
         """result.json, or progress.json while the run goes on; None before its first job."""
-        for name in ("result.json", "progress.json"):
-            path = self.folder / name
-            try:
-                return RunRecord.from_json(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-        return None
-
-
-def folder_of(row: RunRow, results: Path) -> Path:
-    return Path(row.result_dir) if row.result_dir else result_dir(results, row.model_name, row.id)
+        return layout.read_record(self.folder)
 
 
 def find_run(store: Store, results: Path, ref: str = "latest") -> RunFiles:
@@ -64,7 +53,7 @@ def find_run(store: Store, results: Path, ref: str = "latest") -> RunFiles:
             raise BenchdError(f"{ref!r} names more than one run ({matches[0].id}, {matches[1].id}, …): "
                               "give more of the id (`benchd runs` lists them)")
         row = matches[0]
-    return RunFiles(row, folder_of(row, results))
+    return RunFiles(row, layout.run_folder(results, row.model_name, row.id, row.result_dir))
 
 
 def run_rows(store: Store, results: Path, model: str | None, limit: int) -> list[dict[str, Any]]:
@@ -72,7 +61,7 @@ def run_rows(store: Store, results: Path, model: str | None, limit: int) -> list
     rows = []
     for row in store.recent_runs(limit, model=model):
         figures: dict[str, Any] = {}
-        record = RunFiles(row, folder_of(row, results)).record()
+        record = RunFiles(row, layout.run_folder(results, row.model_name, row.id, row.result_dir)).record()
         if record is not None:
             host = record.metrics.host
             figures = {k: v for k, v in (("top1_agreement", host.top1_agreement), ("max_abs_diff", host.max_abs_diff),
@@ -80,7 +69,7 @@ def run_rows(store: Store, results: Path, model: str | None, limit: int) -> list
         duration = (row.finished_at - row.started_at) if row.finished_at and row.started_at else None
         rows.append({"id": row.id, "model": row.model_name, "status": row.status, "created_at": iso(row.created_at),
                      "duration_s": None if duration is None else round(duration, 3), "duplicate_of": row.duplicate_of,
-                     "result_dir": str(folder_of(row, results)), **figures})
+                     "result_dir": str(layout.run_folder(results, row.model_name, row.id, row.result_dir)), **figures})
     return rows
 
 
@@ -101,7 +90,7 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
 
 def log_files(run: RunFiles, selector: str | None = None) -> list[Path]:
     """The step logs of a run, in job then step order; `JOB` or `JOB/STEP` (a step id or its number)."""
-    logs = run.folder / "logs"
+    logs = run.folder / layout.LOGS
     job, _, step = (selector or "").partition("/")
     folders = _job_folders(run, logs)
     if job:  # a matrix job's instances are folders `flash__<board>_`: `flash` names them all
@@ -136,16 +125,11 @@ def _step_names(run: RunFiles) -> dict[tuple[str, str], tuple[str, ...]]:
     record = run.record()
     names: dict[tuple[str, str], tuple[str, ...]] = {}
     for job in record.jobs if record is not None else ():
-        folder = _slug(job.id)
+        folder = layout.slug(job.id)
         for number, step in enumerate(job.steps, start=1):
             label = step.name or ""
             names[(folder, str(number))] = (label, label.rpartition("/")[2])
     return names
-
-
-def _slug(text: str) -> str:
-    """A job's log folder, named as the runner names it (pipeline/jobs.py)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
 
 
 def _step_number(path: Path) -> tuple[int, str]:

@@ -8,12 +8,10 @@ progress.json while the run is still going) gives the jobs' pipeline order, skip
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from daemon.record import RunRecord, iso
-from daemon.record.layout import result_dir
+from daemon.record import RunRecord, iso, layout
 from daemon.reporters.summary import brief
 from daemon.store import reads
 from daemon.store.db import RUN_DONE, Store
@@ -65,32 +63,15 @@ def format_status_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table)
 
 
-@lru_cache(maxsize=256)
-def _read_record(path: str, mtime_ns: int, size: int) -> RunRecord | None:
-    try:
-        return RunRecord.from_json(Path(path).read_bytes())
-    except (OSError, ValueError, TypeError):
-        return None  # being replaced right now, or not ours: the next poll sees the new one
-
-
 def record_of(folder: Path | None) -> RunRecord | None:
     """The run's typed record: result.json once finished, progress.json while it runs."""
-    if folder is None:
-        return None
-    for name in ("result.json", "progress.json"):
-        path = folder / name
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        return _read_record(str(path), st.st_mtime_ns, st.st_size)
-    return None
+    return layout.read_record(folder)
 
 
 def folder_of(row: RunRow, results: Path | None) -> Path | None:
-    if row.result_dir:
-        return Path(row.result_dir)
-    return result_dir(results, row.model_name, row.id) if results is not None else None
+    if results is None and not row.result_dir:
+        return None
+    return layout.run_folder(results or Path(), row.model_name, row.id, row.result_dir)
 
 
 def run_detail(store: Store, run_id: str, results: Path | None = None) -> dict[str, Any] | None:
