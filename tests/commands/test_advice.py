@@ -17,7 +17,7 @@ COMMAND = re.compile(r"`(benchd(?: [^`]*)?)`")
 # A flag offered as advice: inside backticks, or after "use", "pass", "with"… (argv lists are not advice).
 FLAG = re.compile(r"(?:`[^`\n]*?|\b(?:use|pass|with|add|try|give|rerun with|run with)\s+)(?<![\w-])(--[a-z][a-z0-9-]*)")
 PLACEHOLDER = re.compile(r"^([A-Z][A-Z0-9_.\[\]]*|\{.*\}|\.\.\.|…|\$.*|\".*|'.*|<.*>|\[.*\]|FILE\..*)$")
-NOT_OURS = {"--build-arg"}  # docker's own flag, in advice about a Dockerfile build argument
+NOT_OURS = {"--build-arg", "--pdeathsig"}  # docker's build argument; util-linux setpriv's parent-death signal
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
