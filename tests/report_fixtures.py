@@ -62,6 +62,22 @@ def sample_result(run_id: str, status: str = "success", **extra: Any) -> dict[st
     return result
 
 
+def metrics(latency: float, diff: int, instructions: int | None = None, arena: int | None = None,
+            outputs: list[list[int]] | None = None) -> dict[str, Any]:
+    """Figures of a run as the actions record them: host, boards, and the backend and virtual core on request."""
+    m: dict[str, Any] = {"host": {"latency_ms": latency, "max_abs_diff": diff, "top1_agreement": 1.0},
+                         "boards": [{"id": "A0B1C2", "port": "socket://127.0.0.1:5555", "chip": "ESP32-C3",
+                                     "flash_s": 4.2, "cycles_per_inference": 123456, "outputs": [[1, 2, 3]]}]}
+    if arena is not None:
+        m["reference_c"] = {"arena_bytes": arena, "arena_lower_bound_bytes": arena, "constants_bytes": 17000,
+                            "operators": 5}
+    if instructions is not None:
+        m["virtual"] = {"backend": "reference-c", "instructions": instructions, "rom_bytes": 48_000,
+                        "ram_bytes": 21_000, "arena_bytes": arena, "vectors": 3, "bit_exact": 3,
+                        "outputs": outputs or [[0, 1], [2, 3], [4, 5]]}
+    return m
+
+
 def record_of(result: dict[str, Any]) -> RunRecord:
     """A sample result as the typed record reporters receive."""
     return RunRecord.from_dict(result)

@@ -5,30 +5,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-from report_fixtures import make_run, sample_result
+from report_fixtures import make_run, metrics, sample_result
 
 from daemon.boards.health import BoardHealth
 from daemon.reporters.files import write_json
 from daemon.store.db import Store
 from daemon.views import history
 from daemon.views import runs as views
-
-
-def metrics(latency: float, diff: int, instructions: int | None = None, arena: int | None = None,
-            outputs: list[list[int]] | None = None) -> dict[str, Any]:
-    m: dict[str, Any] = {"host": {"latency_ms": latency, "max_abs_diff": diff, "top1_agreement": 1.0},
-                         "boards": [{"id": "A0B1C2", "port": "socket://127.0.0.1:5555", "chip": "ESP32-C3",
-                                     "flash_s": 4.2, "cycles_per_inference": 123456, "outputs": [[1, 2, 3]]}]}
-    if arena is not None:
-        m["reference_c"] = {"arena_bytes": arena, "arena_lower_bound_bytes": arena, "constants_bytes": 17000,
-                            "operators": 5}
-    if instructions is not None:
-        m["virtual"] = {"backend": "reference-c", "instructions": instructions, "rom_bytes": 48_000,
-                        "ram_bytes": 21_000, "arena_bytes": arena, "vectors": 3, "bit_exact": 3,
-                        "outputs": outputs or [[0, 1], [2, 3], [4, 5]]}
-    return m
 
 
 def three_runs(store: Store, results: Path) -> list[str]:

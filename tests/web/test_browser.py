@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_fixtures import make_run, sample_result
+from report_fixtures import make_run, metrics, sample_result
 
 from daemon.reporters.files import write_json
 from daemon.settings import DashboardSettings, Settings
@@ -91,7 +91,6 @@ def test_dashboard_shows_a_finished_run_and_follows_a_running_one(page: Any, sto
 def test_model_page_trend_run_page_compare_and_rerun(page: Any, store: Store, tmp_path: Path) -> None:
     """Three runs of one model: the model page draws a trend of each figure; a run shows its jobs in
     pipeline order with the skip reason, its virtual-core figures, a duplicate's link and a working re-run."""
-    from test_history import metrics
 
     settings = Settings(results=tmp_path / "results", dashboard=DashboardSettings(port=0))
     ids = []
