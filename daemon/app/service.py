@@ -99,6 +99,7 @@ class Daemon:
             self.runner.stop()
             for t in self._workers:
                 t.join(timeout=30)
+        self.runner.spares.clear()
         for extra in reversed(self._extras):
             extra.stop()
         self._extras = []
