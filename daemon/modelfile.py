@@ -10,7 +10,9 @@ Only the `tflite` flatbuffer package is used (no TVM, no interpreter), and it is
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +39,11 @@ def _check_count(what: str, count: int, limit: int) -> None:
 
 
 def _tensor_info(subgraph: Any, index: int, dtypes: dict[int, str]) -> dict[str, Any]:
+    """An input or output tensor in full (its counts were checked by _validate)."""
     tensor = subgraph.Tensors(index)
-    _check_count(f"dimensions in tensor {index}", tensor.ShapeLength(), MAX_SHAPE_RANK)
     q = tensor.Quantization()
     n_scales = q.ScaleLength() if q is not None else 0
     n_zeros = q.ZeroPointLength() if q is not None else 0
-    _check_count(f"quantization parameters in tensor {index}", max(n_scales, n_zeros), MAX_QUANT_PARAMS)
     scales = [float(s) for s in q.ScaleAsNumpy()] if n_scales else []
     zeros = [int(z) for z in q.ZeroPointAsNumpy()] if n_zeros else []
     return {
@@ -95,29 +96,54 @@ def describe_model(path: Path, max_bytes: int | None = None) -> dict[str, Any]:
             "raise max_model_mb in benchd.toml if this model is meant for the bench"
         )
     data = path.read_bytes()
+    info = _parsed(data, name, lambda model: _read(model, *_enums()))
+    return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": size, **info}
+
+
+def check_model(path: Path) -> bool:
+    """Whether the model is int8-quantized, after the checks describe_model makes (the same ModelError for
+    an unusable file), without describing it: no tensor names, shapes or scales are decoded. Intake asks
+    this of every drop, on the way from the drop to its first step (about a third of describe_model's time)."""
+    data = path.read_bytes()
+    if not data:
+        raise ModelError(f"{path.name} is empty (0 bytes): the copy into the inbox probably failed; copy it again")
+    return bool(_parsed(data, path.name, lambda model: _validate(model, _enums()[0])[4]))
+
+
+def _parsed(data: bytes, name: str, read: Callable[[Any], Any]) -> Any:
+    """`read` applied to the file's flatbuffer root; every way it fails is a ModelError that says what to do."""
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError(
             f"{name} is not a TFLite flatbuffer (no 'TFL3' identifier at byte 4).{_sniff(data)} "
             "Convert the model with the TFLite converter (full-integer int8 for the boards) and drop the .tflite"
         )
     # Imported here so that importing this module (intake, the daemon) stays cheap.
-    from tflite.BuiltinOperator import BuiltinOperator
     from tflite.Model import Model
-    from tflite.TensorType import TensorType
 
     try:
-        info = _read(Model.GetRootAsModel(data, 0), _enum_names(TensorType), _enum_names(BuiltinOperator))
+        return read(Model.GetRootAsModel(data, 0))
     except ModelError as exc:
         raise ModelError(f"{name}: {exc}") from exc
     except Exception as exc:  # the flatbuffer reader raises struct.error, IndexError, UnicodeError, ...
         raise ModelError(
-            f"{name} is truncated or corrupt ({size} bytes; the flatbuffer cannot be read: "
+            f"{name} is truncated or corrupt ({len(data)} bytes; the flatbuffer cannot be read: "
             f"{type(exc).__name__}: {exc}); copy the file again, or re-export it"
         ) from exc
-    return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": size, **info}
 
 
-def _read(model: Any, dtypes: dict[int, str], ops: dict[int, str]) -> dict[str, Any]:
+@functools.cache
+def _enums() -> tuple[dict[int, str], dict[int, str]]:
+    """Tensor type and builtin operator names by code (read from the tflite package once)."""
+    from tflite.BuiltinOperator import BuiltinOperator
+    from tflite.TensorType import TensorType
+
+    return _enum_names(TensorType), _enum_names(BuiltinOperator)
+
+
+def _validate(model: Any, dtypes: dict[int, str]) -> tuple[Any, list[int], list[int], list[int], bool]:
+    """The checks every reader makes: counts within the limits, inputs and outputs that exist, every
+    operator's code known, the I/O tensors' ranks and quantization counts within the limits. The main
+    subgraph, its inputs, its outputs, its operators' code indexes and whether it is quantized."""
     if model.SubgraphsLength() == 0:
         raise ModelError("the model has no subgraph, so there is nothing to run; re-export it")
     subgraph = model.Subgraphs(0)
@@ -130,23 +156,33 @@ def _read(model: Any, dtypes: dict[int, str], ops: dict[int, str]) -> dict[str, 
     outputs = [int(i) for i in subgraph.OutputsAsNumpy()] if subgraph.OutputsLength() else []
     if not inputs or not outputs or any(not 0 <= i < n_tensors for i in inputs + outputs):
         raise ModelError("the subgraph's inputs/outputs are missing or point past its tensors; re-export it")
-    code_names = [_code_name(model.OperatorCodes(c), ops) for c in range(n_codes)]  # once per code, not per op
-    operators = []
-    for k in range(n_ops):
-        index = subgraph.Operators(k).OpcodeIndex()
+    opcodes = [subgraph.Operators(k).OpcodeIndex() for k in range(n_ops)]
+    for k, index in enumerate(opcodes):
         if index >= n_codes:
             raise ModelError(f"operator {k} uses opcode {index} of {n_codes}: the file is corrupt")
-        operators.append(code_names[index])
+    for i in set(inputs + outputs):
+        tensor = subgraph.Tensors(i)
+        _check_count(f"dimensions in tensor {i}", tensor.ShapeLength(), MAX_SHAPE_RANK)
+        q = tensor.Quantization()
+        counts = (q.ScaleLength(), q.ZeroPointLength()) if q is not None else (0, 0)
+        _check_count(f"quantization parameters in tensor {i}", max(counts), MAX_QUANT_PARAMS)
+    quantized_types = {code for code, type_name in dtypes.items() if type_name.lower() in _QUANTIZED_TYPES}
+    return subgraph, inputs, outputs, opcodes, _is_quantized(subgraph, n_tensors, quantized_types)
+
+
+def _read(model: Any, dtypes: dict[int, str], ops: dict[int, str]) -> dict[str, Any]:
+    subgraph, inputs, outputs, opcodes, quantized = _validate(model, dtypes)
+    code_names = [_code_name(model.OperatorCodes(c), ops) for c in range(model.OperatorCodesLength())]
+    operators = [code_names[index] for index in opcodes]  # once per code, not per op
     described: dict[int, dict[str, Any]] = {}  # a tensor that is both input and output is described once
     for i in inputs + outputs:
         if i not in described:
             described[i] = _tensor_info(subgraph, i, dtypes)
-    quantized_types = {code for code, type_name in dtypes.items() if type_name.lower() in _QUANTIZED_TYPES}
     return {
         "inputs": [described[i] for i in inputs],
         "outputs": [described[i] for i in outputs],
         "operators": operators,
-        "quantized": _is_quantized(subgraph, n_tensors, quantized_types),
+        "quantized": quantized,
     }
 
 

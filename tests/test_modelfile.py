@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import time
 from pathlib import Path
+from typing import Any
 
 import flatbuffers
 import numpy as np
@@ -14,7 +15,7 @@ from model_tools import run_py
 
 from daemon import modelfile
 from daemon.errors import ModelError
-from daemon.modelfile import describe_model
+from daemon.modelfile import check_model, describe_model
 
 # The schema modules (builder functions); `from tflite import Tensor` would give the reader class instead.
 Model, Operator, OperatorCode, SubGraph, Tensor = (
@@ -106,12 +107,22 @@ def _many_entries_model(path: Path, tensors: int = 1, operators: int = 1, io: in
         ("random.tflite", "not a TFLite flatbuffer"),
     ],
 )
-def test_broken_samples_raise_model_error(samples: dict[str, Path], name: str, expected: str) -> None:
+@pytest.mark.parametrize("read", [describe_model, check_model])
+def test_broken_samples_raise_model_error(samples: dict[str, Path], name: str, expected: str, read: Any) -> None:
     with pytest.raises(ModelError) as err:
-        describe_model(samples[name])
+        read(samples[name])
     message = str(err.value)
     assert expected in message and name in message
     assert "again" in message or "Convert" in message  # says what to do
+
+
+def test_check_model_says_what_describe_model_says_of_quantization(samples: dict[str, Path]) -> None:
+    """Intake's check (no tensor described) answers `quantized` as describe_model does, for every sample."""
+    readable = [p for p in samples.values() if p.suffix == ".tflite" and p.name not in
+                ("empty.tflite", "truncated.tflite", "random.tflite")]
+    assert any(not describe_model(p)["quantized"] for p in readable)
+    for path in readable:
+        assert check_model(path) is describe_model(path)["quantized"], path.name
 
 
 def test_other_broken_files(tmp_path: Path, samples: dict[str, Path]) -> None:
@@ -119,6 +130,8 @@ def test_other_broken_files(tmp_path: Path, samples: dict[str, Path]) -> None:
         describe_model(tmp_path / "missing.tflite")
     with pytest.raises(ModelError, match="no subgraph"):
         describe_model(_no_subgraph_model(tmp_path / "nosub.tflite"))
+    with pytest.raises(ModelError, match="no subgraph"):
+        check_model(_no_subgraph_model(tmp_path / "nosub2.tflite"))
     zipped = tmp_path / "model.tflite"
     zipped.write_bytes(b"PK\x03\x04" + bytes(100))
     with pytest.raises(ModelError, match="zip archive"):
@@ -152,9 +165,11 @@ def test_a_million_tensor_entries_is_refused_at_once(tmp_path: Path) -> None:
         ({"io": modelfile.MAX_IO}, "graph inputs and outputs"),  # as many inputs as outputs: 2 * MAX_IO
     ],
 )
-def test_counts_over_the_limits_are_refused(tmp_path: Path, counts: dict[str, int], expected: str) -> None:
+@pytest.mark.parametrize("read", [describe_model, check_model])
+def test_counts_over_the_limits_are_refused(tmp_path: Path, counts: dict[str, int], expected: str,
+                                           read: Any) -> None:
     with pytest.raises(ModelError, match=f"claims [0-9,]+ {expected}, over benchd's limit.*re-export"):
-        describe_model(_many_entries_model(tmp_path / "big.tflite", **counts))
+        read(_many_entries_model(tmp_path / "big.tflite", **counts))
 
 
 def test_describing_stays_linear_up_to_the_limits(tmp_path: Path) -> None:

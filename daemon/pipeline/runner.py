@@ -23,7 +23,7 @@ from daemon.executors import Choice, ExecutorSelector
 from daemon.executors.base import Executor, JobSession, JobSpec, StepCommand, StepOutcome
 from daemon.pipeline.jobs import RunContext
 from daemon.pipeline.request import ActionLauncher, BoardSource, RunEnv, RunRequest
-from daemon.pipeline.workspace import Workspace
+from daemon.pipeline.workspace import WORKSPACE, SpareRoots, Workspace
 from daemon.record import Journal, Log, ModelInfo, PipelineInfo, RunStarted
 from daemon.record.status import STOPPED
 from daemon.settings import Settings
@@ -40,6 +40,7 @@ class Runner:
         self.boards = boards
         self.cancel = threading.Event()  # set when the daemon stops: no new step starts
         self._scopes: dict[str, RunScope] = {}
+        self.spares = SpareRoots(settings.state / "runs")
         self._lock = threading.Lock()
 
     def stop(self) -> None:
@@ -86,7 +87,8 @@ class Runner:
     def _execute(self, req: RunRequest, journal: Journal, scope: RunScope) -> str:
         out_dir = req.result_dir.resolve()
         run_root = (self.settings.state / "runs" / req.run_id).resolve()
-        workspace = Workspace(run_root / "workspace")  # fresh: a re-run after a crash starts clean
+        # Fresh: a re-run after a crash starts clean.
+        workspace = Workspace(run_root / WORKSPACE, made=self.spares.take(run_root))
         wf = req.workflow
         log = _log.bind(run=req.run_id, model=req.model_name)
         journal.emit(RunStarted(req.run_id, ModelInfo(req.model_name, req.sha256, req.size),
@@ -103,6 +105,7 @@ class Runner:
         finally:
             workspace.close()
             shutil.rmtree(run_root, ignore_errors=True)
+            self.spares.make(self.settings.parallel_runs)  # for the next run, before this one's result
         if scope.reason is not None:
             status = "cancelled"  # whatever the stopped steps made of it
             journal.emit(Log("error", "runner", scope.reason))

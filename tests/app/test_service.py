@@ -191,3 +191,18 @@ def test_relative_folders_work_from_any_working_directory(tmp_path, samples):
     result = json.loads(out.stdout)
     assert result["status"] == "success" and result["model"]["operators"]
     assert (tmp_path / "data" / "results" / "m" / result["run_id"] / "result.json").is_file()
+
+
+def test_the_start_up_heap_is_frozen_so_full_collections_skip_it():
+    import gc
+
+    from daemon.app.service import freeze_start_up_heap
+
+    made_at_start_up = [[] for _ in range(1000)]
+    try:
+        freeze_start_up_heap()
+        assert gc.get_freeze_count() >= len(made_at_start_up)
+        scanned = {id(o) for generation in range(3) for o in gc.get_objects(generation=generation)}
+        assert not any(id(x) in scanned for x in made_at_start_up)  # no collection walks them any more
+    finally:
+        gc.unfreeze()  # the test process as it was

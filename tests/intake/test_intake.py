@@ -256,6 +256,31 @@ def test_a_file_moved_in_from_another_folder_is_complete_at_once(tmp_path):
         watcher.stop()
 
 
+def test_a_symlink_made_in_the_inbox_and_a_rename_out_of_it_are_handled_at_once(tmp_path):
+    """A symlink gets no close event: it is complete when it appears. A rename out of the inbox (a drop filed
+    away) holds nothing back: the next drop is seen at once (watchdog held an unpaired move 0.5 s)."""
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    inbox.mkdir()
+    outside.mkdir()
+    (inbox / "old.tflite.part").write_bytes(b"o")
+    (outside / "target.tflite").write_bytes(b"t" * 100)
+    got = Collector()
+    watcher = InboxWatcher(inbox, got, stable_s=30)  # a stability wait would outlast the test
+    watcher.start()
+    try:
+        (inbox / "link.tflite").symlink_to(outside / "target.tflite")
+        assert [p.name for p in got.wait(1, timeout=5)] == ["link.tflite"]
+        os.rename(inbox / "old.tflite.part", outside / "old.tflite")
+        part = inbox / "next.tflite.part"
+        part.write_bytes(b"n")
+        started = time.monotonic()
+        os.rename(part, inbox / "next.tflite")
+        assert [p.name for p in got.wait(2, timeout=5)] == ["link.tflite", "next.tflite"]
+        assert time.monotonic() - started < 0.4
+    finally:
+        watcher.stop()
+
+
 def test_a_rebuilt_image_makes_the_same_content_run_again(env, samples):
     settings, store, _ = env
     digests = {"benchd/tvm": "sha256:old"}

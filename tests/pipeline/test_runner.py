@@ -201,3 +201,27 @@ def test_a_program_that_is_not_there_is_an_error_not_an_exit_code(tmp_path):
     (tmp_path / "here.sh").chmod(0o755)
     outcome = session.run_step(StepCommand(("./here.sh",), {}, tmp_path, tmp_path / "log", 60))
     assert outcome.exit_code == 0 and (tmp_path / "log").read_text() == "from here\n"
+
+
+def test_a_run_starts_in_a_spare_run_folder_made_after_the_last_one_and_fresh(tmp_path):
+    """Run folders are made ahead (a rename at the start instead of three mkdirs); what a run left never
+    reaches the next one, and a stopping process leaves no spare behind."""
+    wf_file = tmp_path / "wf.yml"
+    wf_file.write_text("jobs:\n  a:\n    steps:\n      - run: test -z \"$(ls -A | grep -v '^.benchd$')\"; "
+                       "ln -s / planted; mkdir -p left/over; pwd > \"$BENCHD_OUTPUT\"\n")
+    settings = Settings(state=tmp_path / "state", results=tmp_path / "results")
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model bytes")
+    runner = Runner(settings)
+    runs = settings.state / "runs"
+    for n in range(3):
+        before = sorted(p.name for p in runs.glob(".spare-*")) if runs.exists() else []
+        out = tmp_path / "results" / f"run-{n}"
+        req = RunRequest(f"run-{n}", model, "m.tflite", "ab" * 32, 11, load_workflow(wf_file), out)
+        journal = Journal([FilesReporter(out)])
+        assert runner.execute(req, journal) == "success", journal.record.errors
+        after = sorted(p.name for p in runs.glob(".spare-*"))
+        assert len(after) == 1 and after != before  # the spare was taken, and another one made
+        assert not (runs / f"run-{n}").exists()
+    runner.spares.clear()
+    assert list(runs.iterdir()) == []
