@@ -29,17 +29,24 @@ def write_pipeline(path: Path, version: str, marks: Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def test_an_edit_while_queued_does_not_change_what_the_run_executes(tmp_path: Path, samples: dict[str, Path]) -> None:
+def queue_one(tmp_path: Path, samples: dict[str, Path], version: str) -> tuple[Daemon, Queued, Path, str]:
+    """A daemon (not started) whose pipeline at `version` has decided one drop: it waits in the queue."""
     marks, pipeline = tmp_path / "marks.txt", tmp_path / "versioned.yml"
-    old_sha = write_pipeline(pipeline, "old", marks)
+    sha = write_pipeline(pipeline, version, marks)
     (tmp_path / "inbox").mkdir()
     settings = Settings(inbox=tmp_path / "inbox", results=tmp_path / "results", state=tmp_path / "state",
                         pipeline=str(pipeline), stable_s=0.2, executor="local")
-    first = tmp_path / "inbox" / "kws.tflite"
-    shutil.copy(samples["kws_xs.tflite"], first)
+    drop = tmp_path / "inbox" / "kws.tflite"
+    shutil.copy(samples["kws_xs.tflite"], drop)
     daemon = Daemon(settings)
-    queued = daemon.drop(first)  # decided and queued; no worker runs yet
+    queued = daemon.drop(drop)  # decided and queued; no worker runs yet
     assert isinstance(queued, Queued)
+    return daemon, queued, marks, sha
+
+
+def test_an_edit_while_queued_does_not_change_what_the_run_executes(tmp_path: Path, samples: dict[str, Path]) -> None:
+    daemon, queued, marks, old_sha = queue_one(tmp_path, samples, "old")
+    settings, pipeline = daemon.settings, Path(daemon.settings.pipeline)
     new_sha = write_pipeline(pipeline, "new", marks)  # edited while the run waits
     daemon.start(watch=False)
     try:
@@ -65,16 +72,8 @@ def test_an_edit_while_queued_does_not_change_what_the_run_executes(tmp_path: Pa
 
 
 def test_a_queued_run_whose_snapshot_is_gone_ends_error_saying_so(tmp_path: Path, samples: dict[str, Path]) -> None:
-    marks, pipeline = tmp_path / "marks.txt", tmp_path / "versioned.yml"
-    sha = write_pipeline(pipeline, "old", marks)
-    (tmp_path / "inbox").mkdir()
-    settings = Settings(inbox=tmp_path / "inbox", results=tmp_path / "results", state=tmp_path / "state",
-                        pipeline=str(pipeline), stable_s=0.2, executor="local")
-    drop = tmp_path / "inbox" / "kws.tflite"
-    shutil.copy(samples["kws_xs.tflite"], drop)
-    daemon = Daemon(settings)
-    queued = daemon.drop(drop)
-    assert isinstance(queued, Queued)
+    daemon, queued, marks, sha = queue_one(tmp_path, samples, "old")
+    settings = daemon.settings
     (settings.state / "pipelines" / f"{sha}.yml").unlink()
     restarted = Daemon(settings)  # a new process: nothing parsed in memory, only what the state folder holds
     row = restarted.store.claim_run(queued.run_id)
