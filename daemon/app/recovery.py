@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from pathlib import Path
 
 import structlog
 
 from daemon.app.cancels import cancel_requests
 from daemon.app.filing import file_away
-from daemon.app.retention import prune_snapshots
+from daemon.app.retention import prune_snapshots, subfolders
 from daemon.intake.intake import Intake
 from daemon.record.layout import PROGRESS, RESULT, result_dir
 from daemon.settings import Settings
@@ -44,7 +43,7 @@ def recover(settings: Settings, store: Store, intake: Intake) -> None:
     for row in store.unfiled_runs():  # finished, but the drop was not moved out yet
         file_away(settings, intake, store, row, row.status)
     running = {r.id for r in store.running_runs()}
-    for leftover in _children(settings.state / "runs"):  # workspaces of runs a crash cut short
+    for leftover in subfolders(settings.state / "runs"):  # workspaces of runs a crash cut short
         if leftover.name not in running:
             shutil.rmtree(leftover, ignore_errors=True)
     for folder in ("models", "pipelines"):
@@ -52,9 +51,3 @@ def recover(settings: Settings, store: Store, intake: Intake) -> None:
             temp.unlink(missing_ok=True)
     prune_snapshots(settings, store, time.time())  # of drops that changed while read, or a crash mid-intake
 
-
-def _children(folder: Path) -> list[Path]:
-    try:
-        return [p for p in folder.iterdir() if p.is_dir()]
-    except OSError:
-        return []

@@ -44,7 +44,7 @@ def prune_snapshots(settings: Settings, store: Store, now: float) -> None:
     """state/models/<sha256>/ folders and state/pipelines/<sha256>.yml files no run works on (or may re-run),
     once older than a drop's decision."""
     in_use = store.snapshots_in_use()
-    for folder in _children(settings.state / "models"):
+    for folder in subfolders(settings.state / "models"):
         recent = now - folder.stat().st_mtime < SNAPSHOT_MIN_AGE_S
         if not recent and not any(str(f) in in_use for f in folder.iterdir()):
             shutil.rmtree(folder, ignore_errors=True)
@@ -55,7 +55,8 @@ def prune_snapshots(settings: Settings, store: Store, now: float) -> None:
                 snapshot.unlink()
 
 
-def _children(folder: Path) -> list[Path]:
+def subfolders(folder: Path) -> list[Path]:
+    """The folders in `folder` (none when it does not exist yet)."""
     try:
         return [p for p in folder.iterdir() if p.is_dir()]
     except OSError:
