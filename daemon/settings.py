@@ -50,6 +50,7 @@ class BoardSettings:
     ports: tuple[str, ...] = ()  # fixed ports (e.g. socket://127.0.0.1:5555); empty = discover
     quarantine_after: int = 3  # consecutive failed runs before a board is skipped
     lease_s: float = 600.0  # a board lock expires this long after its holder stopped renewing it
+    labels: tuple[str, ...] = ()  # labels every board of this host carries (e.g. sensor=mic), for `runs-on`
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,22 @@ class DashboardSettings:
     port: int = 8737
     token_env: str = "BENCHD_DASHBOARD_TOKEN"  # required when bound beyond loopback
     public_url: str = ""  # how others reach the dashboard (links in commit statuses); default http://host:port
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    url: str = ""  # postgresql://… : one queue shared by several benches; empty = this machine's SQLite alone
+    lease_ttl_s: float = 30.0  # a job's lease lapses this long after its last heartbeat
+    heartbeat_s: float = 5.0  # how often a worker renews its leases
+    reaper_s: float = 5.0  # how often a worker looks for lapsed leases (any host's)
+    max_attempts: int = 2  # a job whose host was lost runs again until this many attempts, then ends `error`
+    poll_s: float = 5.0  # an idle worker looks at the queue at least this often (NOTIFY wakes it sooner)
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    name: str = ""  # this host in the shared queue; empty = the machine's hostname
+    labels: tuple[str, ...] = ()  # beyond `host`, for `runs-on: [host, …]` (e.g. docker, gpu)
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,8 @@ class Settings:
     docker: DockerSettings = field(default_factory=DockerSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    host: HostSettings = field(default_factory=HostSettings)
     config: Path | None = None  # the benchd.toml in use (None: none found; folders in the user data directory)
 
     @property
@@ -111,8 +130,10 @@ class Settings:
 
 _CHOICES = {"executor": EXECUTOR_CHOICES, "float_models": ("warn", "reject")}
 # Numbers checked where they are read, so that the message names the file key, the variable or the flag.
-_AT_LEAST = {"parallel_runs": 1, "quarantine_after": 1, "stable_s": 0, "port": 0, "days": 0, "runs": 0}
-_ABOVE_ZERO = {"max_model_mb", "step_timeout_minutes", "lease_s", "cpus", "timeout_s", "max_age_hours"}
+_AT_LEAST = {"parallel_runs": 1, "max_attempts": 1, "quarantine_after": 1, "stable_s": 0, "port": 0, "days": 0,
+             "runs": 0}
+_ABOVE_ZERO = {"max_model_mb", "step_timeout_minutes", "lease_s", "cpus", "timeout_s", "max_age_hours",
+               "lease_ttl_s", "heartbeat_s", "reaper_s", "poll_s"}
 _KINDS = ((bool, "true or false"), (int, "a whole number"), (float, "a number"), (Path, "a path, as text"),
           (tuple, "a list of strings"), (str, "text"))
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -292,3 +313,10 @@ def load_settings(
     if overrides:
         settings = _merge(settings, {k: v for k, v in overrides.items() if v is not None}, "command line")
     return _absolute(settings, Path.cwd())
+
+
+def host_name(settings: Settings) -> str:
+    """This host's name in the shared queue: `[host] name`, else the machine's hostname."""
+    import socket
+
+    return settings.host.name or socket.gethostname()
