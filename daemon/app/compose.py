@@ -29,6 +29,19 @@ def boards(settings: Settings) -> BoardSource:
     return attached
 
 
+def health_checker(settings: Settings) -> Callable[[Any], tuple[bool, str]]:
+    """The queue worker's check of an `unknown` board: a known-good firmware flashed, its exact result lines
+    expected (daemon/boards/healthcheck.py)."""
+
+    def check(board: Any) -> tuple[bool, str]:
+        from daemon.boards.healthcheck import check_board
+
+        verdict = check_board(board, settings, settings.state / "healthcheck")
+        return verdict.ok, verdict.reason
+
+    return check
+
+
 def image_digest(settings: Settings) -> Callable[[str], str | None] | None:
     if settings.executor == "local":
         return None

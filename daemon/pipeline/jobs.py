@@ -118,7 +118,7 @@ class RunContext:
         self.journal.emit(JobFinished(job_id, status, {}, skip_reason=reason))
         return status
 
-    def execute_job(self, job: Job) -> str:
+    def _status_of(self, job: Job) -> Callable[[str], bool]:
         needs = [self.job_results.get(n, "skipped") for n in job.needs]
         # As in Actions, failure() looks at every ancestor: a failure two jobs up still counts.
         failed = any(self.job_results.get(n) in ("failure", "error") for n in self._ancestors(job))
@@ -127,6 +127,21 @@ class RunContext:
             return {"success": not failed and all(s == "success" for s in needs), "failure": failed,
                     "always": True, "cancelled": self.env.cancel.is_set()}[name]
 
+        return status_of
+
+    def will_run(self, job: Job) -> bool:
+        """Whether the job has steps to run given its needs' results so far (False: execute_job only tells
+        its skip). A job whose `if:` names the matrix is weighed per instance, so it counts as running."""
+        if self.env.cancel.is_set():
+            return False
+        if _names_matrix(job.if_):
+            return True
+        condition = _as_expression(job.if_ or "success()")
+        return expr.truthy(expr.render(condition, self.context(status=self._status_of(job))))
+
+    def execute_job(self, job: Job) -> str:
+        needs = [self.job_results.get(n, "skipped") for n in job.needs]
+        status_of = self._status_of(job)
         if self.env.cancel.is_set():
             why = self.env.reason or "cancelled: benchd is stopping"  # a user's cancel says who
             return self.skip(job.id, why, status="cancelled")

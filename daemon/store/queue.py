@@ -263,14 +263,17 @@ class Queue:
             cur.execute(f"NOTIFY {NOTIFY_CHANNEL}")
             return True
 
-    def give_back(self, claim: Claim, kind: str, message: str) -> bool:
+    def give_back(self, claim: Claim, kind: str, message: str, counted: bool = True) -> bool:
         """The worker could not run the job for a reason of its own (board unplugged, engine gone, stopping):
-        queue it again while attempts remain (else it ends `error`), the board `unknown` when it had one."""
+        queue it again while attempts remain (else it ends `error`), the board `unknown` when it had one.
+        `counted=False` (a host stopping in order): the attempt is not held against the job."""
         with self.engine.transaction() as cur:
             cur.execute("""SELECT id FROM jobs WHERE id = %s AND attempt = %s AND host = %s AND state = 'leased'
                            FOR UPDATE""", (claim.job_id, claim.attempt, claim.host))
             if cur.fetchone() is None:
                 return False
+            if not counted:
+                cur.execute("UPDATE jobs SET max_attempts = max_attempts + 1 WHERE id = %s", (claim.job_id,))
             self._release(cur, claim.job_id, claim.attempt, claim.board_id, kind, message, "given back")
             return True
 
