@@ -1,6 +1,6 @@
 """Test tiers and hygiene.
 
-Tiers are markers (tvm, docker, board, browser). A tier whose real component is missing skips
+Tiers are markers (tvm, docker, pg, board, browser). A tier whose real component is missing skips
 locally, but with CI=true such a skip is a failure: CI must never go green on tests that did not run.
 """
 
@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-TIER_MARKERS = ("tvm", "docker", "board", "browser")
+TIER_MARKERS = ("tvm", "docker", "pg", "board", "browser")
 # Tools .ci/run installs: a test that skips for want of one (its skip reason names it) fails with CI=true too.
 CI_TOOLS = ("riscv64-unknown-elf-gcc", "qemu-system-riscv32", "cmake")
 
@@ -78,8 +78,8 @@ def no_leaked_threads():
 
 # -- shared fixtures -------------------------------------------------------------------------------
 # `samples` (the project's own sample models), `compiled_xs` (kws_xs through tvmc), `real_models`
-# (../shared/models) and `riscv_tools`, for every module.
-pytest_plugins = ["models_fixture", "docker_fixtures", "report_fixtures"]
+# (../shared/models), `riscv_tools`, and `pg_server`/`pg_url` (a real PostgreSQL), for every module.
+pytest_plugins = ["models_fixture", "docker_fixtures", "pg_fixtures", "report_fixtures"]
 
 
 @pytest.fixture(scope="session", autouse=True)
