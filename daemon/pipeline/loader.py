@@ -23,6 +23,8 @@ STEP_KEYS = {"id", "name", "run", "uses", "with", "env", "if", "timeout-minutes"
 
 
 ACTION_NAME = re.compile(r"benchd/[a-z0-9][a-z0-9-]*")
+# A `runs-on` label: `name` or `name=value`; the placement (`host`, `board:<kind>`) is one of these too.
+LABEL = re.compile(r"[A-Za-z0-9_.:/-]+(=[A-Za-z0-9_.:/-]+)?")
 MAX_BYTES = 512 << 10  # a workflow is a page of YAML; anything near this is a mistake or an attack
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60.0  # a week; larger values overflow the runner's timers
 # The pipelines that ship inside the package (package data), found by name from any directory. The
@@ -158,6 +160,42 @@ def _number(doc: Document, value: Any, path: tuple[Any, ...]) -> float | None:
     return float(value)
 
 
+def _is_placement(label: str) -> bool:
+    return label == "host" or label.startswith("board:")
+
+
+def _labels(doc: Document, value: Any, path: tuple[Any, ...]) -> tuple[str, ...]:
+    """`runs-on`: `host` or `board:<kind>` (where the job runs), or a list of labels that starts with one
+    (`[board:esp32c3, flash=4MB]`: the board must carry the others too). Every label, the placement first."""
+    key = ".".join(str(p) for p in path)  # jobs.<id>.runs-on
+    listed = isinstance(value, list)
+    items: list[Any] = value if listed else [value]
+    spots = [((*path, i), f"{key}[{i}]") for i in range(len(items))] if listed else [(path, key)]
+    for item, (at, shown) in zip(items, spots, strict=True):
+        if not isinstance(item, str) or not LABEL.fullmatch(item) or item == "board:" \
+                or (_is_placement(item) and "=" in item):
+            raise doc.error(at, f"{shown}: bad label {item!r}: a label is `name` or `name=value` of letters, "
+                                "digits and `_ . : / -` (a placement: `host` or `board:<kind>`)")
+    placements = [i for i, label in enumerate(items) if _is_placement(label)]
+    if not placements:
+        raise doc.error(path, f"{key} has no placement: it is `host` or `board:<kind>`, alone or first in a "
+                              "list of labels (`[board:esp32c3, flash=4MB]`)")
+    if len(placements) > 1:
+        first, second = (items[i] for i in placements[:2])
+        raise doc.error(spots[placements[1]][0], f"{key} has two placements ({first}, {second}): a job runs "
+                                                 "on the host or on one kind of board")
+    if placements[0] != 0:
+        raise doc.error(spots[placements[0]][0], f"{key}: put the placement {items[placements[0]]!r} first "
+                                                 "in the list of labels")
+    names: set[str] = set()
+    for label, (at, shown) in zip(items, spots, strict=True):
+        name = label.split("=", 1)[0]
+        if name in names:  # `flash=4MB, flash=8MB` matches no board
+            raise doc.error(at, f"{shown}: label {name!r} is given twice")
+        names.add(name)
+    return tuple(items)
+
+
 def _job(doc: Document, job_id: str, data: Any, all_jobs: set[str], actions: Collection[str] | None) -> Job:
     path = ("jobs", job_id)
     data = _mapping(doc, data, path, f"job {job_id}")
@@ -176,9 +214,7 @@ def _job(doc: Document, job_id: str, data: Any, all_jobs: set[str], actions: Col
         _keys(doc, container, {"image", "network"}, (*path, "container"), "container")
         network = str(container.get("network", "none"))
         container = container.get("image")
-    runs_on = str(data.get("runs-on", "host"))
-    if runs_on != "host" and not runs_on.startswith("board:"):
-        raise doc.error((*path, "runs-on"), f"runs-on must be `host` or `board:<kind>`, not {runs_on!r}")
+    labels = _labels(doc, data.get("runs-on", "host"), (*path, "runs-on"))
     strategy = _mapping(doc, data.get("strategy"), (*path, "strategy"), "strategy")
     _keys(doc, strategy, {"matrix", "fail-fast"}, (*path, "strategy"), "strategy")
     matrix = _mapping(doc, strategy.get("matrix"), (*path, "strategy", "matrix"), "matrix")
@@ -204,7 +240,8 @@ def _job(doc: Document, job_id: str, data: Any, all_jobs: set[str], actions: Col
         steps=steps,
         needs=tuple(needs),
         if_=None if data.get("if") is None else str(data["if"]),
-        runs_on=runs_on,
+        runs_on=labels[0],
+        labels=labels,
         container=None if container is None else str(container),
         network=network,
         timeout_minutes=_number(doc, data.get("timeout-minutes"), (*path, "timeout-minutes")),

@@ -35,7 +35,7 @@ class Job:
     steps: tuple[Step, ...]
     needs: tuple[str, ...] = ()
     if_: str | None = None
-    runs_on: str = "host"  # host | board:<kind>
+    runs_on: str = "host"  # the placement: host | board:<kind>
     container: str | None = None  # image ref
     network: str = "none"  # container network, from `container: {image, network}`
     timeout_minutes: float | None = None
@@ -44,6 +44,12 @@ class Job:
     fail_fast: bool = True
     env: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    # every `runs-on` label as written, the placement first (`board:esp32c3`, `flash=4MB`); () means (runs_on,)
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.labels:
+            object.__setattr__(self, "labels", (self.runs_on,))
 
 
 @dataclass(frozen=True)

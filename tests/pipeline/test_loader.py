@@ -6,6 +6,7 @@ import pytest
 from daemon.actions import ACTIONS
 from daemon.errors import PipelineError
 from daemon.pipeline import loader
+from daemon.pipeline.jobs import _uses_boards
 from daemon.pipeline.loader import find_workflow
 
 
@@ -238,3 +239,45 @@ def test_without_the_actions_table_only_the_form_of_uses_is_checked(tmp_path):
 def test_empty_steps_are_reported_at_steps_not_at_the_job(tmp_path):
     fails_at(tmp_path, GOOD.replace("    steps:\n      - id: one\n        run: echo hi\n", "    steps:\n\n"), 6,
              "job a needs a non-empty list of steps")
+
+
+def with_runs_on(runs_on: str) -> str:
+    return GOOD.replace("  a:\n    steps:", f"  a:\n    runs-on: {runs_on}\n    steps:")
+
+
+def test_runs_on_takes_a_list_of_labels_the_placement_first(tmp_path):
+    wf = load_workflow(write(tmp_path, with_runs_on("[board:esp32c3, flash=4MB, sensor=mic, rev=v0.4, x/y_z-1]")))
+    assert wf.jobs["a"].runs_on == "board:esp32c3"
+    assert wf.jobs["a"].labels == ("board:esp32c3", "flash=4MB", "sensor=mic", "rev=v0.4", "x/y_z-1")
+    block = load_workflow(write(tmp_path, with_runs_on("\n      - host\n      - docker")))
+    assert (block.jobs["a"].runs_on, block.jobs["a"].labels) == ("host", ("host", "docker"))
+
+
+def test_runs_on_as_one_word_still_works(tmp_path):
+    wf = load_workflow(write(tmp_path, with_runs_on("board:esp32c3")))
+    assert (wf.jobs["a"].runs_on, wf.jobs["a"].labels) == ("board:esp32c3", ("board:esp32c3",))
+    assert (wf.jobs["b"].runs_on, wf.jobs["b"].labels) == ("host", ("host",))  # no runs-on: the host
+
+
+@pytest.mark.parametrize(("runs_on", "line", "message"), [
+    ("[flash=4MB, sensor=mic]", 6, "jobs.a.runs-on has no placement: it is `host` or `board:<kind>`"),
+    ("[]", 6, "jobs.a.runs-on has no placement"),
+    ("docker", 6, "jobs.a.runs-on has no placement"),
+    ("[board:esp32c3, flash=4MB, host]", 6, "jobs.a.runs-on has two placements (board:esp32c3, host)"),
+    ("\n      - board:esp32c3\n      - board:esp32s3", 8, "two placements (board:esp32c3, board:esp32s3)"),
+    ("[flash=4MB, board:esp32c3]", 6, "jobs.a.runs-on: put the placement 'board:esp32c3' first"),
+    ("[host, flash=4MB, flash=8MB]", 6, "jobs.a.runs-on[2]: label 'flash' is given twice"),
+])
+def test_runs_on_needs_exactly_one_placement_first(tmp_path, runs_on, line, message):
+    fails_at(tmp_path, with_runs_on(runs_on), line, message)
+
+
+@pytest.mark.parametrize("label", ["'flash = 4MB'", "a=b=c", "'sensor=mic!'", "=4MB", "flash=", "{flash: 4MB}", "5",
+                                   "board:", "board:esp32c3=x", "''"])
+def test_a_bad_label_is_refused_with_its_key_path(tmp_path, label):
+    fails_at(tmp_path, with_runs_on(f"[host, {label}]"), 6, "jobs.a.runs-on[1]: bad label")
+
+
+def test_a_board_job_given_as_a_list_still_asks_for_boards(tmp_path):
+    assert _uses_boards(load_workflow(write(tmp_path, with_runs_on("[board:esp32c3, flash=4MB]"))))
+    assert not _uses_boards(load_workflow(write(tmp_path, with_runs_on("[host, docker]"))))
