@@ -15,7 +15,7 @@ from typing import Any
 from daemon.app.cancels import cancel_reason
 from daemon.app.filing import file_away, requeue
 from daemon.app.pipelines import Pipelines
-from daemon.errors import BenchdError, ReportError
+from daemon.errors import BenchdError, PipelineError, ReportError
 from daemon.intake.intake import Intake
 from daemon.pipeline.model import Workflow
 from daemon.pipeline.request import RunRequest
@@ -67,7 +67,9 @@ class Runs:
         except BenchdError as exc:
             model = ModelInfo(row.model_name, row.sha256 or None, row.size)
             journal.emit(RunStarted(row.id, model, PipelineInfo(file=row.pipeline), time.time()))
-            journal.emit(Log("error", "pipeline", str(exc)))
+            # a pipeline that does not load is the drop's fault; a snapshot gone from the state folder is not
+            kind = "model" if isinstance(exc, PipelineError) else "infra"
+            journal.emit(Log("error", "pipeline", str(exc), kind=kind))
             return "error"
         request = RunRequest(row.id, Path(row.model_path), row.model_name, row.sha256, row.size, workflow, out)
         return self.runner.execute(request, journal)
@@ -83,7 +85,9 @@ class Runs:
         earlier = self.store.get_run(row.duplicate_of) if row.duplicate_of and not cancelled else None
         if earlier is None:
             where = "runner" if row.model_path or cancelled else "intake"
-            journal.emit(Log("error", where, cancelled or row.error or f"the earlier run {row.duplicate_of} is gone"))
+            said = cancelled or row.error  # its kind is inferred: cancelled, a rejected drop, or a run interrupted
+            journal.emit(Log("error", where, said) if said else
+                         Log("error", where, f"the earlier run {row.duplicate_of} is gone", kind="infra"))
         return "cancelled" if cancelled else earlier.status if earlier else "error"
 
     def _pipeline_info(self, row: RunRow) -> PipelineInfo:

@@ -258,7 +258,7 @@ class RunContext:
         # An image that cannot be had is a skip for an optional (continue-on-error) job, an error otherwise.
         status = "skipped" if isinstance(exc, ImageError) and inst.job.continue_on_error else "error"
         if status == "error":
-            self.journal.emit(Log("error", inst.key, str(exc)))
+            self.journal.emit(Log("error", inst.key, str(exc), kind="infra"))  # no engine, image or session here
         self.journal.emit(JobFinished(inst.key, status, {}, skip_reason=str(exc) if status == "skipped" else None))
         self.log.warning("job could not start", job=inst.key, status=status, error=str(exc))
         return status

@@ -36,7 +36,7 @@ class Record:
             value = getattr(self, f.name)
             if value is None and f.metadata.get("omit"):
                 continue
-            out[f.name] = _dump(value)
+            out[f.name] = dump_value(value)
         out.update(getattr(self, "extra", {}))
         return out
 
@@ -44,42 +44,42 @@ class Record:
     def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
         if not isinstance(data, Mapping):
             raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-        hints = _hints(cls)  # type: ignore[arg-type]
+        hints = type_hints(cls)  # type: ignore[arg-type]
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        kwargs = {name: _load(hints[name], data[name]) for name in known if name in data}
+        kwargs = {name: load_value(hints[name], data[name]) for name in known if name in data}
         if "extra" in hints:
             kwargs["extra"] = {k: v for k, v in data.items() if k not in known}
         return cls(**kwargs)
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _dump(value: Any) -> Any:
+def dump_value(value: Any) -> Any:
     if isinstance(value, Record):
         return value.to_dict()
     if isinstance(value, tuple | list):
-        return [_dump(v) for v in value]
+        return [dump_value(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _dump(v) for k, v in value.items()}
+        return {k: dump_value(v) for k, v in value.items()}
     return value
 
 
-def _load(hint: Any, value: Any) -> Any:
+def load_value(hint: Any, value: Any) -> Any:
     """Build `value` as `hint` says: records, tuples of records, optional records; JSON as it is."""
     if value is None:
         return None
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _load(options[0], value) if len(options) == 1 else value
+        return load_value(options[0], value) if len(options) == 1 else value
     if origin is tuple:
         item = typing.get_args(hint)[0]
         if not isinstance(value, list | tuple):
             raise ValueError(f"expected a list, got {type(value).__name__}")
-        return tuple(_load(item, v) for v in value)
+        return tuple(load_value(item, v) for v in value)
     if isinstance(hint, type) and issubclass(hint, Record):
         return hint.from_dict(value)
     return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from daemon.record.errorkind import ERROR_KINDS
 from daemon.record.values import ImageRef, JobRecord, ModelInfo, PipelineInfo, StepRecord
 
 
@@ -58,6 +59,11 @@ class Log:
     level: str  # error | warning
     where: str  # job/step, intake, pipeline, report/<name>…
     message: str
+    kind: str | None = None  # an error's kind (ERROR_KINDS) when its producer knows it; else the journal infers it
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and self.kind not in ERROR_KINDS:
+            raise ValueError(f"error kind {self.kind!r} is none of {', '.join(ERROR_KINDS)}")
 
 
 @dataclass(frozen=True)

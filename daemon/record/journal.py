@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from daemon.record.errorkind import error_kind
 from daemon.record.events import (
     Event,
     JobFinished,
@@ -64,7 +65,7 @@ class Journal:
                     subscriber.on_event(event, self.record)
                 except Exception as exc:
                     _log.exception("subscriber %s failed", subscriber.name)
-                    note = Log("error", f"report/{subscriber.name}", str(exc) or type(exc).__name__)
+                    note = Log("error", f"report/{subscriber.name}", str(exc) or type(exc).__name__, kind="infra")
                     self.record = fold(self.record, note)
             return self.record
 
@@ -96,12 +97,12 @@ def fold(record: RunRecord, event: Event) -> RunRecord:
         case MetricsRecorded():
             return _merge_metrics(record, event.metrics)
         case Log():
-            entry = ErrorEntry(event.where, event.message)
-            if entry in record.errors or entry in record.warnings:
+            if any((e.where, e.message) == (event.where, event.message) for e in record.errors + record.warnings):
                 return record  # the same note twice (a reporter failing at start and at the end) says nothing new
             if event.level == "error":
-                return replace(record, errors=record.errors + (entry,))
-            return replace(record, warnings=record.warnings + (entry,))
+                kind = event.kind or error_kind(event.where, event.message)
+                return replace(record, errors=record.errors + (ErrorEntry(event.where, event.message, kind),))
+            return replace(record, warnings=record.warnings + (ErrorEntry(event.where, event.message),))
         case RunFinished():
             return replace(record, status=event.status, finished_at=iso(event.finished_at),
                            duration_s=round(event.duration_s, 3), duplicate_of=event.duplicate_of,

@@ -51,6 +51,8 @@ class ImageRef(Record):
 class ErrorEntry(Record):
     where: str = ""
     message: str = ""
+    # errors only: infra | test | model | cancelled (errorkind.py); absent in warnings and in older files
+    kind: str | None = omitted()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -46,7 +46,7 @@ def test_ctrl_c_on_benchd_run_cancels_it_within_6_s_and_a_rerun_runs(tmp_path, s
     assert took <= 6.0, took
     result = json.loads(out)
     assert result["status"] == "cancelled" and proc.returncode == 2
-    assert any("Ctrl-C" in e["message"] for e in result["errors"]), result["errors"]
+    assert any("Ctrl-C" in e["message"] and e["kind"] == "cancelled" for e in result["errors"]), result["errors"]
     assert kill_orphans(tmp_path) == 0  # the step's process group is gone
     run = Store(settings.db_path).recent_runs()[0]
     assert run.status == "cancelled"
@@ -188,6 +188,7 @@ def test_two_crashed_attempts_end_the_run_error_with_the_reason(tmp_path, sample
         stop(daemon)
     result = results(settings)[0]
     assert result["status"] == "error" and "interrupted 2 times" in result["errors"][0]["message"]
+    assert result["errors"][0]["kind"] == "infra"
     assert not (settings.inbox / "m.tflite").exists()
 
 

@@ -81,3 +81,4 @@ def test_a_queued_run_whose_snapshot_is_gone_ends_error_saying_so(tmp_path: Path
     record = restarted.execute(row)
     assert record.status == "error" and not marks.exists()
     assert "snapshot of pipeline" in record.errors[0].message and "drop the model again" in record.errors[0].message
+    assert record.errors[0].kind == "infra"  # the state folder lost it: not the model's fault

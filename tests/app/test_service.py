@@ -76,6 +76,7 @@ def test_every_drop_ends_in_exactly_one_result_and_the_daemon_keeps_going(tmp_pa
     assert by_name["kws_float.tflite"]["status"] == "success"
     assert by_name["empty.tflite"]["status"] == "error"
     assert "not a TFLite flatbuffer" in by_name["random.tflite"]["errors"][0]["message"]
+    assert by_name["random.tflite"]["errors"][0]["kind"] == "model"
     same_bytes = {by_name["early.tflite"]["run_id"], by_name[names[0]]["run_id"]}
     assert by_name["dup.tflite"]["duplicate_of"] in same_bytes
     ran = next(by_name[n] for n in ("early.tflite", names[0]) if not by_name[n].get("duplicate_of"))

@@ -95,6 +95,7 @@ def test_broken_files_end_as_error_results(env, samples, sample, message):
     assert message.lower() in accepted.message.lower()
     result = result_of(store, accepted.run_id)
     assert result["status"] == "error" and result["errors"][0]["where"] == "intake"
+    assert result["errors"][0]["kind"] == "model"
     # filed under the run id and the content hash, never the drop's own name (which may be too long to prefix)
     assert not drop.exists() and [p.name for p in settings.rejected.glob(f"{accepted.run_id}-*.tflite")]
 

@@ -4,7 +4,9 @@ import json
 import time
 from pathlib import Path
 
-from daemon.executors.base import JobSpec, StepCommand
+from daemon.errors import ImageError
+from daemon.executors import Choice, ExecutorSelector
+from daemon.executors.base import JobSession, JobSpec, StepCommand
 from daemon.executors.local import LocalExecutor
 from daemon.pipeline.loader import load_workflow
 from daemon.pipeline.request import RunRequest
@@ -14,7 +16,8 @@ from daemon.reporters.files import FilesReporter
 from daemon.settings import Settings
 
 
-def run_workflow(tmp_path: Path, text: str, model_name: str = "kws.tflite") -> dict:
+def run_workflow(tmp_path: Path, text: str, model_name: str = "kws.tflite",
+                 selector: ExecutorSelector | None = None) -> dict:
     wf_file = tmp_path / "wf.yml"
     wf_file.write_text(text)
     settings = Settings(state=tmp_path / "state", results=tmp_path / "results")
@@ -24,7 +27,7 @@ def run_workflow(tmp_path: Path, text: str, model_name: str = "kws.tflite") -> d
     out = tmp_path / "results" / "run-1"
     req = RunRequest("run-1", model, model_name, "ab" * 32, 11, load_workflow(wf_file), out)
     journal = Journal([FilesReporter(out)])
-    status = Runner(settings).execute(req, journal)
+    status = Runner(settings, selector).execute(req, journal)
     journal.emit(RunFinished(status, time.time(), 0.0))
     return json.loads((out / "result.json").read_text())  # what the one writer wrote
 
@@ -82,8 +85,32 @@ jobs:
 """)
     assert result["status"] == "error"
     assert result["errors"] == [
-        {"where": "a/step-1", "message": "the model uses SPLIT_V, which TVM cannot import"}
-    ]
+        {"where": "a/step-1", "message": "the model uses SPLIT_V, which TVM cannot import", "kind": "test"}
+    ]  # a step that failed, even on bad input, is a test failure: only intake and the pipeline say `model`
+
+
+class EngineGone(ExecutorSelector):
+    """Container jobs go to an engine that cannot get their image."""
+
+    name = "docker"
+
+    def select(self, container: str | None) -> Choice:
+        return Choice(self, "docker") if container else super().select(container)
+
+    def open_job(self, spec: JobSpec) -> JobSession:
+        raise ImageError(f"{spec.image}: not here, the pull failed (registry unreachable)")
+
+
+def test_a_job_the_executor_cannot_open_is_an_infra_error(tmp_path):
+    result = run_workflow(tmp_path, """
+jobs:
+  a:
+    container: benchd/tvm
+    steps:
+      - run: echo never
+""", selector=EngineGone(Settings(state=tmp_path / "state")))
+    assert result["status"] == "error"
+    assert [(e["where"], e["kind"]) for e in result["errors"]] == [("a", "infra")]  # the bench, not the model
 
 
 def test_failure_if_and_continue_on_error(tmp_path):

@@ -53,7 +53,7 @@ def a_run() -> Journal:
                               "## compiled\n", ("slow disk",)))
     journal.emit(JobFinished("compile", "success", {"archive": "mlf.tar"}, image=ImageRef("benchd/tvm", "sha256:1")))
     journal.emit(MetricsRecorded(({"boards": [{"id": "b2", "status": "quarantined"}]},)))
-    journal.emit(Log("error", "report/webhook", "receiver down"))
+    journal.emit(Log("error", "report/webhook", "receiver down", kind="infra"))
     journal.emit(RunFinished("success", 1_700_000_010.0, 10.0))
     return journal
 
@@ -70,7 +70,7 @@ def test_a_journal_folds_events_into_the_record():
     assert record.model.operators == ("CONV_2D",) and record.model.extra == {"quantized": True}
     assert record.model.sha256 == "ab" * 32  # an action cannot rename the model or change its hash
     assert record.warnings == (ErrorEntry("compile/build", "slow disk"),)
-    assert record.errors == (ErrorEntry("report/webhook", "receiver down"),)
+    assert record.errors == (ErrorEntry("report/webhook", "receiver down", "infra"),)
 
 
 def test_load_and_dump_give_the_same_bytes_and_the_schema_holds():
@@ -117,7 +117,7 @@ def test_a_failing_subscriber_is_noted_and_the_others_go_on():
     journal = Journal([Broken(), Watcher()])
     journal.emit(RunStarted("r", ModelInfo("m"), PipelineInfo(), 0.0))
     assert seen == ["RunStarted"]
-    assert journal.record.errors == (ErrorEntry("report/broken", "disk full"),)
+    assert journal.record.errors == (ErrorEntry("report/broken", "disk full", "infra"),)  # the bench's, not the model's
 
 
 def test_events_from_threads_are_folded_one_at_a_time():
