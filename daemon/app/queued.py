@@ -13,7 +13,7 @@ import shutil
 import tarfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -248,8 +248,10 @@ def assemble(settings: Settings, queue: Queue, run: RunState, reporters: Sequenc
     for job in run.jobs:
         events = job.result.get("events")
         if events:
-            for event in events:
-                journal.emit(load_event(event))
+            for event in map(load_event, events):
+                if isinstance(event, JobStarted) and job.host:  # where and which attempt ran it
+                    event = JobStarted(replace(event.job, host=job.host, attempt=job.attempt, board=job.board_id))
+                journal.emit(event)
         else:  # ended by the queue (out of attempts): no host told its story
             message = "; ".join(e.get("message", "") for e in job.result.get("errors", [])) or "no result"
             journal.emit(JobStarted(JobRecord(job.name, "error")))

@@ -80,6 +80,9 @@ class JobRecord(Record):
     matrix: dict[str, Any] | None = omitted()
     skip_reason: str | None = omitted()
     warning: str | None = omitted()
+    host: str | None = omitted()  # the shared queue's host that ran it
+    attempt: int | None = omitted()  # and which attempt that was (a lost host's job runs again)
+    board: str | None = omitted()  # the board it was leased
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_step(self, step: StepRecord, index: int) -> JobRecord:
