@@ -51,6 +51,7 @@ class BoardSettings:
     quarantine_after: int = 3  # consecutive failed runs before a board is skipped
     lease_s: float = 600.0  # a board lock expires this long after its holder stopped renewing it
     labels: tuple[str, ...] = ()  # labels every board of this host carries (e.g. sensor=mic), for `runs-on`
+    health_firmware: str = ""  # real boards' health check: ESP-IDF build folder + expected.txt (relative to the file)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ def add_arguments(subparsers: Any) -> None:
     sim.add_argument("--count", type=int, default=1)
     sim.add_argument("--chip", choices=["esp32c3", "esp32"], default="esp32c3")
     sim.add_argument("--fault", action="append", default=[], help="unplug, unplug-once, bad-md5, silent, "
-                     "boot-loop, panic, wrong-chip (repeatable; applies to every simulated board)")
+                     "boot-loop, panic, wrong-chip, bad-output (flips the low bit of every output value it "
+                     "prints: a bad board for dry runs of the health check); repeatable, applies to every board")
     sim.add_argument("--pty", action="store_true", help="serve ptys (/dev/pts/N) instead of TCP ports")
     sim.add_argument("--mac-base", type=lambda v: int(v, 0), default=None,
                      help="fourth MAC byte of the simulated boards (default: from the process id)")

@@ -1,12 +1,14 @@
 """What a simulated board prints after a reset: ROM banner, bootloader, app, BENCHD_RESULT lines.
 
 The lines follow a real ESP32-C3 running an ESP-IDF app, so the monitor is tested against the same text
-it meets on a bench. Faults change the story: silence, a boot loop, a panic, or an unflashed chip (the
+it meets on a bench. Faults change the story: silence, a boot loop, a panic, wrong outputs (`bad-output`,
+`corrupt_result`: also applied to what a flashed virt firmware prints, sim/virtapp.py), or an unflashed chip (the
 ROM's "invalid header" loop).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -16,6 +18,11 @@ IMAGE_MAGIC = 0xE9
 LOOP_PERIOD_S = 0.15  # a reset loop repeats this often; real chips take 0.1-0.5 s
 LOOPS = 40  # bounded: a simulated loop ends after a few seconds, as if the power supply gave up
 MODEL_MARK = re.compile(rb"BENCHD_MODEL_SHA256=([0-9a-f]{64})")
+_OUT = re.compile(r'("out":\s*\[)([^\]]*)(\])')
+_TOP = re.compile(r'("top":\s*\[)((?:\s*\[[^\]]*\],?)*)(\s*\])')
+_PAIR = re.compile(r"(\[\s*-?\d+,\s*)(-?\d+)(\s*\])")
+_INT = re.compile(r"-?\d+")
+_OUT_SHA = re.compile(r'("out_sha256":\s*")([0-9a-f]{64})(")')
 
 ROM_BANNER = (
     "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
@@ -53,7 +60,22 @@ def result_line(spec: BoardSpec, sha: str, n: int) -> str:
     # Deterministic per board and run, so tests can tell the boards' metrics apart.
     cycles = 150_000 + 1_000 * spec.index + 7 * n
     payload = {"model_sha256": sha, "cycles": cycles, "top": [[3, 125], [1, -125]], "ok": True, "vector": n}
-    return "BENCHD_RESULT " + json.dumps(payload, separators=(",", ":")) + "\r\n"
+    line = "BENCHD_RESULT " + json.dumps(payload, separators=(",", ":"))
+    return (corrupt_result(line) if "bad-output" in spec.faults else line) + "\r\n"
+
+
+def corrupt_result(line: str) -> str:
+    """The `bad-output` fault on one console line: the lowest bit of every output value of a BENCHD_RESULT line
+    flipped ("out", the values of "top"; a hashed output hashes other bytes); the rest of the text as printed."""
+    if "BENCHD_RESULT " not in line:
+        return line
+
+    def flip(found: re.Match[str]) -> str:
+        return str(int(found[0]) ^ 1)
+
+    line = _OUT.sub(lambda m: m[1] + _INT.sub(flip, m[2]) + m[3], line)
+    line = _TOP.sub(lambda m: m[1] + _PAIR.sub(lambda p: p[1] + str(int(p[2]) ^ 1) + p[3], m[2]) + m[3], line)
+    return _OUT_SHA.sub(lambda m: m[1] + hashlib.sha256(bytes.fromhex(m[2])).hexdigest() + m[3], line)
 
 
 def timeline(spec: BoardSpec, flash: bytes | bytearray) -> list[tuple[float, bytes]]:

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from daemon.errors import BoardError
 
-FAULTS = ("unplug", "unplug-once", "bad-md5", "silent", "boot-loop", "panic", "wrong-chip")
+FAULTS = ("unplug", "unplug-once", "bad-md5", "silent", "boot-loop", "panic", "wrong-chip", "bad-output")
+# bad-output: a board that flashes and boots fine but computes wrong results, as a chip with a bad SRAM bit would:
+# the lowest bit of every output value its BENCHD_RESULT lines carry is flipped (bootlog.corrupt_result). For dry
+# runs of the health check and of the monitor's bit-exact check.
 CHIPS = ("esp32c3", "esp32")
 
 

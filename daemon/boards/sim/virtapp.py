@@ -2,8 +2,9 @@
 
 A `virt` image (daemon/firmware/virtimage.py) at the app partition is booted under `qemu-system-riscv32 -M virt`
 (the virtual core's own argv, daemon/virtcore/qemu.py), and QEMU's UART is the board's console: the ROM
-banner a C3 prints on power-on, then every byte the firmware writes. Anything else flashed there, and the
-injected boot faults (silence, boot loop, panic), keep their canned timelines (bootlog.py).
+banner a C3 prints on power-on, then every byte the firmware writes (with the `bad-output` fault, its result
+lines pass through bootlog.corrupt_result a whole line at a time). Anything else flashed there, and the injected
+boot faults (silence, boot loop, panic), keep their canned timelines (bootlog.py).
 
 No temporary files: the ELF goes to QEMU through a memfd. No threads: the board's line polls `read()`.
 QEMU runs in its own process group, killed on the next reset, on download mode, past `time_bound_s`, and
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import structlog
 
-from daemon.boards.sim.bootlog import ROM_BANNER
+from daemon.boards.sim.bootlog import ROM_BANNER, corrupt_result
 from daemon.firmware.virtimage import find_elf
 from daemon.virtcore.qemu import QEMU, qemu_argv
 
@@ -41,6 +42,8 @@ class VirtApp:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pending = b""
         self._deadline = 0.0
+        self._corrupt = False  # the bad-output fault: result lines are rewritten, so output is passed on by lines
+        self._partial = b""  # with it, the start of a line not yet complete
         self.boots = 0  # how many times a flashed firmware was started (tests and logs)
 
     @property
@@ -52,6 +55,7 @@ class VirtApp:
         self.stop()
         if CANNED_FAULTS & set(faults):
             return False
+        self._corrupt = "bad-output" in faults
         elf = find_elf(flash)
         if elf is None:
             return False
@@ -86,6 +90,15 @@ class VirtApp:
 
     def read(self) -> bytes:
         """What the UART printed since the last call (never blocks); reaps QEMU once it has exited."""
+        data = self._read()
+        if not self._corrupt:
+            return data
+        text = self._partial + data
+        cut = len(text) if self._proc is None else text.rfind(b"\n") + 1  # QEMU gone: nothing completes a line
+        self._partial = text[cut:]
+        return b"\n".join(_corrupt_line(line) for line in text[:cut].split(b"\n"))
+
+    def _read(self) -> bytes:
         data, self._pending = self._pending, b""
         proc = self._proc
         if proc is None or proc.stdout is None:
@@ -107,7 +120,7 @@ class VirtApp:
     def stop(self) -> None:
         """Stop QEMU and reap it; harmless when nothing runs. `timeout` passes SIGTERM on to QEMU and reaps it
         (no orphan left for init); whatever is still in the process group after STOP_WAIT_S is killed."""
-        proc, self._proc, self._pending = self._proc, None, b""
+        proc, self._proc, self._pending, self._partial = self._proc, None, b"", b""
         if proc is None:
             return
         if proc.poll() is None:
@@ -129,3 +142,7 @@ class VirtApp:
         if self._proc is proc:
             self._proc = None
         _log.debug("sim.virt_exited", pid=proc.pid, exit_code=proc.returncode)
+
+
+def _corrupt_line(line: bytes) -> bytes:
+    return corrupt_result(line.decode("utf-8", "replace")).encode() if b"BENCHD_RESULT " in line else line
