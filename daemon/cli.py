@@ -39,9 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     foreground = args.command in FOREGROUND
     # Log lines are plain text beside what a command prints; JSON lines only when --json asks for JSON, or
     # from the daemon when no terminal reads it (a service manager's journal).
-    default = "error" if foreground else "info" if args.command in ("watch", "serve") else "warning"
+    daemons = ("watch", "worker")
+    default = "error" if foreground else "info" if args.command in (*daemons, "serve") else "warning"
     log.configure(args.log_level or default,
-                  json=None if args.command == "watch" else bool(getattr(args, "json", False)))
+                  json=None if args.command in daemons else bool(getattr(args, "json", False)))
     try:
         settings = _settings(args)
         return COMMANDS[args.command].run(args, settings)

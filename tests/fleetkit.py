@@ -116,8 +116,9 @@ class Fleet:
             f'[boards]\nports = {json.dumps(list(ports))}\nlabels = {json.dumps(list(board_labels))}\n')
         log = folder / "worker.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BENCHD_")}  # benchd.toml says it all
-        proc = subprocess.Popen([sys.executable, "-m", "daemon", "worker", "--config", str(config)], cwd=folder,
-                                stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        with log.open("wb") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "daemon", "worker", "--config", str(config)],
+                                    cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         worker = WorkerProcess(name, folder, proc, log)
         self.workers[name] = worker
         return worker

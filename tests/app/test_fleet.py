@@ -70,7 +70,7 @@ def distinct_variants(model: Path, folder: Path, count: int) -> list[Path]:
 
 def results_on_disk(fleet: Fleet) -> Counter[str]:
     """Run id -> how many result.json files the hosts wrote for it."""
-    return Counter(json.loads(p.read_text())["run_id"] for p in fleet.root.glob("*/results/*/*/result.json"))
+    return Counter(json.loads(p.read_text())["run_id"] for p in fleet.root.glob("*/data/results/*/*/result.json"))
 
 
 def test_three_workers_finish_every_drop_once_through_a_kill_and_a_partition(fleet: Fleet, model: Path,
@@ -141,13 +141,17 @@ def test_a_killed_board_job_with_one_attempt_ends_infra_and_its_board_is_checked
     assert done["status"] == "error"
     errors = done["result"]["errors"]
     assert [e["kind"] for e in errors] == ["infra"] and "expired" in errors[0]["message"], errors
+    second = fleet.submit(model, name="after-the-kill.tflite")
+    fleet.wait_runs_done([second], timeout_s=60)
     queue = fleet.queue()
     try:
-        history = [h["health"] for h in reversed(queue.health_log(lease["board_id"]))]
+        history = [(h["health"], h["at"]) for h in reversed(queue.health_log(lease["board_id"]))]
+        [flash] = [a for a in queue.attempts(second) if a["name"] == "flash"]
     finally:
         queue.engine.close()
-    # good (first check) -> unknown (the lost job) -> the check again before any other job
-    assert history[:2] == ["good", "unknown"] and history[2] in ("good", "bad"), history
+    # good (its first check) -> unknown (the job lost with its host) -> good (checked again) -> the next job
+    assert [h for h, _ in history] == ["good", "unknown", "good"], history
+    assert history[2][1] < flash["started_at"] and flash["board_id"] == lease["board_id"]
 
 
 def test_an_engine_restart_mid_run_loses_nothing_and_runs_nothing_twice(fleet: Fleet, model: Path,
@@ -155,8 +159,9 @@ def test_an_engine_restart_mid_run_loses_nothing_and_runs_nothing_twice(fleet: F
                                                                         pg_server, tmp_path: Path) -> None:
     fleet.start("build-1")
     fleet.start("bench-2", ports=[simulated(boards)], board_labels=["sensor=mic"])
-    runs = [fleet.submit(m) for m in distinct_variants(model, tmp_path / "models", 6)]
-    fleet.wait_leased("build", timeout_s=60)
+    slow = fleet.submit(model, name="slow-1.tflite")  # a 6 s step, running while the engine restarts
+    runs = [slow, *(fleet.submit(m) for m in distinct_variants(model, tmp_path / "models", 4))]
+    fleet.wait_leased("build", run_id=slow, timeout_s=60)
     pg_server.restart(mode="immediate")
     runs.append(fleet.submit(model, name="after-restart.tflite"))
     done = fleet.wait_runs_done(runs, timeout_s=120)
@@ -164,3 +169,8 @@ def test_an_engine_restart_mid_run_loses_nothing_and_runs_nothing_twice(fleet: F
     ledger = Counter(line.rsplit(" ", 1)[0] if " flash " in line else line for line in fleet.ledger_lines())
     assert all(ledger[f"{r} build"] == 1 and ledger[f"{r} flash"] == 1 for r in runs), ledger
     assert results_on_disk(fleet) == Counter(runs)
+    queue = fleet.queue()
+    try:
+        assert {a["attempt"] for r in runs for a in queue.attempts(r)} == {1}  # the leases held through it
+    finally:
+        queue.engine.close()
