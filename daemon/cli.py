@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from daemon import __version__, log
-from daemon.commands import Command, look, run, tools, watch
+from daemon.commands import Command, fleet, look, run, tools, watch
 from daemon.errors import BenchdError
 from daemon.settings import Settings, load_settings
 
@@ -82,4 +82,6 @@ COMMANDS: dict[str, Command] = {
     "boards": Command(tools.boards_arguments, tools.boards),
     "images": Command(tools.images_arguments, tools.images),
     "compile-c": Command(tools.compile_c_arguments, tools.compile_c),
+    "db": Command(fleet.db_arguments, fleet.db),
+    "hosts": Command(fleet.hosts_arguments, fleet.hosts),
 }

@@ -46,11 +46,17 @@ def tvmc(args: argparse.Namespace, settings: Settings) -> int:
 
 def boards_arguments(sub: Any) -> None:
     from daemon.boards.board_commands import add_arguments
+    from daemon.commands.fleet import board_verbs_arguments
 
-    add_arguments(sub)
+    board_verbs_arguments(add_arguments(sub))
 
 
 def boards(args: argparse.Namespace, settings: Settings) -> int:
+    """This machine's boards, or with `[queue] url` the fleet's (listing, maintenance, retire, release)."""
+    from daemon.commands import fleet
+
+    if fleet.serves_boards(args, settings):
+        return fleet.boards(args, settings)
     from daemon.boards.board_commands import main as boards_main
 
     return boards_main(args, settings)
