@@ -20,10 +20,16 @@ def serve_arguments(sub: Any) -> None:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.store import Store
+    from daemon.store.queueing import open_queue
     from daemon.web.server import serve
 
-    serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
-          args.port or settings.dashboard.port)
+    queue = open_queue(settings, name="benchd serve")  # with [queue] url: the fleet page
+    try:
+        serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
+              args.port or settings.dashboard.port, queue=queue)
+    finally:
+        if queue is not None:
+            queue.engine.close()
     return 0
 
 
