@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from daemon import __version__, log
-from daemon.commands import Command, look, run, tools, watch, worker
+from daemon.commands import Command, fleet, look, run, tools, watch, worker
 from daemon.errors import BenchdError
 from daemon.settings import Settings, load_settings
 
@@ -85,4 +85,6 @@ COMMANDS: dict[str, Command] = {
     "compile-c": Command(tools.compile_c_arguments, tools.compile_c),
     "worker": Command(worker.worker_arguments, worker.worker),
     "submit": Command(worker.submit_arguments, worker.submit),
+    "db": Command(fleet.db_arguments, fleet.db),
+    "hosts": Command(fleet.hosts_arguments, fleet.hosts),
 }

@@ -1,4 +1,5 @@
-"""`benchd boards [--json]`, `benchd boards simulate`, `benchd boards release ID`, `benchd boards check ID`."""
+"""`benchd boards [--json]`, `benchd boards simulate`, `benchd boards release ID`, `benchd boards check ID`:
+this machine's boards. With `[queue] url` the listing and `release` are the fleet's (daemon/commands/fleet.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from daemon.errors import BoardError, ConfigError
 from daemon.settings import Settings
 
 
-def add_arguments(subparsers: Any) -> None:
-    boards = subparsers.add_parser("boards", help="attached boards; simulate boards; release a quarantined one")
+def add_arguments(subparsers: Any) -> Any:
+    """The `boards` parser; returns its subcommands, to which the fleet's verbs are added (commands/fleet.py)."""
+    boards = subparsers.add_parser("boards", help="attached boards (with [queue] url: the fleet's); simulate "
+                                   "boards; release a quarantined one")
     boards.add_argument("--json", action="store_true", help="print the boards as JSON")
     boards.add_argument("--config", help="benchd.toml (default: $BENCHD_CONFIG or ./benchd.toml)")
     boards.add_argument("--state", help="state folder (default data/state)")
@@ -29,10 +32,13 @@ def add_arguments(subparsers: Any) -> None:
     sim.add_argument("--mac-base", type=lambda v: int(v, 0), default=None,
                      help="fourth MAC byte of the simulated boards (default: from the process id)")
     sim.add_argument("--pacing", action="store_true", help="take as long as a real UART at the current baud")
-    release = sub.add_parser("release", help="take a board out of quarantine")
+    release = sub.add_parser("release", help="take a board out of quarantine (with [queue] url: back to "
+                             "`unknown`, a health check before its next job)")
     release.add_argument("id")
+    release.add_argument("--reason", help="why, for the board's health log")
     check = sub.add_parser("check", help="health check: probe a board; releases it from quarantine if it answers")
     check.add_argument("id")
+    return sub
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,7 +49,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
     health = BoardHealth(settings.db_path, settings.boards.quarantine_after)
     if command == "release":
-        if not health.release(args.id):
+        if not health.release(args.id, args.reason or "released by hand"):
             raise BoardError(f"benchd has never seen a board {args.id!r}; `benchd boards` lists the known ids")
         print(f"released {args.id}: it takes part in the next run")
         return 0

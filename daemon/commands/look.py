@@ -1,4 +1,5 @@
-"""`benchd status`, `runs`, `show` and `logs`: the read model (daemon.views) printed."""
+"""`benchd status`, `runs`, `show` and `logs`: the read model (daemon.views) printed. With `[queue] url`,
+`runs`, `show` and `logs` read the shared queue (daemon/commands/fleet.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from daemon.commands import common
+from daemon.commands import common, fleet
 from daemon.settings import Settings
 
 
@@ -49,6 +50,8 @@ def runs_arguments(sub: Any) -> None:
 
 
 def runs(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.queue.url:  # the shared queue's runs, from any host
+        return fleet.runs(args, settings)
     from daemon.store import Store
     from daemon.views.lookback import format_runs, run_rows
 
@@ -66,6 +69,8 @@ def show_arguments(sub: Any) -> None:
 
 
 def show(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.queue.url:
+        return fleet.show(args, settings)
     from daemon.store import Store
     from daemon.views.lookback import find_run, show_json, show_text
 
@@ -85,6 +90,8 @@ def logs_arguments(sub: Any) -> None:
 
 
 def logs(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.queue.url:
+        return fleet.logs(args, settings)
     from daemon.store import Store
     from daemon.views.lookback import find_run, follow, write_logs
 

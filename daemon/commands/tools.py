@@ -20,10 +20,16 @@ def serve_arguments(sub: Any) -> None:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.store import Store
+    from daemon.store.queueing import open_queue
     from daemon.web.server import serve
 
-    serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
-          args.port or settings.dashboard.port)
+    queue = open_queue(settings, name="benchd serve")  # with [queue] url: the fleet page
+    try:
+        serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
+              args.port or settings.dashboard.port, queue=queue)
+    finally:
+        if queue is not None:
+            queue.engine.close()
     return 0
 
 
@@ -46,11 +52,17 @@ def tvmc(args: argparse.Namespace, settings: Settings) -> int:
 
 def boards_arguments(sub: Any) -> None:
     from daemon.boards.board_commands import add_arguments
+    from daemon.commands.fleet import board_verbs_arguments
 
-    add_arguments(sub)
+    board_verbs_arguments(add_arguments(sub))
 
 
 def boards(args: argparse.Namespace, settings: Settings) -> int:
+    """This machine's boards, or with `[queue] url` the fleet's (listing, maintenance, retire, release)."""
+    from daemon.commands import fleet
+
+    if fleet.serves_boards(args, settings):
+        return fleet.boards(args, settings)
     from daemon.boards.board_commands import main as boards_main
 
     return boards_main(args, settings)

@@ -21,11 +21,13 @@ def worker_arguments(sub: Any) -> None:
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.app import compose
-    from daemon.app.queueing import open_queue
+    from daemon.store.queueing import open_queue
     from daemon.app.signals import interrupts
     from daemon.app.worker import Worker
+    from daemon.settings import host_name
 
-    queue = open_queue(settings)
+    # A connection per slot, plus the heartbeat, the reaper and the assembly of a run's result.
+    queue = open_queue(settings, f"benchd-worker@{host_name(settings)}", settings.parallel_runs + 3)
     if queue is None:
         raise ConfigError("benchd worker needs the shared queue: set [queue] url in benchd.toml or BENCHD_QUEUE_URL")
     from daemon.store import Store
@@ -64,7 +66,7 @@ def submit_arguments(sub: Any) -> None:
 
 
 def submit(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.app.queueing import open_queue
+    from daemon.store.queueing import open_queue
     from daemon.app.submit import submit_model
     from daemon.settings import host_name
 

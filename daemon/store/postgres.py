@@ -69,6 +69,14 @@ class Engine:
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
             raise QueueUnavailable(f"the queue's PostgreSQL is unavailable: {_first_line(exc)}") from exc
 
+    def probe(self) -> None:
+        """Connect once, outside the pool: a wrong URL, a missing database or a server that is down fails now,
+        with libpq's own reason (the pool only says, after its timeout, that it got no connection)."""
+        try:
+            psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S).close()
+        except psycopg.Error as exc:
+            raise QueueUnavailable(f"the queue's PostgreSQL is unavailable: {_first_line(exc)}") from exc
+
     def listener(self, channel: str) -> Listener:
         return Listener(self.url, channel)
 

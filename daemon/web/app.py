@@ -2,7 +2,8 @@
 controls (re-run, cancel: POST, through `store.controls`).
 
 Endpoints are `async` on purpose: their work is short SQLite reads (WAL readers never wait for the
-daemon), and staying on the event loop's thread avoids a thread pool of non-daemon workers.
+daemon), and staying on the event loop's thread avoids a thread pool of non-daemon workers. `/api/fleet`
+reads the shared queue over the network: it waits on the loop's own executor (joined when uvicorn stops).
 When a token is configured every request needs it: `Authorization: Bearer …`, or `?token=…` once,
 which sets an HttpOnly cookie for the page's own polling. Before that, the Host header must name this
 server (DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends `Host: evil.example`).
@@ -13,11 +14,12 @@ or cancel anything, even against a loopback dashboard without a token.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -32,6 +34,9 @@ from daemon.store.db import Store
 from daemon.views import history, models
 from daemon.views import runs as views
 from daemon.web.assets import MEDIA_TYPES, asset
+
+if TYPE_CHECKING:  # the queue's modules import psycopg: only a dashboard with `[queue] url` loads them
+    from daemon.store.queue import Queue
 
 COOKIE = "benchd_token"
 CSRF_HEADER = "x-csrf-token"
@@ -97,8 +102,10 @@ class _TokenGate(BaseHTTPMiddleware):
         return response
 
 
-def build_app(store: Store, results: Path | None, token: str | None, hosts: Collection[str] = ()) -> Starlette:
-    """`hosts`: names besides the served address and `localhost` that the Host header may carry."""
+def build_app(store: Store, results: Path | None, token: str | None, hosts: Collection[str] = (),
+              queue: Queue | None = None) -> Starlette:
+    """`hosts`: names besides the served address and `localhost` that the Host header may carry; `queue`: the
+    shared queue (`[queue] url`), for `/api/fleet`."""
     async def index(request: Request) -> Response:
         return HTMLResponse(asset("index.html"))
 
@@ -161,6 +168,18 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
             return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse({"run_id": row.id, "requested": True}, status_code=202)
 
+    async def fleet_overview(request: Request) -> Response:
+        if queue is None:
+            return JSONResponse({"error": "no shared queue: set [queue] url in benchd.toml (or BENCHD_QUEUE_URL)"},
+                                status_code=404)
+        from daemon.store.postgres import QueueUnavailable
+        from daemon.views import fleet
+
+        try:  # on a worker thread: a queue that stopped answering holds up this request only, not the page
+            return JSONResponse(await asyncio.to_thread(fleet.overview, queue))
+        except QueueUnavailable as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -172,7 +191,8 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
         Route("/api/runs/{run_id}/rerun", rerun, methods=["POST"]),
         Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),
         Route("/api/model", model), Route("/api/compare", compare), Route("/api/session", session),
-        Route("/api/boards", boards), Route("/api/board", board), Route("/healthz", health),
+        Route("/api/boards", boards), Route("/api/board", board), Route("/api/fleet", fleet_overview),
+        Route("/healthz", health),
     ]  # GET only but for the two controls
     return Starlette(routes=routes, middleware=[Middleware(_HostGate, names=hosts),
                                                 Middleware(_TokenGate, token=token)])

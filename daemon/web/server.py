@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -24,6 +25,9 @@ from daemon.log import get_logger
 from daemon.settings import Settings
 from daemon.store.db import Store
 from daemon.web.app import build_app
+
+if TYPE_CHECKING:
+    from daemon.store.queue import Queue
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5  # the page's polls are short; nothing holds a connection open longer
@@ -88,13 +92,13 @@ class DashboardServer:
     """`start()` binds and serves in a daemon thread; `stop()` shuts uvicorn down and joins it."""
 
     def __init__(self, settings: Settings, store: Store, host: str | None = None, port: int | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, queue: Queue | None = None) -> None:
         env = os.environ if env is None else env  # the edge (cli.py) may pass its own mapping
         self.host = host or settings.dashboard.host
         self.port = settings.dashboard.port if port is None else port
         token = dashboard_token(settings, self.host, env)
         named = () if _is_ip(self.host) else (self.host,)  # `host = "bench.lab"`: its own name is fine too
-        app = build_app(store, settings.results, token, public_hosts(settings) + named)
+        app = build_app(store, settings.results, token, public_hosts(settings) + named, queue)
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws="none", http="h11",
                                 timeout_graceful_shutdown=STOP_TIMEOUT_S)
         self._server = uvicorn.Server(config)
@@ -140,9 +144,10 @@ class DashboardServer:
             self._sock = None
 
 
-def serve(settings: Settings, store: Store, host: str, port: int, env: Mapping[str, str] | None = None) -> None:
+def serve(settings: Settings, store: Store, host: str, port: int, env: Mapping[str, str] | None = None,
+          queue: Queue | None = None) -> None:
     """`benchd serve`: block until SIGINT/SIGTERM, then shut down cleanly; a second signal exits at once."""
-    server = DashboardServer(settings, store, host, port, env).start()
+    server = DashboardServer(settings, store, host, port, env, queue).start()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -14,7 +14,7 @@ from daemon.errors import BenchdError, ModelError
 
 def test_every_command_is_one_row_of_the_table() -> None:
     assert list(cli.COMMANDS) == ["watch", "run", "status", "runs", "show", "logs", "rerun", "cancel", "serve",
-                                  "tvmc", "boards", "images", "compile-c"]
+                                  "tvmc", "boards", "images", "compile-c", "db", "hosts"]
     choices = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
     assert choices is not None and list(choices) == list(cli.COMMANDS)
 
@@ -34,6 +34,11 @@ def test_every_command_is_one_row_of_the_table() -> None:
         ["serve", "--host", "0.0.0.0", "--port", "9000"],
         ["boards", "--json"],
         ["boards", "simulate", "--count", "2", "--chip", "esp32c3", "--fault", "panic"],
+        ["boards", "maintenance", "A0B1C2", "--reason", "re-soldering"],
+        ["boards", "retire", "A0B1C2"],
+        ["boards", "release", "A0B1C2"],
+        ["db", "migrate", "--config", "c.toml"],
+        ["hosts", "--json"],
         ["images", "list"],
         ["images", "build", "tvm"],
         ["images", "bootstrap"],

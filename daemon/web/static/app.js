@@ -419,6 +419,30 @@ function renderBoards(boards) {
     el("td", {}, runLink(b.run_id))))
     : [el("tr", {}, el("td", { colspan: "8", class: "muted" }, "no board results yet"))]));
 }
+const ago = (s) => (s == null ? "—" : s < 60 ? Math.round(s) + " s ago" : s < 3600 ? Math.round(s / 60) + " min ago"
+  : s < 86400 ? Math.round(s / 3600) + " h ago" : Math.round(s / 86400) + " d ago");
+const health = (h, title) => el("span", { class: "pill health-" + h, "data-health": h, title }, h);
+function renderFleet(f) {  // the shared queue's hosts and boards; a board's recent health, newest first
+  $("fleet-hosts").tBodies[0].replaceChildren(...(f.hosts.length ? f.hosts.map((h) => el("tr", { "data-host": h.name },
+    el("td", {}, h.name), el("td", {}, h.labels.join(", ") || "—"), el("td", { title: when(h.last_seen) },
+      ago(h.last_seen_s)), el("td", { class: "num" }, h.running)))
+    : [el("tr", {}, el("td", { colspan: "4", class: "muted" }, "no hosts yet: start `benchd worker` on a bench"))]));
+  $("fleet-boards").tBodies[0].replaceChildren(...(f.boards.length ? f.boards.map((b) => el("tr",
+    { "data-board": b.id }, el("td", {}, b.id), el("td", {}, b.host), el("td", {}, health(b.health)),
+    el("td", { class: "wrap" }, b.health_reason), el("td", {}, b.lease ? "job " + b.lease.job_id + " on " +
+      b.lease.host : "—"), el("td", { title: when(b.last_check) }, b.last_check ? short(b.last_check) : "never"),
+    el("td", {}, b.present ? "yes" : "absent"), el("td", { class: "history" }, ...b.history.slice(0, 6).map((e) =>
+      health(e.health, when(e.at) + ": " + e.reason)))))
+    : [el("tr", {}, el("td", { colspan: "8", class: "muted" }, "no boards in the queue yet"))]));
+}
+async function pollFleet() {  // 404: no [queue] url, the pane stays hidden and is not asked again
+  const r = await fetch("api/fleet", { cache: "no-store", credentials: "same-origin" });
+  const body = await r.json().catch(() => ({}));
+  state.fleet = r.status !== 404;
+  $("fleet-pane").hidden = !state.fleet;
+  $("fleet-error").textContent = r.ok ? "" : body.error || "api/fleet: HTTP " + r.status;
+  if (r.ok) renderFleet(body);
+}
 async function show(v) {  // fetch the view's data; redraw only when it changed (keeps focus and picks)
   let path, draw;
   if (v.kind === "model") { path = "api/model?name=" + encodeURIComponent(v.arg); draw = renderModel; }
@@ -448,6 +472,7 @@ async function tick() {
   try {
     const v = view(), index = v.kind === "index";
     for (const pane of document.querySelectorAll("section.index")) pane.hidden = !index;
+    $("fleet-pane").hidden = !index || !state.fleet;
     $("detail-pane").hidden = index;
     state.runs = await get("api/runs");
     const chosen = v.kind === "run" ? v.arg : null;
@@ -458,6 +483,7 @@ async function tick() {
       const seen = state.runs.map((r) => r.id + r.status).join();
       if (ticks++ % 5 === 0 || seen !== state.seen) renderBoards(await get("api/boards"));  // a run ended
       state.seen = seen;
+      if (state.fleet !== false && ticks % 5 === 1) await pollFleet();
     } else {
       await show(v);
       if (v.kind === "run") await pollLog();
