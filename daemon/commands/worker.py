@@ -21,10 +21,10 @@ def worker_arguments(sub: Any) -> None:
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.app import compose
-    from daemon.store.queueing import open_queue
     from daemon.app.signals import interrupts
     from daemon.app.worker import Worker
     from daemon.settings import host_name
+    from daemon.store.queueing import open_queue
 
     # A connection per slot, plus the heartbeat, the reaper and the assembly of a run's result.
     queue = open_queue(settings, f"benchd-worker@{host_name(settings)}", settings.parallel_runs + 3)
@@ -66,9 +66,9 @@ def submit_arguments(sub: Any) -> None:
 
 
 def submit(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.store.queueing import open_queue
     from daemon.app.submit import submit_model
     from daemon.settings import host_name
+    from daemon.store.queueing import open_queue
 
     queue = open_queue(settings)
     if queue is None:

@@ -14,7 +14,7 @@ from daemon.errors import BenchdError, ModelError
 
 def test_every_command_is_one_row_of_the_table() -> None:
     assert list(cli.COMMANDS) == ["watch", "run", "status", "runs", "show", "logs", "rerun", "cancel", "serve",
-                                  "tvmc", "boards", "images", "compile-c", "db", "hosts"]
+                                  "tvmc", "boards", "images", "compile-c", "worker", "submit", "db", "hosts"]
     choices = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
     assert choices is not None and list(choices) == list(cli.COMMANDS)
 
@@ -38,6 +38,8 @@ def test_every_command_is_one_row_of_the_table() -> None:
         ["boards", "retire", "A0B1C2"],
         ["boards", "release", "A0B1C2"],
         ["db", "migrate", "--config", "c.toml"],
+        ["worker", "--state", "s", "--executor", "local", "--config", "c.toml"],
+        ["submit", "m.tflite", "--pipeline", "microkws", "--priority", "2", "--json"],
         ["hosts", "--json"],
         ["images", "list"],
         ["images", "build", "tvm"],
