@@ -176,7 +176,7 @@ class Fleet:
         return self.ledger.read_text().splitlines()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {w.name}\n{w.text()[-3000:]}" for w in self.workers.values())
+        return "\n".join(f"--- {w.name}\n" + "\n".join(w.text().splitlines()[-25:]) for w in self.workers.values())
 
     def stop(self) -> None:
         for worker in self.workers.values():

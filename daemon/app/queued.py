@@ -203,7 +203,8 @@ def decide(settings: Settings, queue: Queue, run: RunState) -> int:
     ctx = RunContext(_Idle(settings), run.request(out_dir), _NoWorkspace(), out_dir, Journal(), _log)  # type: ignore[arg-type]
     run.restore(ctx)
     state = {j.name: j.state for j in run.jobs}
-    ready, skipped = [], {}
+    ready: list[str] = []
+    skipped: dict[str, dict[str, Any]] = {}
     for job in run.jobs:
         if state[job.name] != "waiting" or any(state.get(n) != "done" for n in job.needs):
             continue

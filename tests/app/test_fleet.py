@@ -52,7 +52,7 @@ def boards() -> Iterator[list[BoardSimulator]]:
 
 
 def simulated(boards: list[BoardSimulator]) -> str:
-    sim = BoardSimulator.make(1).start()
+    sim = BoardSimulator.make(1, mac_base=0xC0 + len(boards)).start()  # each board its own MAC, so its own id
     boards.append(sim)
     return str(sim.ports[0])
 
@@ -82,9 +82,10 @@ def test_three_workers_finish_every_drop_once_through_a_kill_and_a_partition(fle
         fleet.start("bench-2", ports=[simulated(boards)], board_labels=["sensor=mic"])
         fleet.start("bench-3", ports=[simulated(boards)], board_labels=["sensor=mic"],
                     url=fleet.url.replace(f":{pg_server.port}/", f":{relay.port}/"))
-        runs = [fleet.submit(m) for m in distinct_variants(model, tmp_path / "models", 18)]
-        slow = fleet.submit(model, name="slow-1.tflite")  # its build step takes 6 s: killed mid-step
-        runs += [slow, fleet.submit(model, name="slowboard-1.tflite")]
+        # Three attempts: a job may lose its host to the kill and then again to the partition.
+        runs = [fleet.submit(m, max_attempts=3) for m in distinct_variants(model, tmp_path / "models", 18)]
+        slow = fleet.submit(model, name="slow-1.tflite", max_attempts=3)  # a 6 s build step: killed mid-step
+        runs += [slow, fleet.submit(model, name="slowboard-1.tflite", max_attempts=3)]
 
         lease = fleet.wait_leased("build", timeout_s=60, run_id=slow)
         victim = fleet.workers[lease["host"]]
