@@ -33,6 +33,7 @@ jobs:
     steps:
       - id: b
         run: |
+          echo "building ${{ model.name }}"
           case "${{ model.name }}" in slow*) sleep 6 ;; esac
           echo "built=${{ model.sha256 }}" >> "$BENCHD_OUTPUT"
           mkdir -p artifacts && echo "${{ model.name }}" > artifacts/built.txt

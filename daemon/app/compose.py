@@ -29,14 +29,21 @@ def boards(settings: Settings) -> BoardSource:
     return attached
 
 
-def health_checker(settings: Settings) -> Callable[[Any], tuple[bool, str]]:
+def health_checker(settings: Settings) -> Callable[[Any], tuple[bool | None, str]]:
     """The queue worker's check of an `unknown` board: a known-good firmware flashed, its exact result lines
-    expected (daemon/boards/healthcheck.py)."""
+    expected (daemon/boards/healthcheck.py). None: no verdict (this host cannot check, or the board is busy)."""
 
-    def check(board: Any) -> tuple[bool, str]:
-        from daemon.boards.healthcheck import check_board
+    def check(board: Any) -> tuple[bool | None, str]:
+        from daemon.boards.healthcheck import cache_dir, check_board
+        from daemon.boards.lease import LeaseBusy
+        from daemon.boards.session import SessionBusy
 
-        verdict = check_board(board, settings, settings.state / "healthcheck")
+        try:
+            verdict = check_board(board, settings, cache_dir(settings))
+        except (LeaseBusy, SessionBusy) as exc:
+            return None, f"board {board.id} is busy: {exc}"
+        if verdict.reason.startswith("cannot check"):  # a tool missing here says nothing of the board
+            return None, verdict.reason
         return verdict.ok, verdict.reason
 
     return check

@@ -116,12 +116,18 @@ def load_run(settings: Settings, queue: Queue, pipelines: Pipelines, run_id: str
 
 
 # -- executing one job ------------------------------------------------------------------------------------
+def job_logs(settings: Settings, claim: Claim) -> Path:
+    """Where a claimed job's step logs are written on this host (streamed from there, see app/logship.py)."""
+    return settings.state / QUEUE_DIR / "jobs" / f"{claim.job_id}-{claim.attempt}" / "out"
+
+
 def execute_job(settings: Settings, queue: Queue, runner: Runner, run: RunState, claim: Claim,
-                boards: Sequence[Any], on_scope: Callable[[RunScope], None]) -> Produced:
+                boards: Sequence[Any], on_scope: Callable[[RunScope], None],
+                last_logs: Callable[[], None] | None = None) -> Produced:
     """Run the claimed job here. `boards`: what `boards.<kind>` holds for it (the leased board, or none)."""
-    folder = settings.state / QUEUE_DIR / "jobs" / f"{claim.job_id}-{claim.attempt}"
+    out_dir = job_logs(settings, claim)
+    folder = out_dir.parent
     shutil.rmtree(folder, ignore_errors=True)
-    out_dir = folder / "out"
     out_dir.mkdir(parents=True)
     root = folder / "run"
     root.mkdir()
@@ -148,6 +154,8 @@ def execute_job(settings: Settings, queue: Queue, runner: Runner, run: RunState,
         workspace.close()
     if scope.reason is not None:
         status = "cancelled"
+    if last_logs is not None:
+        last_logs()  # the streamed copy complete before the folder goes
     logs = {str(p.relative_to(out_dir)): queue.put_blob(p.read_bytes())
             for p in sorted(out_dir.rglob("*")) if p.is_file() and not p.is_symlink()}
     origin = ctx.skip_origins.get(claim.name)

@@ -21,8 +21,9 @@ from typing import Any
 
 import structlog
 
+from daemon.app.logship import LogShipper
 from daemon.app.pipelines import Pipelines
-from daemon.app.queued import Produced, assemble, decide, execute_job, load_run
+from daemon.app.queued import Produced, assemble, decide, execute_job, job_logs, load_run
 from daemon.errors import BenchdError
 from daemon.pipeline.request import ActionLauncher, BoardInfo, BoardSource
 from daemon.pipeline.runner import Runner, RunScope
@@ -33,7 +34,9 @@ from daemon.store.queue import NOTIFY_CHANNEL, BoardSighting, Claim, Queue
 
 _log = structlog.get_logger("worker")
 DISCOVERY_S = 30.0  # boards are looked for again this often (and after an infra failure on one)
-HealthCheck = Callable[[Any], tuple[bool, str]]  # board -> (passed, why)
+PRUNE_S = 600.0  # unreferenced blobs are deleted this often (by every host; it is one DELETE)
+LOG_SHIP_S = 1.0  # a running job's new log lines reach the queue this often
+HealthCheck = Callable[[Any], tuple[bool | None, str]]  # board -> (passed; None: no verdict, the host's fault)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Active:
     renewed: float = field(default_factory=time.monotonic)
     lost: str | None = None
     scope: RunScope | None = None
+    logs: LogShipper | None = None
 
     def lose(self, why: str) -> None:
         if self.lost is None:
@@ -93,7 +97,8 @@ class Worker:
         self.queue.register_host(self.name, self.labels, os.getpid(), self.settings.executor)
         self._discover()
         loops: list[tuple[str, Callable[[], None]]] = [("heartbeat", self._heartbeat_loop),
-                                                       ("reaper", self._reaper_loop), ("listen", self._listen_loop)]
+                                                       ("reaper", self._reaper_loop), ("listen", self._listen_loop),
+                                                       ("logs", self._logs_loop)]
         loops += [(f"slot-{i}", self._slot_loop) for i in range(self.settings.parallel_runs)]
         self._threads = [threading.Thread(target=fn, name=f"benchd-{name}", daemon=True) for name, fn in loops]
         for t in self._threads:
@@ -172,6 +177,14 @@ class Worker:
             with contextlib.suppress(BenchdError):
                 self.queue.seen_host(self.name)
 
+    def _logs_loop(self) -> None:
+        while not self._stopping.wait(LOG_SHIP_S):
+            with self._lock:
+                active = [a for a in self._active.values() if a.logs is not None and a.lost is None]
+            for job in active:
+                with contextlib.suppress(BenchdError, OSError):
+                    job.logs.ship()  # type: ignore[union-attr]
+
     def _renew(self, job: Active) -> None:
         if job.lost is not None:
             return
@@ -185,8 +198,12 @@ class Worker:
                 job.lose(f"not renewed for {self.ttl:.0f} s: {exc}")
 
     def _reaper_loop(self) -> None:
+        pruned = time.monotonic()
         while not self._stopping.wait(self.settings.queue.reaper_s):
             try:
+                if time.monotonic() - pruned > PRUNE_S:  # blobs no run, job or log refers to any more
+                    pruned = time.monotonic()
+                    self.queue.prune_blobs()
                 for reaped in self.queue.reap():
                     _log.warning("lease expired", job=reaped.job_id, attempt=reaped.attempt, host=reaped.host,
                                  requeued=reaped.requeued)
@@ -197,7 +214,7 @@ class Worker:
 
     # -- one job ---------------------------------------------------------------------------------------
     def _execute(self, claim: Claim) -> None:
-        active = Active(claim)
+        active = Active(claim, logs=LogShipper(self.queue, claim, job_logs(self.settings, claim)))
         with self._lock:
             self._active[claim.job_id] = active
         log = _log.bind(job=claim.job_id, name=claim.name, run=claim.run_id, attempt=claim.attempt,
@@ -215,7 +232,7 @@ class Worker:
                 self._discover()
                 return
             produced = execute_job(self.settings, self.queue, self.runner, run, claim, [board] if board else [],
-                                   active.attach)
+                                   active.attach, lambda: self._last_logs(active))
             if self._finish(active, produced):
                 log.info("job finished", status=produced.status)
                 self.advance(claim.run_id)
@@ -230,6 +247,11 @@ class Worker:
         finally:
             with self._lock:
                 self._active.pop(claim.job_id, None)
+
+    def _last_logs(self, active: Active) -> None:
+        if active.logs is not None and active.lost is None:
+            with contextlib.suppress(BenchdError, OSError):
+                active.logs.ship()
 
     def _finish(self, active: Active, produced: Produced) -> bool:
         """The fenced finish, retried while the lease may still hold (the engine may be back in time)."""
@@ -246,8 +268,9 @@ class Worker:
 
     def _check_health(self, claim: Claim, active: Active) -> None:
         board = self._boards.get(claim.health_check_of or "")
+        ok: bool | None
         if board is None:
-            ok, why = False, f"board {claim.health_check_of} is no longer attached"
+            ok, why = None, f"board {claim.health_check_of} is no longer attached to {self.name}"
         elif self.health_check is None:
             ok, why = False, "this host has no health check for its boards"
         else:
@@ -255,7 +278,13 @@ class Worker:
                 ok, why = self.health_check(board)
             except Exception as exc:  # a check that crashes is a failed check, said so
                 ok, why = False, f"the health check crashed: {exc}"
-        if active.lost is None and self.queue.finish_health_check(claim, ok, why):
+        if active.lost is not None:
+            return
+        if ok is None:  # the host could not check (a tool missing, the board busy): not the board's fault
+            _log.warning("board not checked", board=claim.health_check_of, reason=why)
+            self.queue.give_back(claim, "infra", why)
+            self._stopping.wait(self.settings.queue.poll_s)  # not at once again
+        elif self.queue.finish_health_check(claim, ok, why):
             _log.info("board health checked", board=claim.health_check_of, ok=ok, reason=why)
 
     def advance(self, run_id: str) -> None:

@@ -133,6 +133,7 @@ CREATE TABLE model_turns (
 );
 
 CREATE TABLE log_chunks (
+    n bigserial UNIQUE,                                  -- a reader's cursor: `logs -f` reads on from it
     job_id bigint NOT NULL REFERENCES jobs ON DELETE CASCADE,
     attempt integer NOT NULL,
     seq integer NOT NULL,

@@ -451,11 +451,10 @@ class Queue:
     def log_chunks(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
         """Chunks of every job of a run, in arrival order, each with a cursor (`n`) to read on from."""
         with self.engine.transaction() as cur:
-            cur.execute("""SELECT row_number() OVER (ORDER BY c.at, c.job_id, c.attempt, c.seq) AS n,
-                                  j.name, c.attempt, c.path, c.data
-                           FROM log_chunks c JOIN jobs j ON j.id = c.job_id WHERE j.run_id = %s
-                           ORDER BY n""", (run_id,))
-            return [dict(r) for r in cur.fetchall() if r["n"] > after]
+            cur.execute("""SELECT c.n, j.name, c.attempt, c.path, c.data
+                           FROM log_chunks c JOIN jobs j ON j.id = c.job_id WHERE j.run_id = %s AND c.n > %s
+                           ORDER BY c.n""", (run_id, after))
+            return [dict(r) for r in cur.fetchall()]
 
     # -- checks ----------------------------------------------------------------------------------------
     def double_bookings(self) -> int:

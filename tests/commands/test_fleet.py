@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fleet_kit import RUN_ID, migrated, run_across_two_hosts, seed_fleet, submit_run
+from fleet_rows import RUN_ID, migrated, run_across_two_hosts, seed_fleet, submit_run
 
 from daemon import cli
 from daemon.store import pgschema

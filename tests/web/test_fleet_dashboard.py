@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fleet_kit import migrated, run_across_two_hosts, seed_fleet
+from fleet_rows import migrated, run_across_two_hosts, seed_fleet
 from test_browser import WAIT_MS, page  # noqa: F401  (the browser fixture)
 
 from daemon.settings import DashboardSettings, Settings
