@@ -4,7 +4,8 @@ every package; the layers below (intake, pipeline, executors, record) get plain 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -14,6 +15,11 @@ from daemon.pipeline.request import ActionLauncher, BoardSource
 from daemon.reporters.reporter import Reporter
 from daemon.settings import Settings
 from daemon.store import Store
+
+if TYPE_CHECKING:  # the queue's modules import psycopg: loaded only with [queue] url
+    from daemon.app.submit import Submitted
+    from daemon.store.queue import Queue
+    from daemon.web.uploads import Submit
 
 
 def actions_launcher() -> ActionLauncher:
@@ -86,6 +92,17 @@ def sweep_processes(settings: Settings) -> None:
         structlog.get_logger("daemon").warning("killed orphan step processes", pids=killed)
 
 
+def submitter(settings: Settings, queue: Queue | None) -> Submit | None:
+    """`POST /runs` on the dashboard: app/submit.submit_model into `queue` (None without one)."""
+    if queue is None:
+        return None
+
+    def submit(model: Path, pipeline: str | None, submitted_by: str, name: str) -> Submitted:
+        from daemon.app.submit import submit_model
+
+        return submit_model(settings, queue, model, pipeline, submitted_by, name=name)
+
+    return submit
 
 
 def background(settings: Settings, store: Store, env: Mapping[str, str] | None = None) -> list[Any]:
