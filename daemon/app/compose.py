@@ -4,7 +4,8 @@ every package; the layers below (intake, pipeline, executors, record) get plain 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -14,6 +15,11 @@ from daemon.pipeline.request import ActionLauncher, BoardSource
 from daemon.reporters.reporter import Reporter
 from daemon.settings import Settings
 from daemon.store import Store
+
+if TYPE_CHECKING:  # the queue's modules import psycopg: loaded only with [queue] url
+    from daemon.app.submit import Submitted
+    from daemon.store.queue import Queue
+    from daemon.web.uploads import Submit
 
 
 def actions_launcher() -> ActionLauncher:
@@ -93,24 +99,53 @@ def sweep_processes(settings: Settings) -> None:
         structlog.get_logger("daemon").warning("killed orphan step processes", pids=killed)
 
 
+def submitter(settings: Settings, queue: Queue | None) -> Submit | None:
+    """`POST /runs` on the dashboard: app/submit.submit_model into `queue` (None without one)."""
+    if queue is None:
+        return None
+
+    def submit(model: Path, pipeline: str | None, submitted_by: str, name: str) -> Submitted:
+        from daemon.app.submit import submit_model
+
+        return submit_model(settings, queue, model, pipeline, submitted_by, name=name)
+
+    return submit
+
+
+class _Closing:
+    """The dashboard's own connections to the shared queue, closed once the dashboard has stopped."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    def stop(self) -> None:
+        self.queue.engine.close()
 
 
 def background(settings: Settings, store: Store, env: Mapping[str, str] | None = None) -> list[Any]:
-    """For `benchd watch`: the delivery worker (webhooks, GitHub statuses; it also sends what an earlier process
-    left pending) and, when `[dashboard] enabled`, the dashboard; each started, stopped with `.stop()`."""
+    """For `benchd watch` and `benchd worker`: the delivery worker (webhooks, GitHub statuses; it also sends what
+    an earlier process left pending) and, when `[dashboard] enabled`, the dashboard, with its own connections to
+    the shared queue when `[queue] url` is set (the Fleet pane, POST /runs); each started, stopped with `.stop()`
+    (in reverse order)."""
     from daemon.reporters.registry import delivery_worker
 
     started: list[Any] = []
-    worker = delivery_worker(settings, store, env)
-    if worker is not None:
-        started.append(worker.start())
-    if settings.dashboard.enabled:
-        from daemon.web.server import DashboardServer
+    try:
+        worker = delivery_worker(settings, store, env)
+        if worker is not None:
+            started.append(worker.start())
+        if settings.dashboard.enabled:
+            from daemon.settings import host_name
+            from daemon.store.queueing import open_queue
+            from daemon.web.server import DashboardServer
 
-        try:
-            started.append(DashboardServer(settings, store, env=env).start())
-        except BaseException:
-            for item in started:
-                item.stop()
-            raise
+            queue = open_queue(settings, f"benchd-dashboard@{host_name(settings)}")
+            if queue is not None:
+                started.append(_Closing(queue))  # stopped after the dashboard
+            started.append(DashboardServer(settings, store, env=env, queue=queue,
+                                           submit=submitter(settings, queue)).start())
+    except BaseException:
+        for item in reversed(started):
+            item.stop()
+        raise
     return started

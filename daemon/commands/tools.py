@@ -12,21 +12,22 @@ from daemon.settings import Settings
 
 
 def serve_arguments(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="the read-only dashboard")
+    serve = sub.add_parser("serve", help="the dashboard (read-only but for re-run, cancel and POST /runs)")
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8737)")
     common(serve, run_flags=False)
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.app.compose import submitter
     from daemon.store import Store
     from daemon.store.queueing import open_queue
     from daemon.web.server import serve
 
-    queue = open_queue(settings, name="benchd serve")  # with [queue] url: the fleet page
+    queue = open_queue(settings, name="benchd serve")  # with [queue] url: the fleet page and POST /runs
     try:
         serve(settings, Store(settings.db_path), args.host or settings.dashboard.host,
-              args.port or settings.dashboard.port, queue=queue)
+              args.port or settings.dashboard.port, queue=queue, submit=submitter(settings, queue))
     finally:
         if queue is not None:
             queue.engine.close()

@@ -1,13 +1,15 @@
-"""The dashboard's ASGI app (Starlette): one static page, a JSON API over `daemon.views`, and two
-controls (re-run, cancel: POST, through `store.controls`).
+"""The dashboard's ASGI app (Starlette): one static page, a JSON API over `daemon.views`, two controls
+(re-run, cancel: POST, through `store.controls`) and, for scripts, `POST /runs` into the shared queue
+(`web/uploads.py`: the API token in `Authorization`, never the page's CSRF token nor its cookie).
 
 Endpoints are `async` on purpose: their work is short SQLite reads (WAL readers never wait for the
 daemon), and staying on the event loop's thread avoids a thread pool of non-daemon workers. `/api/fleet`
-reads the shared queue over the network: it waits on the loop's own executor (joined when uvicorn stops).
+and `POST /runs` reach the shared queue over the network: they wait on the loop's own executor (joined when
+uvicorn stops).
 When a token is configured every request needs it: `Authorization: Bearer …`, or `?token=…` once,
 which sets an HttpOnly cookie for the page's own polling. Before that, the Host header must name this
 server (DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends `Host: evil.example`).
-A POST also needs the page's CSRF token (from `GET /api/session`, which another origin cannot read) in
+A control also needs the page's CSRF token (from `GET /api/session`, which another origin cannot read) in
 `X-CSRF-Token`, and an `Origin`, when sent, that names this server: a form on another site cannot re-run
 or cancel anything, even against a loopback dashboard without a token.
 """
@@ -34,6 +36,7 @@ from daemon.store.db import Store
 from daemon.views import history, models
 from daemon.views import runs as views
 from daemon.web.assets import MEDIA_TYPES, asset
+from daemon.web.uploads import Uploads, post_run
 
 if TYPE_CHECKING:  # the queue's modules import psycopg: only a dashboard with `[queue] url` loads them
     from daemon.store.queue import Queue
@@ -94,7 +97,8 @@ class _TokenGate(BaseHTTPMiddleware):
                        from_query or ""]
             if not any(o and hmac.compare_digest(o.encode(), self.token.encode()) for o in offered):
                 return JSONResponse({"error": "token required: open the dashboard as /?token=<the value of the "
-                                     "dashboard token variable>"}, status_code=401, headers=SECURITY_HEADERS)
+                                     "dashboard token variable> (a script: Authorization: Bearer <it>)"},
+                                    status_code=401, headers=SECURITY_HEADERS)
         response = await call_next(request)
         if self.token is not None and from_query:
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
@@ -103,9 +107,11 @@ class _TokenGate(BaseHTTPMiddleware):
 
 
 def build_app(store: Store, results: Path | None, token: str | None, hosts: Collection[str] = (),
-              queue: Queue | None = None) -> Starlette:
+              queue: Queue | None = None, uploads: Uploads | None = None) -> Starlette:
     """`hosts`: names besides the served address and `localhost` that the Host header may carry; `queue`: the
-    shared queue (`[queue] url`), for `/api/fleet`."""
+    shared queue (`[queue] url`), for `/api/fleet`; `uploads`: what `POST /runs` needs (None: it refuses)."""
+    uploads = uploads or Uploads("the dashboard token variable", Path("uploads"), 0, None)
+
     async def index(request: Request) -> Response:
         return HTMLResponse(asset("index.html"))
 
@@ -180,6 +186,9 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
         except QueueUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
 
+    async def submit(request: Request) -> Response:
+        return await post_run(request, uploads, token)
+
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -192,8 +201,8 @@ def build_app(store: Store, results: Path | None, token: str | None, hosts: Coll
         Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),
         Route("/api/model", model), Route("/api/compare", compare), Route("/api/session", session),
         Route("/api/boards", boards), Route("/api/board", board), Route("/api/fleet", fleet_overview),
-        Route("/healthz", health),
-    ]  # GET only but for the two controls
+        Route("/runs", submit, methods=["POST"]), Route("/healthz", health),
+    ]  # GET only but for the two controls and POST /runs
     return Starlette(routes=routes, middleware=[Middleware(_HostGate, names=hosts),
                                                 Middleware(_TokenGate, token=token)])
 

@@ -25,6 +25,7 @@ from daemon.log import get_logger
 from daemon.settings import Settings
 from daemon.store.db import Store
 from daemon.web.app import build_app
+from daemon.web.uploads import UPLOADS, Submit, Uploads, sweep
 
 if TYPE_CHECKING:
     from daemon.store.queue import Queue
@@ -92,13 +93,17 @@ class DashboardServer:
     """`start()` binds and serves in a daemon thread; `stop()` shuts uvicorn down and joins it."""
 
     def __init__(self, settings: Settings, store: Store, host: str | None = None, port: int | None = None,
-                 env: Mapping[str, str] | None = None, queue: Queue | None = None) -> None:
+                 env: Mapping[str, str] | None = None, queue: Queue | None = None,
+                 submit: Submit | None = None) -> None:
+        """`queue`: the shared queue for /api/fleet; `submit`: into it, for POST /runs (app/compose.submitter)."""
         env = os.environ if env is None else env  # the edge (cli.py) may pass its own mapping
         self.host = host or settings.dashboard.host
         self.port = settings.dashboard.port if port is None else port
         token = dashboard_token(settings, self.host, env)
         named = () if _is_ip(self.host) else (self.host,)  # `host = "bench.lab"`: its own name is fine too
-        app = build_app(store, settings.results, token, public_hosts(settings) + named, queue)
+        self._uploads = Uploads(settings.dashboard.token_env, settings.state / UPLOADS,
+                                int(settings.max_model_mb * 1e6), submit)
+        app = build_app(store, settings.results, token, public_hosts(settings) + named, queue, self._uploads)
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws="none", http="h11",
                                 timeout_graceful_shutdown=STOP_TIMEOUT_S)
         self._server = uvicorn.Server(config)
@@ -112,6 +117,7 @@ class DashboardServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> DashboardServer:
+        sweep(self._uploads.folder)  # what a killed dashboard was receiving
         self._sock = _bind(self.host, self.port)
         self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._run, args=(self._sock,), name="benchd-dashboard", daemon=True)
@@ -145,9 +151,9 @@ class DashboardServer:
 
 
 def serve(settings: Settings, store: Store, host: str, port: int, env: Mapping[str, str] | None = None,
-          queue: Queue | None = None) -> None:
+          queue: Queue | None = None, submit: Submit | None = None) -> None:
     """`benchd serve`: block until SIGINT/SIGTERM, then shut down cleanly; a second signal exits at once."""
-    server = DashboardServer(settings, store, host, port, env, queue).start()
+    server = DashboardServer(settings, store, host, port, env, queue, submit).start()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
