@@ -149,3 +149,18 @@ def background(settings: Settings, store: Store, env: Mapping[str, str] | None =
             item.stop()
         raise
     return started
+
+
+def shared_queue(settings: Settings, store: Store, intake: Any) -> tuple[Any, Any]:
+    """For `benchd watch` with `[queue] url`: the forwarder of the inbox's runs and this host's worker (neither
+    started)."""
+    from daemon.app.forward import Forwarder
+    from daemon.app.worker import Worker
+    from daemon.settings import host_name
+    from daemon.store.queueing import open_queue
+
+    queue = open_queue(settings, f"benchd-watch@{host_name(settings)}", settings.parallel_runs + 4)
+    assert queue is not None
+    worker = Worker(settings, queue, actions_launcher(), boards(settings), health_checker(settings),
+                    reporters(settings, store))
+    return Forwarder(settings, store, intake, queue), worker

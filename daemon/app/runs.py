@@ -56,6 +56,10 @@ class Runs:
         file_away(self.settings, self.intake, self.store, row, record.status)  # then [retention]
         return record
 
+    def runs_steps(self, row: RunRow) -> bool:
+        """Whether the run has steps to run (not rejected, a duplicate, or cancelled before it started)."""
+        return not (row.error or row.duplicate_of or cancel_reason(self.store, row.id))
+
     def _run(self, row: RunRow, out: Path, journal: Journal) -> str:
         cancelled = cancel_reason(self.store, row.id)
         if row.error or row.duplicate_of or cancelled:  # decided by intake, recovery or a user: nothing to run

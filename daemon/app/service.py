@@ -21,6 +21,7 @@ from daemon.app.pipelines import Pipelines
 from daemon.app.recovery import recover
 from daemon.app.retention import prune
 from daemon.app.runs import Runs
+from daemon.errors import BenchdError
 from daemon.intake.drops import DropQueue
 from daemon.intake.intake import Changing, Decision, Duplicate, Intake, Queued, Rejected
 from daemon.intake.watcher import InboxWatcher
@@ -55,6 +56,9 @@ class Daemon:
         self.changes = StoreChanges(self.store.path, self._store_changed)
         self.lock = StateLock(settings.state)
         self.background = background
+        # With [queue] url, `benchd watch` forwards its inbox's runs to the shared queue and is a worker too.
+        self.forwarder: Any = None
+        self.worker: Any = None
         self._wake, self._stopping, self._watching = threading.Condition(), False, False
         self._workers: list[threading.Thread] = []
         self._extras: list[Any] = []
@@ -68,6 +72,10 @@ class Daemon:
         prune(self.settings, self.store)
         if self.background:
             self._extras = compose.background(self.settings, self.store)
+            if self.settings.queue.url:
+                self.forwarder, self.worker = compose.shared_queue(self.settings, self.store, self.intake)
+                self.forwarder.start()
+                self.worker.start()
         self._workers = [threading.Thread(target=self._work, name=f"benchd-worker-{i}", daemon=True)
                          for i in range(self.settings.parallel_runs)]
         for worker in self._workers:
@@ -100,6 +108,10 @@ class Daemon:
             for t in self._workers:
                 t.join(timeout=30)
         self.runner.spares.clear()
+        if self.worker is not None:
+            self.worker.stop()
+            self.forwarder.stop()
+            self.worker.queue.engine.close()
         for extra in reversed(self._extras):
             extra.stop()
         self._extras = []
@@ -144,7 +156,15 @@ class Daemon:
         if not self.runner.cancel_run(run_id, reason) and self._watching and (row := self.store.claim_run(run_id)):
             self.execute(row)
 
-    def execute(self, row: RunRow) -> RunRecord:
+    def execute(self, row: RunRow) -> RunRecord | None:
+        if self.forwarder is not None and self.runs.runs_steps(row):
+            try:
+                self.forwarder.forward(row)  # its result comes back through Forwarder.settle
+            except BenchdError as exc:
+                _log.warning("cannot forward the run: queued here again", run=row.id, error=str(exc))
+                self.store.requeue(row.id)
+                time.sleep(1.0)  # the queue is down: try again soon, not in a tight loop
+            return None
         return self.runs.execute(row)
 
     def _work(self) -> None:

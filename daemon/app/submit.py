@@ -6,7 +6,6 @@ Used by `benchd submit`, `POST /runs` and, with `[queue] url` set, by `benchd wa
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,11 +52,18 @@ def submit_model(settings: Settings, queue: Queue, model: Path, pipeline: str | 
         raw = file.read_bytes()
     except OSError as exc:
         raise BenchdError(f"{file}: cannot read the workflow: {exc.strerror}") from exc
-    workflow = load_workflow(file, actions.ACTIONS)
+    return queue_run(settings, queue, new_run_id(), name or model.name, data, file, raw, file, submitted_by,
+                     priority)
+
+
+def queue_run(settings: Settings, queue: Queue, run_id: str, model_name: str, data: bytes, pipeline: Path,
+              raw: bytes, shown_as: Path, submitted_by: str, priority: int = 0) -> Submitted:
+    """The model's and the pipeline's bytes (`raw`, read from `pipeline`, named `shown_as`) as blobs, the run
+    planned into jobs. A run id already in the queue is left as it is (a drop forwarded again after a restart)."""
+    workflow = load_workflow(pipeline, actions.ACTIONS, shown_as=shown_as)
     model_sha = queue.put_blob(data)
     pipeline_sha = queue.put_blob(raw)
-    assert pipeline_sha == hashlib.sha256(raw).hexdigest()
-    run = NewRun(new_run_id(), name or model.name, model_sha, size, str(file), pipeline_sha, plan(workflow),
+    run = NewRun(run_id, model_name, model_sha, len(data), str(shown_as), pipeline_sha, plan(workflow),
                  priority=priority, submitted_by=submitted_by, max_attempts=settings.queue.max_attempts)
     queue.submit(run)
     return Submitted(run.id, len(run.jobs), model_sha)

@@ -161,13 +161,17 @@ class Queue:
             return list(cur.fetchall())
 
     # -- runs and jobs ---------------------------------------------------------------------------------
-    def submit(self, run: NewRun) -> None:
-        """A run and its jobs; jobs without needs are ready at once. Wakes idle workers."""
+    def submit(self, run: NewRun) -> bool:
+        """A run and its jobs; jobs without needs are ready at once. Wakes idle workers. False: a run with
+        this id is in the queue already (nothing changed)."""
         with self.engine.transaction() as cur:
             cur.execute("""INSERT INTO runs (id, model_name, model_sha256, model_size, pipeline_file,
-                               pipeline_sha256, priority, submitted_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                               pipeline_sha256, priority, submitted_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                           ON CONFLICT (id) DO NOTHING""",
                         (run.id, run.model_name, run.model_sha256, run.model_size, run.pipeline_file,
                          run.pipeline_sha256, run.priority, run.submitted_by))
+            if cur.rowcount == 0:
+                return False
             for job in run.jobs:
                 ready = not job.needs
                 cur.execute("""INSERT INTO jobs (run_id, name, seq, needs, labels, needs_board, model_key, priority,
@@ -177,6 +181,7 @@ class Queue:
                              run.model_sha256, run.priority, "ready" if ready else "waiting", run.max_attempts,
                              ready))
             cur.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            return True
 
     def claim(self, host: str, host_labels: Sequence[str], ttl_s: float) -> Claim | None:
         """Lease the best job this host can run: on one of its free boards (an unknown board gets its

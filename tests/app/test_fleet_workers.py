@@ -16,19 +16,11 @@ from tcprelay import TcpRelay
 from daemon.boards.sim.host import BoardSimulator
 
 pytestmark = [pytest.mark.pg, pytest.mark.timeout(300)]
-MODEL = Path(__file__).resolve().parents[2] / "data" / "samples"
 
 
 @pytest.fixture
-def model(tmp_path: Path) -> Path:
-    """A small int8 model (the samples are made by `make samples`; the test makes its own copy if absent)."""
-    sample = MODEL / "kws_xs.tflite"
-    if sample.is_file():
-        return sample
-    from data.make_samples import main as make_samples  # type: ignore[import-not-found]
-
-    make_samples([str(tmp_path / "samples")])
-    return tmp_path / "samples" / "kws_xs.tflite"
+def model(samples: dict[str, Path]) -> Path:
+    return samples["kws_xs.tflite"]
 
 
 @pytest.fixture
