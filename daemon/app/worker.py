@@ -152,7 +152,7 @@ class Worker:
                 if time.monotonic() - self._discovered > DISCOVERY_S:
                     self._discover()
                 claim = self.queue.claim(self.name, self.labels, self.ttl)
-            except BenchdError as exc:
+            except Exception as exc:  # a slot never dies: it says why and tries again
                 _log.warning("cannot claim", error=str(exc))
                 self._stopping.wait(1.0)
                 continue

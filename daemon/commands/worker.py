@@ -32,6 +32,8 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("benchd worker needs the shared queue: set [queue] url in benchd.toml or BENCHD_QUEUE_URL")
     from daemon.store import Store
 
+    compose.sweep_containers(settings)  # what a killed worker of this host left running
+    compose.sweep_processes(settings)
     store = Store(settings.db_path)  # this host's outbox (webhooks, statuses of the runs it assembles)
     reporters = compose.reporters(settings, store)
     host = Worker(settings, queue, compose.actions_launcher(), compose.boards(settings),

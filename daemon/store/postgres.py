@@ -29,6 +29,10 @@ class QueueUnavailable(BenchdError):
     """PostgreSQL cannot be reached (or stopped answering) within the deadline."""
 
 
+class QueueConflict(BenchdError):
+    """A constraint refused the write (e.g. a board's lease overlapping another): nothing was written."""
+
+
 Cursor = Any  # psycopg.Cursor[dict[str, Any]]: kept Any above this module, which alone imports psycopg
 
 
@@ -66,6 +70,8 @@ class Engine:
                         yield cur
                 finally:
                     timer.cancel()
+        except psycopg.IntegrityError as exc:
+            raise QueueConflict(f"the queue refused the write: {_first_line(exc)}") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
             raise QueueUnavailable(f"the queue's PostgreSQL is unavailable: {_first_line(exc)}") from exc
 

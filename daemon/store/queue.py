@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon.store.postgres import Cursor, Engine
+from daemon.store.postgres import Cursor, Engine, QueueConflict
 
 CHUNK = 1 << 20  # blobs are stored in 1 MiB chunks
 NOTIFY_CHANNEL = "benchd_jobs"
@@ -185,7 +185,14 @@ class Queue:
 
     def claim(self, host: str, host_labels: Sequence[str], ttl_s: float) -> Claim | None:
         """Lease the best job this host can run: on one of its free boards (an unknown board gets its
-        health check first), else a host job. One transaction; concurrent claimers skip each other's rows."""
+        health check first), else a host job. One transaction; concurrent claimers skip each other's rows.
+        None also when another claimer took the board this one chose in the same instant (ask again)."""
+        try:
+            return self._claim(host, host_labels, ttl_s)
+        except QueueConflict:  # the schema refused a second lease of one board: nothing was written
+            return None
+
+    def _claim(self, host: str, host_labels: Sequence[str], ttl_s: float) -> Claim | None:
         with self.engine.transaction() as cur:
             cur.execute("""SELECT b.id, b.labels, b.health FROM boards b
                            WHERE b.host = %s AND b.present AND b.health IN ('good', 'unknown')
@@ -194,6 +201,11 @@ class Queue:
                            ORDER BY b.health = 'unknown' DESC, b.id
                            FOR UPDATE OF b SKIP LOCKED""", (host,))
             for board in cur.fetchall():
+                # Read again now that the board row is locked: the first statement's snapshot may predate a
+                # lease another claimer committed since (READ COMMITTED: a new statement sees it).
+                cur.execute("SELECT 1 FROM board_leases WHERE board_id = %s AND upper_inf(during)", (board["id"],))
+                if cur.fetchone() is not None:
+                    continue
                 if board["health"] == "unknown":
                     return self._health_check(cur, host, board["id"], board["labels"], ttl_s)
                 claim = self._take(cur, host, ttl_s, "j.needs_board AND j.labels <@ %s", board["labels"],
@@ -227,7 +239,7 @@ class Queue:
                     (job["id"], job["attempt"], host, board_id))
         if board_id is not None:
             cur.execute("""INSERT INTO board_leases (board_id, job_id, attempt, host, during)
-                           VALUES (%s, %s, %s, %s, tstzrange(now(), NULL))""",
+                           VALUES (%s, %s, %s, %s, tstzrange(clock_timestamp(), NULL))""",
                         (board_id, job["id"], job["attempt"], host))
         if job["model_key"]:
             cur.execute("""INSERT INTO model_turns VALUES (%s, clock_timestamp())
@@ -325,7 +337,8 @@ class Queue:
                        WHERE job_id = %s AND attempt = %s""", (outcome, kind, message, job_id, attempt))
 
     def _free_board(self, cur: Cursor, job_id: int, attempt: int) -> None:
-        cur.execute("""UPDATE board_leases SET during = tstzrange(lower(during), now())
+        # clock_timestamp, not now(): a lease taken right after this commits starts after this end
+        cur.execute("""UPDATE board_leases SET during = tstzrange(lower(during), clock_timestamp())
                        WHERE job_id = %s AND attempt = %s AND upper_inf(during)""", (job_id, attempt))
 
     def finish_health_check(self, claim: Claim, ok: bool, reason: str) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from daemon.store import pgschema
-from daemon.store.postgres import Engine
+from daemon.store.postgres import Engine, QueueConflict
 from daemon.store.queue import BoardSighting, NewJob, NewRun, Queue
 
 pytestmark = pytest.mark.pg
@@ -126,12 +126,10 @@ def test_out_of_attempts_ends_error_with_kind_infra_and_the_board_unknown(queue:
 
 
 def test_a_board_cannot_be_leased_twice_at_once_even_by_hand(queue: Queue) -> None:
-    import psycopg
-
     good_board(queue, "bench", "b1")
     queue.submit(run("r1", board_job()))
     assert queue.claim("bench", HOST, 30) is not None
-    with pytest.raises(psycopg.errors.ExclusionViolation):
+    with pytest.raises(QueueConflict, match="exclusion constraint"):
         with queue.engine.transaction() as cur:
             cur.execute("INSERT INTO board_leases VALUES ('b1', 999, 1, 'x', tstzrange(now(), NULL))")
     assert queue.double_bookings() == 0
@@ -178,3 +176,34 @@ def test_blobs_round_trip_in_chunks_and_refuse_damage(queue: Queue) -> None:
         cur.execute("UPDATE blob_chunks SET data = 'x' WHERE sha256 = %s AND n = 1", (sha,))
     with pytest.raises(KeyError, match="damaged"):
         queue.get_blob(sha)
+
+
+def test_slots_of_one_host_racing_for_one_board_never_fail_or_double_book(queue: Queue) -> None:
+    good_board(queue, "bench", "b1")
+    for n in range(150):
+        queue.submit(run(f"r{n:02}", board_job()))
+    finished: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def slot() -> None:
+        try:
+            idle_since = time.monotonic()
+            while time.monotonic() - idle_since < 2:
+                claim = queue.claim("bench", HOST, 30)
+                if claim is None:
+                    continue
+                idle_since = time.monotonic()
+                assert queue.finish(claim, "success", {}, None)
+                with lock:
+                    finished.append(claim.job_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=slot) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and len(finished) == 150 and len(set(finished)) == 150
+    assert queue.double_bookings() == 0
