@@ -43,8 +43,8 @@ def boards() -> Iterator[list[BoardSimulator]]:
         sim.stop()
 
 
-def simulated(boards: list[BoardSimulator]) -> str:
-    sim = BoardSimulator.make(1, mac_base=0xC0 + len(boards)).start()  # each board its own MAC, so its own id
+def simulated(boards: list[BoardSimulator], faults: tuple[str, ...] = ()) -> str:
+    sim = BoardSimulator.make(1, faults=faults, mac_base=0xC0 + len(boards)).start()  # own MAC, own id
     boards.append(sim)
     return str(sim.ports[0])
 
@@ -170,3 +170,23 @@ def test_an_engine_restart_mid_run_loses_nothing_and_runs_nothing_twice(fleet: F
         assert {a["attempt"] for r in runs for a in queue.attempts(r)} == {1}  # the leases held through it
     finally:
         queue.engine.close()
+
+
+def test_a_board_that_fails_its_health_check_goes_bad_and_gets_none_of_the_next_20_jobs(
+        fleet: Fleet, model: Path, boards: list[BoardSimulator], tmp_path: Path) -> None:
+    bad_port = simulated(boards, faults=("bad-output",))  # flashes and boots, computes wrong results
+    good_port = simulated(boards)
+    fleet.start("bench-1", ports=[bad_port, good_port], board_labels=["sensor=mic"])
+    runs = [fleet.submit(m) for m in distinct_variants(model, tmp_path / "models", 20)]
+    done = fleet.wait_runs_done(runs, timeout_s=180)
+    assert {v["status"] for v in done.values()} == {"success"}, fleet.logs()
+    queue = fleet.queue()
+    try:
+        health = {b["port"]: b for b in queue.boards()}
+        used = Counter(a["board_id"] for r in runs for a in queue.attempts(r) if a["name"] == "flash")
+    finally:
+        queue.engine.close()
+    bad, good = health[bad_port], health[good_port]
+    assert (bad["health"], good["health"]) == ("bad", "good")
+    assert "differs" in bad["health_reason"], bad["health_reason"]
+    assert used == Counter({good["id"]: 20})
