@@ -207,3 +207,20 @@ def test_slots_of_one_host_racing_for_one_board_never_fail_or_double_book(queue:
         t.join(timeout=120)
     assert errors == [] and len(finished) == 150 and len(set(finished)) == 150
     assert queue.double_bookings() == 0
+
+
+def test_retention_prunes_only_blobs_nothing_refers_to(queue: Queue) -> None:
+    model, pipeline = queue.put_blob(b"model"), queue.put_blob(b"pipeline")
+    workspace, log, lost = queue.put_blob(b"workspace"), queue.put_blob(b"log"), queue.put_blob(b"lost attempt")
+    queue.register_host("h", HOST, 1, "local")
+    queue.submit(NewRun("r1", "m.tflite", model, 5, "p.yml", pipeline, (NewJob("inspect", 0, (), HOST),)))
+    claim = queue.claim("h", HOST, 30)
+    assert claim is not None and queue.finish(claim, "success", {"logs": {"a.log": log}}, workspace)
+    assert queue.prune_blobs() == 0  # a blob younger than an hour may belong to a job still finishing
+    with queue.engine.transaction() as cur:
+        cur.execute("UPDATE blobs SET created_at = now() - interval '2 hours'")
+    assert queue.prune_blobs() == 1
+    assert {queue.get_blob(s) for s in (model, pipeline, workspace, log)} == {b"model", b"pipeline", b"workspace",
+                                                                              b"log"}
+    with pytest.raises(KeyError):
+        queue.get_blob(lost)
