@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from fleet_kit import migrated, seed_fleet
+from fleet_rows import migrated, seed_fleet
 
 from daemon.app import compose
 from daemon.settings import DashboardSettings, HostSettings, QueueSettings, Settings

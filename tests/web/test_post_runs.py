@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fleet_kit import migrated
+from fleet_rows import migrated
 
 from daemon import actions
 from daemon.app.compose import submitter
