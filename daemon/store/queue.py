@@ -265,8 +265,9 @@ class Queue:
             return cur.rowcount == 1
 
     def finish(self, claim: Claim, status: str, result: dict[str, Any], workspace: str | None,
-               kind: str | None = None, message: str = "") -> bool:
-        """End the leased job with its outcome; False (and nothing written): the lease was lost."""
+               kind: str | None = None, message: str = "", health: str | None = None) -> bool:
+        """End the leased job with its outcome; False (and nothing written): the lease was lost. `health`: a
+        health check's verdict for its board, set in the same transaction (never a moment free and unknown)."""
         with self.engine.transaction() as cur:
             cur.execute("""UPDATE jobs SET state = 'done', status = %s, result = %s, workspace = %s,
                                finished_at = now(), lease_expires = NULL
@@ -276,6 +277,8 @@ class Queue:
             if cur.rowcount != 1:
                 return False
             self._end_attempt(cur, claim.job_id, claim.attempt, status, kind, message)
+            if health is not None and claim.health_check_of is not None:
+                self.set_health(claim.health_check_of, health, message, cur)
             self._free_board(cur, claim.job_id, claim.attempt)
             cur.execute(f"NOTIFY {NOTIFY_CHANNEL}")
             return True
@@ -344,11 +347,8 @@ class Queue:
     def finish_health_check(self, claim: Claim, ok: bool, reason: str) -> bool:
         """The check's verdict: good or bad; False when the lease was lost (the verdict is dropped)."""
         status = "success" if ok else "failure"
-        if not self.finish(claim, status, {"reason": reason}, None, None if ok else "test", reason):
-            return False
-        assert claim.health_check_of is not None
-        self.set_health(claim.health_check_of, "good" if ok else "bad", reason)
-        return True
+        return self.finish(claim, status, {"reason": reason}, None, None if ok else "test", reason,
+                           health="good" if ok else "bad")
 
     # -- a run's jobs ----------------------------------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any] | None:

@@ -224,3 +224,32 @@ def test_retention_prunes_only_blobs_nothing_refers_to(queue: Queue) -> None:
                                                                               b"log"}
     with pytest.raises(KeyError):
         queue.get_blob(lost)
+
+
+def test_a_board_passing_its_check_is_never_checked_twice_by_a_racing_slot(queue: Queue) -> None:
+    queue.register_host("bench", HOST, 1, "local")
+    checks = 0
+    for n in range(15):  # each round: a new unknown board, one slot checks it while three others claim
+        board = f"b{n}"
+        queue.sync_boards("bench", [BoardSighting(board, "", C3, True)])
+        check = queue.claim("bench", HOST, 30)
+        assert check is not None and check.health_check_of == board
+        stop = threading.Event()
+        taken: list[object] = []
+
+        def racer(stop: threading.Event, taken: list[object]) -> None:
+            while not stop.is_set():
+                if (claim := queue.claim("bench", HOST, 30)) is not None:
+                    taken.append(claim)
+
+        racers = [threading.Thread(target=racer, args=(stop, taken)) for _ in range(3)]
+        for t in racers:
+            t.start()
+        time.sleep(0.05)
+        assert queue.finish_health_check(check, True, "3 of 3 lines as expected")
+        time.sleep(0.1)
+        stop.set()
+        for t in racers:
+            t.join(timeout=30)
+        checks += len(taken)
+    assert checks == 0  # a good board with no jobs for it is left alone
