@@ -106,6 +106,7 @@ class LocalJob:
         timeout = min(command.timeout_s, job_left)
         which = "step" if command.timeout_s <= job_left else "job"
         tag = reaper.new_tag()
+        self._groups.expect(tag)
         with LogSink(command.log_path) as sink:
             env = host_env({**command.env, reaper.TAG_VAR: tag})
             argv, preexec = reaper.launch(command.argv)
@@ -125,6 +126,7 @@ class LocalJob:
                     preexec_fn=preexec,
                 )
             except (OSError, subprocess.SubprocessError) as exc:
+                self._groups.not_started(tag)
                 return StepOutcome(None, time.monotonic() - start, error=f"cannot start {command.argv[0]}: {exc}")
             self._groups.record(tag, proc.pid)
             self._live.add(proc)

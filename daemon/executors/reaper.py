@@ -34,6 +34,7 @@ from pathlib import Path
 TAG_VAR = "BENCHD_STEP_TAG"
 PR_SET_PDEATHSIG = 1
 GUARD_GRACE_S = 2.0
+SPAWN_SETTLE_S = 0.2  # how long after the daemon's death the guard looks for tagged steps once more
 
 
 @functools.cache
@@ -126,6 +127,15 @@ class StepGroups:
     def __init__(self, state: Path | None = None) -> None:
         self.folder = state / "processes" if state is not None else None
 
+    def expect(self, tag: str) -> None:
+        """Right before the spawn: the guard knows the tag already, so a step whose daemon dies between the
+        spawn and `record` (before its parent-death signal is set) is still found by its tag and killed."""
+        GUARD.add(0, tag)
+
+    def not_started(self, tag: str) -> None:
+        """The spawn failed: nothing carries the tag."""
+        GUARD.discard(0, tag)
+
     def record(self, tag: str, pgid: int) -> None:
         """Right after the spawn: `tag` is the BENCHD_STEP_TAG given to the step, `pgid` its leader's pid."""
         GUARD.add(pgid, tag)
@@ -140,6 +150,7 @@ class StepGroups:
         """Once the group is killed (before its leader is reaped): also what left the group goes."""
         kill_tagged({tag}, since=pgid)  # only processes started after the step's first one can carry its tag
         GUARD.discard(pgid, tag)
+        GUARD.discard(0, tag)
         if self.folder is not None:
             (self.folder / f"{tag}.json").unlink(missing_ok=True)
 
@@ -247,7 +258,7 @@ def _guard_main() -> None:
                 (listed.add if line[:1] == b"+" else listed.discard)((int(number), tag))
     if not listed:
         return
-    groups = {pgid for pgid, _ in listed}
+    groups = {pgid for pgid, _ in listed if pgid > 0}  # 0: a tag announced before its spawn, no group yet
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pgid in list(groups):
             try:
@@ -258,7 +269,10 @@ def _guard_main() -> None:
         while groups and time.monotonic() < deadline:
             time.sleep(0.05)
             groups = {g for g in groups if _group_exists(g)}
-    kill_tagged({tag for _, tag in listed})  # what left its group (setsid) but kept its tag
+    tags = {tag for _, tag in listed}
+    kill_tagged(tags)  # what left its group (setsid) but kept its tag
+    time.sleep(SPAWN_SETTLE_S)  # a step spawned as the daemon died may exec (and carry its tag) only now
+    kill_tagged(tags)
 
 
 def _group_exists(pgid: int) -> bool:

@@ -235,3 +235,37 @@ def test_the_spawn_needs_no_preexec_fn_where_setpriv_exists():
     argv, preexec = reaper.launch(["bash", "-e", "script"])
     assert preexec is None
     assert argv[-4:] == ["--", "bash", "-e", "script"] and "--pdeathsig" in argv
+
+
+DIES_MID_SPAWN = """
+import os, subprocess, sys
+from daemon.executors import reaper
+groups = reaper.StepGroups()
+tag = reaper.new_tag()
+groups.expect(tag)
+# What a kill -9 between the spawn and `record` leaves: a tagged step with no parent-death signal, no group
+# told to the guard.
+proc = subprocess.Popen(["sleep", "60"], env={**os.environ, reaper.TAG_VAR: tag}, start_new_session=True)
+print(proc.pid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_step_spawned_as_its_daemon_dies_is_killed_by_its_announced_tag():
+    daemon = subprocess.run([sys.executable, "-c", DIES_MID_SPAWN], capture_output=True, text=True, timeout=30,
+                            cwd=Path(__file__).resolve().parents[2])
+    pid = int(daemon.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and _state(pid) != "Z":
+        time.sleep(0.05)
+    alive = Path(f"/proc/{pid}").exists() and _state(pid) != "Z"
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
