@@ -115,10 +115,15 @@ class Fleet:
             f'reaper_s = {REAPER_S}\nmax_attempts = {max_attempts}\npoll_s = 1.0\n'
             f'[host]\nname = "{name}"\nlabels = {json.dumps(list(labels))}\n'
             f'[boards]\nports = {json.dumps(list(ports))}\nlabels = {json.dumps(list(board_labels))}\n')
+        return self.restart(name)
+
+    def restart(self, name: str) -> WorkerProcess:
+        """(Re)start the worker of `name` with its benchd.toml, as a lab restarts a host's service."""
+        folder = self.root / name
         log = folder / "worker.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BENCHD_")}  # benchd.toml says it all
-        with log.open("wb") as out:  # the child keeps its own descriptor
-            proc = subprocess.Popen([sys.executable, "-m", "daemon", "worker", "--config", str(config)],
+        with log.open("ab") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "daemon", "worker", "--config", str(folder / "benchd.toml")],
                                     cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         worker = WorkerProcess(name, folder, proc, log)
         self.workers[name] = worker

@@ -87,6 +87,7 @@ def test_three_workers_finish_every_drop_once_through_a_kill_and_a_partition(fle
         picked_up_s = time.monotonic() - killed_at
         assert again["host"] != victim.name
         assert picked_up_s <= TTL_S + REAPER_S + 1, picked_up_s
+        fleet.restart(victim.name)  # back, as a lab restarts the service: its board serves again
 
         held = fleet.wait_leased(None, host="bench-3", timeout_s=60)  # any job bench-3 holds
         relay.freeze()
