@@ -79,9 +79,6 @@ class RunState:
         return RunRequest(self.run_id, self.model_path, self.row["model_name"], self.row["model_sha256"],
                           int(self.row["model_size"]), self.workflow, out_dir)
 
-    def job(self, name: str) -> JobState:
-        return next(j for j in self.jobs if j.name == name)
-
     def restore(self, ctx: RunContext) -> None:
         """The results and outputs of the jobs done so far, as a local run would have them."""
         for job in self.jobs:

@@ -123,10 +123,6 @@ class Worker:
         self._listener.close()
         _log.info("worker stopped", host=self.name)
 
-    def running(self) -> list[Claim]:
-        with self._lock:
-            return [a.claim for a in self._active.values()]
-
     # -- boards ----------------------------------------------------------------------------------------
     def _discover(self) -> None:
         if self.board_source is None:
@@ -180,10 +176,10 @@ class Worker:
     def _logs_loop(self) -> None:
         while not self._stopping.wait(LOG_SHIP_S):
             with self._lock:
-                active = [a for a in self._active.values() if a.logs is not None and a.lost is None]
-            for job in active:
+                shippers = [a.logs for a in self._active.values() if a.logs is not None and a.lost is None]
+            for logs in shippers:
                 with contextlib.suppress(BenchdError, OSError):
-                    job.logs.ship()  # type: ignore[union-attr]
+                    logs.ship()
 
     def _renew(self, job: Active) -> None:
         if job.lost is not None:
